@@ -1,0 +1,252 @@
+"""A private OpenLDAP server in a folder: the one way dev, demo, tests and benchmarks run a directory.
+
+It writes a slapd.conf with the project's schema and overlays, checks it with
+`slaptest`, starts slapd on a free loopback port and an ldapi socket, waits until
+it answers and stops it with SIGTERM. The data folder survives a stop, so the
+demo keeps its people between runs; the configuration is written anew at every
+start, with a root password that lives only in the calling process.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from importlib import resources
+from pathlib import Path
+from urllib.parse import quote
+
+import ldap3
+
+SCHEMA_DIR = Path("/etc/ldap/schema")
+MODULE_DIR = Path("/usr/lib/ldap")
+SYSTEM_SCHEMAS = ("core", "cosine", "inetorgperson", "nis")
+MODULES = ("back_mdb", "memberof", "refint", "unique", "ppolicy", "argon2")
+# slapd crashes when the ldapi socket path reaches 108 bytes (sun_path).
+MAX_SOCKET_PATH = 100
+START_TIMEOUT = 10.0
+STOP_TIMEOUT = 10.0
+
+
+class SlapdError(RuntimeError):
+    """slapd is missing, refused its configuration or did not start."""
+
+
+def project_schema_path() -> Path:
+    return Path(str(resources.files("provisioner") / "schema" / "occupy.schema"))
+
+
+def policy_dn(base_dn: str) -> str:
+    """The password policy every account gets (created by init-directory)."""
+    return f"cn=default,ou=policies,{base_dn}"
+
+
+def _find_binary(name: str) -> str:
+    path = shutil.which(name, path=os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/sbin"]))
+    if path is None:
+        raise SlapdError(
+            f"{name} is not installed: install Debian's slapd and ldap-utils packages "
+            "(make demo and make test do it for you)"
+        )
+    return path
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def hash_password(password: str) -> str:
+    """Hash with slappasswd, the password passed on stdin, never on the command line."""
+    result = subprocess.run(
+        [_find_binary("slappasswd"), "-o", "module-load=argon2", "-h", "{ARGON2}", "-T", "/dev/stdin"],
+        input=password.encode(),
+        capture_output=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise SlapdError(f"slappasswd failed: {result.stderr.decode(errors='replace').strip()}")
+    return result.stdout.decode().strip()
+
+
+class PrivateSlapd:
+    """A slapd process owned by this process, with its config and data under `folder`.
+
+    Usable as a context manager. `fast_writes` turns on `dbnosync`, which is only
+    safe for throwaway data (tests, benchmarks).
+    """
+
+    def __init__(self, folder: str | os.PathLike, base_dn: str, *, port: int | None = None,
+                 fast_writes: bool = False):
+        self.folder = Path(folder).resolve()
+        self.base_dn = base_dn
+        self.root_dn = f"cn=admin,{base_dn}"
+        self.root_password = secrets.token_urlsafe(32)
+        self.port = port
+        self.fast_writes = fast_writes
+        self._process: subprocess.Popen | None = None
+        socket_path = self.folder / "ldapi"
+        if len(str(socket_path).encode()) >= MAX_SOCKET_PATH:
+            raise SlapdError(
+                f"{socket_path} is too long for an ldapi socket (slapd needs under "
+                f"{MAX_SOCKET_PATH} bytes): choose a shorter folder"
+            )
+        self.socket_path = socket_path
+
+    @property
+    def url(self) -> str:
+        return f"ldap://127.0.0.1:{self.port}"
+
+    @property
+    def ldapi_url(self) -> str:
+        return "ldapi://" + quote(str(self.socket_path), safe="")
+
+    @property
+    def config_path(self) -> Path:
+        return self.folder / "slapd.conf"
+
+    @property
+    def log_path(self) -> Path:
+        return self.folder / "slapd.log"
+
+    def config_text(self) -> str:
+        base = self.base_dn
+        includes = [SCHEMA_DIR / f"{name}.schema" for name in SYSTEM_SCHEMAS] + [project_schema_path()]
+        lines = [f"include {path}" for path in includes]
+        lines += [
+            f"pidfile {self.folder / 'slapd.pid'}",
+            f"argsfile {self.folder / 'slapd.args'}",
+            f"modulepath {MODULE_DIR}",
+            *(f"moduleload {module}" for module in MODULES),
+            "password-hash {ARGON2}",
+            "",
+            "database mdb",
+            f'suffix "{base}"',
+            f'rootdn "{self.root_dn}"',
+            f"rootpw {hash_password(self.root_password)}",
+            f"directory {self.folder / 'data'}",
+            "maxsize 1073741824",
+            *(["dbnosync"] if self.fast_writes else []),
+            "index objectClass,uid,mail,cn,member,memberOf,owner,occupyStatus eq",
+            # Registration requests are for the portal (today the root DN) only:
+            # nobody reads them and nobody binds as one.
+            f'access to dn.subtree="ou=pending,{base}" by * none',
+            # People change their own password; nobody reads a hash.
+            "access to attrs=userPassword by self =w by anonymous auth by * none",
+            "access to * by users read by * none",
+            "",
+            "overlay memberof",
+            "memberof-group-oc groupOfNames",
+            "memberof-member-ad member",
+            "memberof-memberof-ad memberOf",
+            "overlay refint",
+            "refint_attributes member owner",
+            "overlay unique",
+            "unique_uri ldap:///?uid?sub",
+            "unique_uri ldap:///?mail?sub",
+            "overlay ppolicy",
+            f'ppolicy_default "{policy_dn(base)}"',
+            "ppolicy_hash_cleartext",
+            "ppolicy_use_lockout",
+        ]
+        return "\n".join(lines) + "\n"
+
+    def start(self) -> PrivateSlapd:
+        if self._process is not None:
+            return self
+        slapd = _find_binary("slapd")
+        (self.folder / "data").mkdir(parents=True, exist_ok=True)
+        self.config_path.write_text(self.config_text())
+        self.config_path.chmod(0o600)
+        self._check_config()
+        fixed_port = self.port is not None
+        for _attempt in range(3):
+            if not fixed_port:
+                self.port = _free_port()
+            self._launch(slapd)
+            if self._wait_until_answering():
+                return self
+            if fixed_port:
+                break
+        raise SlapdError(f"slapd did not start on {self.url}: {self._log_tail()}")
+
+    def _check_config(self) -> None:
+        result = subprocess.run(
+            [_find_binary("slaptest"), "-u", "-f", str(self.config_path)],
+            capture_output=True, text=True, check=False,
+        )
+        if result.returncode != 0:
+            raise SlapdError(f"slapd refused {self.config_path}: {result.stderr.strip()}")
+
+    def _launch(self, slapd: str) -> None:
+        urls = f"{self.url} {self.ldapi_url}"
+        with open(self.log_path, "ab") as log:
+            self._process = subprocess.Popen(
+                [slapd, "-f", str(self.config_path), "-h", urls, "-d", "0"],
+                stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+            )
+
+    def _wait_until_answering(self) -> bool:
+        """True once our own slapd answers; False if it exited (a taken port, say)."""
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                self._process = None
+                return False
+            if self._port_open() and self._is_ours():
+                return True
+            time.sleep(0.02)
+        self.stop()
+        return False
+
+    def _port_open(self) -> bool:
+        # A plain socket first: ldap3 leaks the socket of a refused connection.
+        try:
+            socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+        except OSError:
+            return False
+        return True
+
+    def _is_ours(self) -> bool:
+        """Only our slapd accepts our root password: another server on the port does not."""
+        server = ldap3.Server(self.url, get_info=ldap3.NONE, connect_timeout=1)
+        conn = ldap3.Connection(server, self.root_dn, self.root_password, receive_timeout=1)
+        try:
+            return conn.bind()
+        except ldap3.core.exceptions.LDAPException:
+            return False
+        finally:
+            conn.unbind()
+
+    def _log_tail(self) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace").strip()
+        except FileNotFoundError:
+            return "no log"
+        return text[-2000:] or f"see {self.log_path}"
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def stop(self) -> None:
+        process, self._process = self._process, None
+        if process is None or process.poll() is not None:
+            return
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+    def __enter__(self) -> PrivateSlapd:
+        return self.start()
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
