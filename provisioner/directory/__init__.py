@@ -1,0 +1,46 @@
+"""The only part of the project that speaks LDAP.
+
+`Directory(settings)` holds one connection; `directory.people` and
+`directory.groups` are the operations. Every DN and filter is built here, escaped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from .connection import DirectoryConnection, DirectorySettings
+from .errors import AlreadyExists, DirectoryError, DirectoryUnavailable, InvalidValue, NotFound
+from .groups import Group, Groups
+from .layout import SYSADMINS_GROUP, Layout
+from .people import NewPerson, People, Person, Status
+from .tree import ensure_tree
+
+__all__ = [
+    "AlreadyExists", "Directory", "DirectoryError", "DirectorySettings", "DirectoryUnavailable",
+    "Group", "InvalidValue", "NewPerson", "NotFound", "Person", "SYSADMINS_GROUP", "Status",
+]
+
+
+class Directory:
+    def __init__(self, settings: DirectorySettings):
+        self.settings = settings
+        self.layout = Layout(settings.base_dn)
+        self._connection = DirectoryConnection(settings)
+        self.people = People(self._connection, self.layout)
+        self.groups = Groups(self._connection, self.layout, self.people)
+
+    def ping(self) -> None:
+        """Raise DirectoryUnavailable unless the server answers the portal's bind."""
+        self._connection.read(self.layout.base_dn, attributes=["1.1"])
+
+    def ensure_tree(self, working_groups: Iterable[tuple[str, str]], organisation: str) -> list[str]:
+        return ensure_tree(self._connection, self.layout, self.groups, working_groups, organisation)
+
+    def close(self) -> None:
+        self._connection.close()
+
+    def __enter__(self) -> Directory:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()

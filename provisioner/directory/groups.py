@@ -1,0 +1,82 @@
+"""Groups under ou=groups: one per working group (wg-<slug>) and sysadmins.
+
+groupOfNames needs at least one member, so every group keeps the empty DN as a
+placeholder member; it names no entry, and listings leave it out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .connection import DirectoryConnection
+from .errors import NotFound
+from .layout import Layout
+from .people import People
+
+PLACEHOLDER_MEMBER = ""
+
+
+@dataclass(frozen=True)
+class Group:
+    name: str
+    dn: str
+    description: str | None
+    members: tuple[str, ...]
+    owners: tuple[str, ...]
+
+
+class Groups:
+    def __init__(self, connection: DirectoryConnection, layout: Layout, people: People):
+        self._conn = connection
+        self._layout = layout
+        self._people = people
+
+    def ensure(self, name: str, description: str | None = None) -> bool:
+        """Create the group if missing; True when it was created."""
+        dn = self._layout.group_dn(name)
+        if self._conn.read(dn, attributes=["cn"]) is not None:
+            return False
+        self._conn.add(dn, ["groupOfNames"], {
+            "cn": name, "description": description, "member": [PLACEHOLDER_MEMBER],
+        })
+        return True
+
+    def get(self, name: str) -> Group:
+        dn = self._layout.group_dn(name)
+        record = self._conn.read(dn, attributes=["cn", "description", "member", "owner"])
+        if record is None:
+            raise NotFound(f"there is no group {name!r}")
+        return Group(
+            name=name, dn=dn, description=record.first("description"),
+            members=self._uids(record.all("member")), owners=self._uids(record.all("owner")),
+        )
+
+    def _uids(self, dns: tuple[str, ...]) -> tuple[str, ...]:
+        people = self._layout.people.lower()
+        return tuple(sorted(
+            dn.split(",", 1)[0].split("=", 1)[1]
+            for dn in dns if dn and dn.split(",", 1)[1].lower() == people
+        ))
+
+    def add_member(self, name: str, uid: str) -> bool:
+        """Add an active person; False when they were a member already."""
+        person = self._people.get(uid)
+        if person.pending:
+            raise NotFound(f"{uid!r} is still a registration request, not an account")
+        return self._conn.add_value(self._group_dn(name), "member", person.dn)
+
+    def remove_member(self, name: str, uid: str) -> bool:
+        """False when they were not a member."""
+        return self._conn.delete_value(self._group_dn(name), "member", self._layout.person_dn(uid))
+
+    def _group_dn(self, name: str) -> str:
+        dn = self._layout.group_dn(name)
+        if self._conn.read(dn, attributes=["cn"]) is None:
+            raise NotFound(f"there is no group {name!r}")
+        return dn
+
+    def of(self, uid: str) -> list[str]:
+        """Names of the groups a person is a member of, from memberOf."""
+        person = self._people.get(uid)
+        names = (self._layout.group_name(dn) for dn in person.member_of)
+        return sorted(name for name in names if name)

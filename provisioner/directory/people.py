@@ -1,0 +1,174 @@
+"""People: registration requests under ou=pending, accounts under ou=people."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+import ldap3
+from ldap3.utils.conv import escape_filter_chars
+from ldap3.utils.dn import escape_rdn
+
+from .connection import DirectoryConnection, Record
+from .errors import InvalidValue, NotFound
+from .layout import Layout, check_uid
+
+PERSON_CLASSES = ["inetOrgPerson", "occupyVolunteer"]
+MAX_MAIL_LENGTH = 254
+
+
+class Status(StrEnum):
+    UNVERIFIED = "unverified"
+    VERIFIED = "verified"
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
+
+
+@dataclass(frozen=True)
+class NewPerson:
+    """What a registration (or create-admin) supplies."""
+
+    uid: str
+    display_name: str
+    mail: str
+    status: Status = Status.UNVERIFIED
+    requested_groups: tuple[str, ...] = ()
+    skills: tuple[str, ...] = ()
+    availability: str | None = None
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class Person:
+    uid: str
+    dn: str
+    display_name: str
+    mail: str
+    status: Status | None
+    pending: bool
+    requested_groups: tuple[str, ...] = ()
+    skills: tuple[str, ...] = ()
+    availability: str | None = None
+    note: str | None = None
+    member_of: tuple[str, ...] = field(default=(), repr=False)
+    created_at: datetime | None = None
+
+
+# Python name -> LDAP attribute, for everything a Person carries.
+ATTRIBUTES = {
+    "uid": "uid",
+    "display_name": "displayName",
+    "mail": "mail",
+    "status": "occupyStatus",
+    "requested_groups": "occupyRequestedGroup",
+    "skills": "occupySkill",
+    "availability": "occupyAvailability",
+    "note": "occupyNote",
+    "member_of": "memberOf",
+    "created_at": "createTimestamp",
+}
+_MULTI_VALUED = {"requested_groups", "skills", "member_of"}
+
+
+def _split_name(display_name: str) -> tuple[str | None, str]:
+    """givenName and sn for inetOrgPerson, which requires an sn."""
+    words = display_name.split()
+    if len(words) < 2:
+        return None, display_name
+    return " ".join(words[:-1]), words[-1]
+
+
+def check_mail(mail: object) -> str:
+    if (not isinstance(mail, str) or not mail.isascii() or len(mail) > MAX_MAIL_LENGTH
+            or mail.count("@") != 1 or any(c.isspace() or ord(c) < 32 for c in mail)):
+        raise InvalidValue("a mail address is up to 254 ASCII characters with one @ and no spaces")
+    return mail
+
+
+class People:
+    def __init__(self, connection: DirectoryConnection, layout: Layout):
+        self._conn = connection
+        self._layout = layout
+
+    def _to_person(self, record: Record) -> Person:
+        values = {}
+        for name, attribute in ATTRIBUTES.items():
+            values[name] = record.all(attribute) if name in _MULTI_VALUED else record.first(attribute)
+        values["status"] = Status(values["status"]) if values["status"] else None
+        values["display_name"] = values["display_name"] or record.first("cn")
+        parent = record.dn.split(",", 1)[1]
+        return Person(dn=record.dn, pending=parent.lower() == self._layout.pending.lower(), **values)
+
+    def _read_attributes(self) -> list[str]:
+        return [*ATTRIBUTES.values(), "cn"]
+
+    def add(self, new: NewPerson, *, pending: bool = True) -> Person:
+        """Create the entry, without a password. AlreadyExists if the uid or mail is taken."""
+        given_name, surname = _split_name(new.display_name)
+        dn = self._layout.person_dn(new.uid, pending=pending)
+        self._conn.add(dn, PERSON_CLASSES, {
+            "uid": new.uid,
+            "cn": new.display_name,
+            "displayName": new.display_name,
+            "givenName": given_name,
+            "sn": surname,
+            "mail": check_mail(new.mail),
+            "occupyStatus": str(new.status),
+            "occupyRequestedGroup": list(new.requested_groups),
+            "occupySkill": list(new.skills),
+            "occupyAvailability": new.availability,
+            "occupyNote": new.note,
+        })
+        return self.get(new.uid)
+
+    def find(self, uid: str) -> Person | None:
+        """The person with this uid, pending or active; None for a uid nobody can have."""
+        try:
+            check_uid(uid)
+        except InvalidValue:
+            return None
+        return self._find_one(f"(uid={escape_filter_chars(uid)})")
+
+    def find_by_mail(self, mail: str) -> Person | None:
+        try:
+            check_mail(mail)
+        except InvalidValue:
+            return None
+        return self._find_one(f"(mail={escape_filter_chars(mail)})")
+
+    def _find_one(self, condition: str) -> Person | None:
+        found = self._conn.search(
+            self._layout.base_dn, f"(&(objectClass=inetOrgPerson){condition})",
+            attributes=self._read_attributes(),
+        )
+        return self._to_person(found[0]) if found else None
+
+    def get(self, uid: str) -> Person:
+        person = self.find(uid)
+        if person is None:
+            raise NotFound(f"nobody has the uid {uid!r}")
+        return person
+
+    def activate(self, uid: str) -> Person:
+        """Move a pending entry to ou=people; a person already there is returned as is."""
+        person = self.get(uid)
+        if person.pending:
+            self._conn.move(person.dn, f"uid={escape_rdn(person.uid)}", self._layout.people)
+        return self.get(uid)
+
+    def set_status(self, uid: str, status: Status) -> None:
+        self._conn.modify(self.get(uid).dn, {"occupyStatus": [(ldap3.MODIFY_REPLACE, [str(status)])]})
+
+    def delete(self, uid: str) -> None:
+        self._conn.delete(self.get(uid).dn)
+
+    def set_password(self, uid: str, password: str) -> None:
+        self._conn.set_password(self.get(uid).dn, password)
+
+    def check_password(self, uid: str, password: str) -> bool:
+        """True when an active account with this uid binds with this password."""
+        person = self.find(uid)
+        if person is None or person.pending:
+            return False
+        return self._conn.check_password(person.dn, password)

@@ -1,0 +1,199 @@
+"""The directory layer against a real slapd: tree, people, groups, passwords, hostile input."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import settings_for
+from ldap_helpers import root_connection, snapshot
+from provisioner.directory import (
+    AlreadyExists, Directory, DirectoryUnavailable, InvalidValue, NewPerson, NotFound,
+)
+from provisioner.workflow import initialise_directory
+
+PASSWORD = "correct horse battery staple"
+
+
+def person(uid="alice", mail=None, **extra) -> NewPerson:
+    return NewPerson(uid=uid, display_name=f"{uid.title()} Example", mail=mail or f"{uid}@example.org",
+                     **extra)
+
+
+def active(directory, uid="alice", **extra):
+    directory.people.add(person(uid, **extra), pending=False)
+    directory.people.set_password(uid, PASSWORD)
+    return directory.people.get(uid)
+
+
+def test_the_tree_and_groups_are_created_once_and_a_second_run_changes_nothing(
+        empty_directory, catalogue, slapd_server):
+    created = initialise_directory(empty_directory, catalogue, "Occupy Test")
+    base = slapd_server.base_dn
+    for ou in ("people", "pending", "groups", "services"):
+        assert f"ou={ou},{base}" in created
+    assert f"cn=sysadmins,ou=groups,{base}" in created
+    for wg in catalogue:
+        assert empty_directory.groups.get(wg.group).description == wg.description
+    before = snapshot(slapd_server)
+
+    assert initialise_directory(empty_directory, catalogue, "Occupy Test") == []
+    assert snapshot(slapd_server) == before
+
+
+def test_a_pending_person_is_stored_under_pending_with_volunteer_data(directory):
+    new = person(requested_groups=("kitchen", "tech"), skills=("cooking",), availability="day",
+                 note="Free on weekends")
+    stored = directory.people.add(new)
+    assert stored.dn == f"uid=alice,{directory.layout.pending}"
+    assert stored.pending
+    assert stored.status == "unverified"
+    assert stored.requested_groups == ("kitchen", "tech")
+    assert (stored.skills, stored.availability, stored.note) == (("cooking",), "day", "Free on weekends")
+    assert stored.created_at is not None
+
+
+def test_adding_a_person_twice_raises_already_exists(directory):
+    directory.people.add(person())
+    with pytest.raises(AlreadyExists):
+        directory.people.add(person())
+
+
+def test_unique_refuses_a_second_entry_with_the_same_mail_anywhere_in_the_tree(directory):
+    active(directory, "alice", mail="shared@example.org")
+    with pytest.raises(AlreadyExists):
+        directory.people.add(person("bob", mail="shared@example.org"))
+    with pytest.raises(AlreadyExists):
+        directory.people.add(person("carol", mail="SHARED@example.org"), pending=False)
+    assert directory.people.find("bob") is None
+    assert directory.people.find("carol") is None
+
+
+def test_a_uid_differing_only_by_case_is_the_same_uid(directory):
+    directory.people.add(person("alice"))
+    with pytest.raises(AlreadyExists):
+        directory.people.add(person("Alice", mail="other@example.org"))
+
+
+def test_activate_moves_the_entry_to_people_and_is_safe_to_repeat(directory):
+    directory.people.add(person())
+    moved = directory.people.activate("alice")
+    assert moved.dn == f"uid=alice,{directory.layout.people}" and not moved.pending
+    assert directory.people.activate("alice") == moved
+    with pytest.raises(NotFound):
+        directory.people.activate("nobody")
+
+
+def test_member_of_appears_after_a_group_add_and_goes_after_a_remove(directory):
+    active(directory)
+    assert directory.groups.add_member("wg-kitchen", "alice") is True
+    assert directory.groups.add_member("wg-kitchen", "alice") is False  # already: done
+    directory.groups.add_member("wg-tech", "alice")
+    assert directory.groups.of("alice") == ["wg-kitchen", "wg-tech"]
+    assert directory.groups.get("wg-kitchen").members == ("alice",)
+
+    assert directory.groups.remove_member("wg-kitchen", "alice") is True
+    assert directory.groups.remove_member("wg-kitchen", "alice") is False
+    assert directory.groups.of("alice") == ["wg-tech"]
+    assert directory.groups.get("wg-kitchen").members == ()
+
+
+def test_a_pending_request_cannot_join_a_group_and_unknown_groups_are_not_found(directory):
+    directory.people.add(person())
+    with pytest.raises(NotFound):
+        directory.groups.add_member("wg-kitchen", "alice")
+    active(directory, "bob")
+    with pytest.raises(NotFound):
+        directory.groups.add_member("wg-nonexistent", "bob")
+
+
+def test_password_modify_stores_an_argon2_hash_and_binding_checks_it(directory, slapd_server):
+    stored = active(directory)
+    with root_connection(slapd_server) as conn:
+        conn.search(stored.dn, "(objectClass=*)", attributes=["userPassword"])
+        (hashed,) = conn.response[0]["attributes"]["userPassword"]
+    hashed = hashed.decode() if isinstance(hashed, bytes) else hashed
+    assert hashed.startswith("{ARGON2}$argon2")
+    assert PASSWORD not in hashed
+    assert directory.people.check_password("alice", PASSWORD) is True
+    assert directory.people.check_password("alice", PASSWORD + "x") is False
+    assert directory.people.check_password("alice", "") is False
+    assert directory.people.check_password("nobody", PASSWORD) is False
+
+
+def test_a_pending_request_cannot_log_in(directory):
+    directory.people.add(person())
+    directory.people.set_password("alice", PASSWORD)
+    assert directory.people.check_password("alice", PASSWORD) is False
+
+
+HOSTILE = [
+    "*)(uid=*",
+    "admin)(|(uid=*",
+    "alice\x00",
+    "eve,ou=groups",
+    "x" * 10_000,
+    "\u0430lice",            # Cyrillic a
+    "\uff41\uff4c\uff49\uff43\uff45",  # fullwidth alice
+    "ALİCE",                  # dotted capital I
+    "alice ",
+    "*",
+]
+
+
+@pytest.mark.parametrize("hostile", HOSTILE, ids=repr)
+def test_hostile_uids_match_nobody_and_create_nothing_outside_their_ou(directory, slapd_server,
+                                                                        hostile):
+    active(directory, "alice")
+    active(directory, "admin")
+    before = snapshot(slapd_server)
+
+    assert directory.people.find(hostile) is None
+    assert directory.people.check_password(hostile, PASSWORD) is False
+    with pytest.raises(InvalidValue):
+        directory.people.add(person("x", mail="x@example.org").__class__(
+            uid=hostile, display_name="Eve", mail="eve@example.org"))
+    with pytest.raises(InvalidValue):
+        directory.groups.add_member(hostile, "alice")
+    assert snapshot(slapd_server) == before
+
+
+@pytest.mark.parametrize("hostile", ["*", "*)(mail=*", "alice@example.org\x00",
+                                     "\uff41lice@example.org", "a" * 10_000 + "@example.org"], ids=repr)
+def test_hostile_mail_lookups_match_nobody(directory, hostile):
+    active(directory, "alice")
+    assert directory.people.find_by_mail(hostile) is None
+
+
+def test_find_by_mail_ignores_case(directory):
+    active(directory, "alice")
+    assert directory.people.find_by_mail("ALICE@example.org").uid == "alice"
+
+
+def test_hostile_text_in_free_fields_is_stored_as_text_inside_the_ou(directory, slapd_server):
+    sneaky = NewPerson(uid="mallory", display_name="M, ou=groups)(uid=*", mail="m@example.org",
+                       note="cn=sysadmins,ou=groups\n*)(objectClass=*", skills=("*",))
+    stored = directory.people.add(sneaky)
+    assert stored.dn == f"uid=mallory,{directory.layout.pending}"
+    assert stored.display_name == sneaky.display_name and stored.note == sneaky.note
+    assert directory.groups.get("sysadmins").members == ()
+
+
+def test_a_stopped_server_gives_directory_unavailable_not_a_traceback(own_slapd):
+    with Directory(settings_for(own_slapd)) as directory:
+        directory.ping()
+        own_slapd.stop()
+        with pytest.raises(DirectoryUnavailable, match="does not answer"):
+            directory.ping()
+        with pytest.raises(DirectoryUnavailable):
+            directory.people.find("alice")
+        own_slapd.start()
+        directory.ping()  # a later call reconnects by itself
+
+
+def test_a_wrong_bind_password_is_reported_as_the_portals_own_problem(own_slapd):
+    settings = settings_for(own_slapd)
+    wrong = type(settings)(**{**settings.__dict__, "bind_password": "not the password"})
+    with pytest.raises(DirectoryUnavailable, match="refused the portal's bind") as raised:
+        with Directory(wrong) as directory:
+            directory.ping()
+    assert "not the password" not in str(raised.value)
