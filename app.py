@@ -1,0 +1,3 @@
+from provisioner import create_app
+
+app = create_app()

@@ -1,0 +1,22 @@
+"""occupy-provisioner: onboard volunteers into an occupation's LDAP, lists, wiki and Redmine."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+
+from . import resources, web
+from .catalogue import load_catalogue
+from .config import load_settings
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """The application factory. `config` overrides every other layer (tests, the demo)."""
+    app = Flask(__name__)
+    app.config.update(load_settings(config))
+    app.extensions["catalogue"] = load_catalogue(app.config["CATALOGUE"] or None)
+    resources.init_app(app)
+    web.init_app(app)
+    return app

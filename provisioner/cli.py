@@ -1,0 +1,80 @@
+"""The `provisioner` command: Flask's CLI over create_app, plus the project's commands."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from flask import Flask, current_app
+from flask.cli import FlaskGroup, NoAppException, with_appcontext
+
+from . import create_app, workflow
+from .catalogue import CatalogueError
+from .config import ConfigError
+from .directory import DirectoryError
+from .passwords import WeakPassword
+from .resources import get_catalogue, get_directory
+
+
+@click.command("init-directory")
+@with_appcontext
+def init_directory() -> None:
+    """Create the tree and one group per working group (safe to run again)."""
+    try:
+        created = workflow.initialise_directory(
+            get_directory(), get_catalogue(), current_app.config["OCCUPATION_NAME"])
+    except DirectoryError as error:
+        raise click.ClickException(str(error)) from None
+    for dn in created:
+        click.echo(f"created {dn}")
+    if not created:
+        click.echo("The directory is complete: nothing to change.")
+
+
+def read_password() -> str:
+    """From a hidden prompt on a terminal, else the first line of stdin; never argv."""
+    if sys.stdin.isatty():
+        return click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+@click.command("create-admin")
+@click.argument("uid")
+@click.argument("email")
+@click.option("--name", help="Display name (default: the uid).")
+@with_appcontext
+def create_admin(uid: str, email: str, name: str | None) -> None:
+    """Create a sysadmin account; the password comes from a prompt or stdin."""
+    password = read_password()
+    try:
+        workflow.create_sysadmin(get_directory(), uid, email, name or uid, password)
+    except (DirectoryError, WeakPassword) as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"{uid} is a sysadmin.")
+
+
+@click.command("demo")
+@click.option("--port", default=5000, show_default=True, help="Port of the portal on 127.0.0.1.")
+@click.option("--folder", default="var", show_default=True, help="Where the demo keeps its data.")
+def demo(port: int, folder: str) -> None:
+    """Run the portal on a private slapd, with a demo sysadmin."""
+    from .demo import run_demo
+
+    run_demo(folder, port)
+
+
+def _create_app() -> Flask:
+    """create_app, with a configuration problem shown as one line, not a traceback."""
+    try:
+        return create_app()
+    except (ConfigError, CatalogueError) as error:
+        raise NoAppException(str(error)) from None
+
+
+cli = FlaskGroup(create_app=_create_app, help="occupy-provisioner: volunteers in, accounts out.")
+for command in (init_directory, create_admin, demo):
+    cli.add_command(command)
+
+
+def main() -> None:
+    cli.main(prog_name="provisioner")

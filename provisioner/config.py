@@ -1,0 +1,91 @@
+"""Every setting, in layers: defaults, then an instance file, then PROVISIONER_* variables,
+then the mapping given to create_app (tests, the demo).
+
+The instance file is a Python file named by PROVISIONER_CONFIG, holding the same
+names without the prefix (`LDAP_URL = "ldaps://..."`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+ENV_PREFIX = "PROVISIONER_"
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or malformed; the message names it."""
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: Any
+    kind: type = str
+    help: str = ""
+    secret: bool = False
+
+    @property
+    def required(self) -> bool:
+        return self.default is None
+
+
+SETTINGS = (
+    Setting("SECRET_KEY", None, help="signs sessions and links; a long random string", secret=True),
+    Setting("LDAP_URL", "ldap://127.0.0.1:3389", help="the LDAP server"),
+    Setting("LDAP_BASE_DN", "dc=occupy,dc=example", help="the occupation's base DN"),
+    Setting("LDAP_BIND_DN", "cn=admin,dc=occupy,dc=example", help="the portal's bind account"),
+    Setting("LDAP_BIND_PASSWORD", None, help="its password", secret=True),
+    Setting("LDAP_TIMEOUT", 5.0, float, help="seconds to wait for the LDAP server"),
+    Setting("DATABASE_URL", "sqlite:///var/provisioner.sqlite", help="the SQL store"),
+    Setting("SMTP_HOST", "127.0.0.1", help="the mail server the portal sends through"),
+    Setting("SMTP_PORT", 25, int),
+    Setting("MAIL_FROM", "portal@occupy.example", help="the sender of the portal's mails"),
+    Setting("OCCUPATION_NAME", "Occupy Example", help="the occupation's name, shown to people"),
+    Setting("CATALOGUE", "", help="a working-group catalogue YAML file; empty for the bundled one"),
+)
+BY_NAME = {setting.name: setting for setting in SETTINGS}
+
+
+def _convert(setting: Setting, value: Any, origin: str) -> Any:
+    if setting.kind is str or isinstance(value, setting.kind):
+        return value
+    try:
+        return setting.kind(value)
+    except (TypeError, ValueError):
+        raise ConfigError(
+            f"{origin} must be a {setting.kind.__name__}, not {'***' if setting.secret else repr(value)}"
+        ) from None
+
+
+def load_settings(overrides: Mapping[str, Any] | None = None,
+                  environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Resolve every setting; ConfigError names the first required one missing."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {setting.name: setting.default for setting in SETTINGS}
+    if environ.get(f"{ENV_PREFIX}CONFIG"):
+        values.update(_read_instance_file(environ[f"{ENV_PREFIX}CONFIG"]))
+    for setting in SETTINGS:
+        if f"{ENV_PREFIX}{setting.name}" in environ:
+            values[setting.name] = environ[f"{ENV_PREFIX}{setting.name}"]
+    values.update(overrides or {})
+    for setting in SETTINGS:
+        origin = f"{ENV_PREFIX}{setting.name}"
+        if values[setting.name] in (None, ""):
+            if setting.required:
+                raise ConfigError(f"{origin} is not set: {setting.help}")
+            continue
+        values[setting.name] = _convert(setting, values[setting.name], origin)
+    return values
+
+
+def _read_instance_file(path: str) -> dict[str, Any]:
+    namespace: dict[str, Any] = {}
+    try:
+        with open(path, encoding="utf-8") as file:
+            exec(compile(file.read(), path, "exec"), namespace)  # noqa: S102 - the admin's own file
+    except OSError as error:
+        raise ConfigError(f"cannot read PROVISIONER_CONFIG {path}: {error.strerror}") from None
+    return {name: value for name, value in namespace.items() if name in BY_NAME}

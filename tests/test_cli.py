@@ -1,0 +1,100 @@
+"""The provisioner command: init-directory and create-admin, as a sysadmin runs them."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+
+import pytest
+
+from ldap_helpers import snapshot
+from provisioner.cli import cli
+
+PASSWORD = "a long enough admin password"
+
+
+@pytest.fixture
+def run(app):
+    runner = app.test_cli_runner()
+    return lambda *args, input=None: runner.invoke(cli, list(args), input=input)
+
+
+@pytest.fixture
+def empty_app(empty_directory, slapd_server):
+    from conftest import app_config
+    from provisioner import create_app
+    return create_app(app_config(slapd_server))
+
+
+def test_init_directory_creates_the_tree_then_reports_nothing_to_change(empty_app, slapd_server):
+    runner = empty_app.test_cli_runner()
+    first = runner.invoke(cli, ["init-directory"])
+    assert first.exit_code == 0, first.output
+    assert f"created cn=wg-kitchen,ou=groups,{slapd_server.base_dn}" in first.output
+    before = snapshot(slapd_server)
+    second = runner.invoke(cli, ["init-directory"])
+    assert second.exit_code == 0
+    assert "nothing to change" in second.output
+    assert snapshot(slapd_server) == before
+
+
+def test_create_admin_reads_the_password_from_stdin(run, directory):
+    result = run("create-admin", "sam", "sam@example.org", "--name", "Sam Admin", input=PASSWORD + "\n")
+    assert result.exit_code == 0, result.output
+    assert PASSWORD not in result.output
+    assert directory.groups.get("sysadmins").members == ("sam",)
+    assert directory.people.get("sam").display_name == "Sam Admin"
+    assert directory.people.check_password("sam", PASSWORD)
+
+
+def test_create_admin_again_completes_and_a_taken_uid_is_refused(run, directory):
+    assert run("create-admin", "sam", "sam@example.org", input=PASSWORD).exit_code == 0
+    again = run("create-admin", "sam", "sam@example.org", input=PASSWORD + " new")
+    assert again.exit_code == 0
+    assert directory.people.check_password("sam", PASSWORD + " new")
+    taken = run("create-admin", "sam", "other@example.org", input=PASSWORD)
+    assert taken.exit_code == 1 and "already taken" in taken.output
+    assert directory.people.get("sam").mail == "sam@example.org"
+
+
+@pytest.mark.parametrize("uid, mail, password, message", [
+    ("sam", "sam@example.org", "short", "at least 12 characters"),
+    ("sam,ou=groups", "sam@example.org", PASSWORD, "a uid is"),
+    ("sam", "not-an-address", PASSWORD, "a mail address"),
+])
+def test_create_admin_refuses_bad_input_and_changes_nothing(run, directory, slapd_server,
+                                                           uid, mail, password, message):
+    before = snapshot(slapd_server)
+    result = run("create-admin", uid, mail, input=password)
+    assert result.exit_code == 1
+    assert message in result.output
+    assert "Traceback" not in result.output
+    assert snapshot(slapd_server) == before
+
+
+def test_the_installed_command_works_from_environment_variables(empty_directory, slapd_server):
+    """The console script itself, configured the way a sysadmin would: PROVISIONER_* only."""
+    command = shutil.which("provisioner", path=os.path.dirname(os.sys.executable))
+    assert command, "the provisioner console script is not installed"
+    env = {**os.environ,
+           "PROVISIONER_SECRET_KEY": "cli-test-secret-key",
+           "PROVISIONER_LDAP_URL": slapd_server.url,
+           "PROVISIONER_LDAP_BASE_DN": slapd_server.base_dn,
+           "PROVISIONER_LDAP_BIND_DN": slapd_server.root_dn,
+           "PROVISIONER_LDAP_BIND_PASSWORD": slapd_server.root_password}
+    init = subprocess.run([command, "init-directory"], env=env, capture_output=True, text=True)
+    assert init.returncode == 0, init.stderr
+    admin = subprocess.run([command, "create-admin", "root-admin", "ra@example.org"], env=env,
+                           input=PASSWORD + "\n", capture_output=True, text=True)
+    assert admin.returncode == 0, admin.stderr
+    assert empty_directory.people.check_password("root-admin", PASSWORD)
+
+
+def test_the_command_names_a_missing_setting(tmp_path):
+    command = shutil.which("provisioner", path=os.path.dirname(os.sys.executable))
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PROVISIONER_")}
+    result = subprocess.run([command, "init-directory"], env=env, capture_output=True, text=True,
+                            cwd=tmp_path)
+    assert result.returncode != 0
+    assert "PROVISIONER_SECRET_KEY is not set" in result.stderr

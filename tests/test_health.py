@@ -1,0 +1,21 @@
+"""GET /healthz says whether the directory answers."""
+
+from __future__ import annotations
+
+from conftest import app_config
+from provisioner import create_app
+
+
+def test_healthz_reports_the_directory_up(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json == {"status": "ok", "checks": {"directory": "up"}}
+
+
+def test_healthz_answers_503_when_slapd_is_down(own_slapd):
+    client = create_app(app_config(own_slapd)).test_client()
+    assert client.get("/healthz").status_code == 200
+    own_slapd.stop()
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json == {"status": "unavailable", "checks": {"directory": "down"}}
