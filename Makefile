@@ -1,0 +1,24 @@
+# The two set-up commands (see README.md): `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# python3-venv only where this Python cannot make a venv (plain Debian).
+DEBIAN_PACKAGES := slapd ldap-utils $(shell $(PYTHON) -c 'import ensurepip' 2>/dev/null || echo python3-venv)
+
+.PHONY: demo test install debian-packages
+
+demo: install
+	$(BIN)/provisioner demo
+
+test: install
+	$(BIN)/pytest
+
+install: debian-packages $(VENV)/.installed
+
+debian-packages:
+	@scripts/install-debian-packages $(DEBIAN_PACKAGES)
+
+$(VENV)/.installed: pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	@touch $@
