@@ -42,16 +42,31 @@ SETTINGS = (
     Setting("DATABASE_URL", "sqlite:///var/provisioner.sqlite", help="the SQL store"),
     Setting("SMTP_HOST", "127.0.0.1", help="the mail server the portal sends through"),
     Setting("SMTP_PORT", 25, int),
+    Setting("SMTP_STARTTLS", False, bool, help="upgrade the SMTP connection with STARTTLS"),
+    Setting("SMTP_USERNAME", "", help="SMTP login, if the server wants one"),
+    Setting("SMTP_PASSWORD", "", help="its password", secret=True),
     Setting("MAIL_FROM", "portal@occupy.example", help="the sender of the portal's mails"),
+    Setting("PUBLIC_URL", "http://127.0.0.1:5000",
+            help="the portal's address as volunteers reach it; links in mails start with it"),
+    Setting("VERIFY_LINK_HOURS", 48, int, help="how long a verification link works"),
+    Setting("SECURE_COOKIES", True, bool, help="send the session cookie over HTTPS only"),
     Setting("OCCUPATION_NAME", "Occupy Example", help="the occupation's name, shown to people"),
     Setting("CATALOGUE", "", help="a working-group catalogue YAML file; empty for the bundled one"),
 )
 BY_NAME = {setting.name: setting for setting in SETTINGS}
 
 
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
 def _convert(setting: Setting, value: Any, origin: str) -> Any:
     if setting.kind is str or isinstance(value, setting.kind):
         return value
+    if setting.kind is bool:
+        if str(value).lower() in _TRUE | _FALSE:
+            return str(value).lower() in _TRUE
+        raise ConfigError(f"{origin} must be true or false, not {value!r}")
     try:
         return setting.kind(value)
     except (TypeError, ValueError):

@@ -1,8 +1,9 @@
-"""The application's handles on its back ends: opened once per request or CLI command,
-closed at teardown.
+"""The application's handles on its back ends.
 
-At `init_app` the bind password moves out of `app.config` into the directory
-settings, and the config keeps `***`, so a config dump never shows it.
+The store (a connection pool) and the mailer live as long as the app; a
+directory connection is opened per request or CLI command and closed at
+teardown. At `init_app` the secrets move out of `app.config` into these objects
+and the config keeps `***`, so a config dump never shows them.
 """
 
 from __future__ import annotations
@@ -11,19 +12,33 @@ from flask import Flask, current_app, g
 
 from .catalogue import Catalogue
 from .directory import Directory, DirectorySettings
+from .mail import Mailer
+from .store import Store
+from .workflow import Portal
 
 MASK = "***"
 
 
 def init_app(app: Flask) -> None:
+    config = app.config
     app.extensions["directory_settings"] = DirectorySettings(
-        url=app.config["LDAP_URL"],
-        base_dn=app.config["LDAP_BASE_DN"],
-        bind_dn=app.config["LDAP_BIND_DN"],
-        bind_password=app.config["LDAP_BIND_PASSWORD"],
-        timeout=app.config["LDAP_TIMEOUT"],
+        url=config["LDAP_URL"],
+        base_dn=config["LDAP_BASE_DN"],
+        bind_dn=config["LDAP_BIND_DN"],
+        bind_password=config["LDAP_BIND_PASSWORD"],
+        timeout=config["LDAP_TIMEOUT"],
     )
-    app.config["LDAP_BIND_PASSWORD"] = MASK
+    app.extensions["mailer"] = Mailer(
+        host=config["SMTP_HOST"], port=config["SMTP_PORT"], sender=config["MAIL_FROM"],
+        organisation=config["OCCUPATION_NAME"], starttls=config["SMTP_STARTTLS"],
+        username=config["SMTP_USERNAME"], password=config["SMTP_PASSWORD"],
+    )
+    store = Store(config["DATABASE_URL"])
+    store.create_schema()
+    app.extensions["store"] = store
+    for name in ("LDAP_BIND_PASSWORD", "SMTP_PASSWORD"):
+        if config[name]:
+            config[name] = MASK
     app.teardown_appcontext(_close_directory)
 
 
@@ -33,11 +48,28 @@ def get_directory() -> Directory:
     return g.directory
 
 
+def get_store() -> Store:
+    return current_app.extensions["store"]
+
+
 def get_catalogue() -> Catalogue:
     return current_app.extensions["catalogue"]
 
 
+def get_portal() -> Portal:
+    """Everything the workflow needs, for this request."""
+    if "portal" not in g:
+        config = current_app.config
+        g.portal = Portal(
+            directory=get_directory(), store=get_store(), mailer=current_app.extensions["mailer"],
+            catalogue=get_catalogue(), secret_key=config["SECRET_KEY"],
+            public_url=config["PUBLIC_URL"], verify_link_hours=config["VERIFY_LINK_HOURS"],
+        )
+    return g.portal
+
+
 def _close_directory(_exception: BaseException | None) -> None:
+    g.pop("portal", None)
     directory = g.pop("directory", None)
     if directory is not None:
         directory.close()

@@ -46,7 +46,7 @@ def test_an_unreadable_instance_file_is_named(tmp_path):
 
 
 def test_the_bind_password_leaves_app_config(monkeypatch):
-    for name, value in REQUIRED.items():
+    for name, value in {**REQUIRED, "PROVISIONER_DATABASE_URL": "sqlite://"}.items():
         monkeypatch.setenv(name, value)
     app = create_app()
     assert app.config["LDAP_BIND_PASSWORD"] == "***"
