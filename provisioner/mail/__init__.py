@@ -1,0 +1,67 @@
+"""Mail to volunteers and sysadmins, sent through the configured SMTP server.
+
+Each mail is a text template under `templates/`: its first line is
+`Subject: ...`, the rest is the body.
+"""
+
+from __future__ import annotations
+
+import smtplib
+import ssl
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from email.utils import make_msgid
+
+import jinja2
+
+_templates = jinja2.Environment(
+    loader=jinja2.PackageLoader("provisioner.mail", "templates"),
+    undefined=jinja2.StrictUndefined,
+    keep_trailing_newline=True,
+    autoescape=False,  # plain text mails
+)
+
+
+class MailError(RuntimeError):
+    """The mail server did not take the mail."""
+
+
+@dataclass(frozen=True)
+class Mailer:
+    host: str
+    port: int
+    sender: str
+    organisation: str
+    starttls: bool = False
+    username: str = ""
+    password: str = field(default="", repr=False)
+    timeout: float = 10.0
+
+    def compose(self, to: str, template: str, **context) -> EmailMessage:
+        text = _templates.get_template(f"{template}.txt").render(
+            organisation=self.organisation, **context)
+        subject_line, _, body = text.partition("\n")
+        if not subject_line.startswith("Subject: "):
+            raise ValueError(f"mail template {template} must start with 'Subject: '")
+        message = EmailMessage()
+        message["From"] = self.sender
+        message["To"] = to
+        message["Subject"] = subject_line.removeprefix("Subject: ").strip()
+        message["Message-ID"] = make_msgid(domain=self.sender.rpartition("@")[2] or None)
+        message["Auto-Submitted"] = "auto-generated"
+        message.set_content(body.lstrip("\n"))
+        return message
+
+    def send(self, to: str, template: str, **context) -> None:
+        message = self.compose(to, template, **context)
+        try:
+            with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
+                if self.starttls:
+                    smtp.starttls(context=ssl.create_default_context())
+                if self.username:
+                    smtp.login(self.username, self.password)
+                smtp.send_message(message)
+        except (OSError, smtplib.SMTPException) as error:
+            raise MailError(
+                f"the mail server {self.host}:{self.port} did not take the mail ({error})"
+            ) from None

@@ -1,0 +1,59 @@
+"""A real SMTP server on loopback (aiosmtpd) delivering into a Maildir the tests read."""
+
+from __future__ import annotations
+
+import mailbox
+import re
+import shutil
+import socket
+from email import message_from_bytes
+from email.message import EmailMessage
+from email.policy import default
+from pathlib import Path
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.handlers import Mailbox
+
+LINK = re.compile(r"https?://\S+")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class MailSink:
+    def __init__(self, folder: Path):
+        self.path = folder / "maildir"  # aiosmtpd creates it: it must not exist yet
+        self.port = free_port()
+        self._controller = Controller(Mailbox(str(self.path)), hostname="127.0.0.1", port=self.port)
+
+    def start(self) -> MailSink:
+        self._controller.start()
+        return self
+
+    def stop(self) -> None:
+        self._controller.stop()
+
+    def clear(self) -> None:
+        if self.path.exists():
+            shutil.rmtree(self.path)
+            mailbox.Maildir(str(self.path), create=True)
+
+    def messages(self, to: str | None = None) -> list[EmailMessage]:
+        if not self.path.exists():
+            return []
+        box = mailbox.Maildir(str(self.path), factory=None, create=False)
+        parsed = [message_from_bytes(message.as_bytes(), policy=default) for message in box]
+        return [message for message in parsed if to is None or message["To"] == to]
+
+    def only_message(self, to: str) -> EmailMessage:
+        messages = self.messages(to)
+        assert len(messages) == 1, f"expected one mail to {to}, got {[m['Subject'] for m in messages]}"
+        return messages[0]
+
+    def link_in(self, to: str) -> str:
+        """The one link in the one mail sent to `to`."""
+        (link,) = LINK.findall(self.only_message(to).get_content())
+        return link
