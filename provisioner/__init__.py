@@ -14,7 +14,7 @@ from .config import load_settings
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """The application factory. `config` overrides every other layer (tests, the demo)."""
-    app = Flask(__name__)
+    app = Flask(__name__, template_folder="web/templates", static_folder="web/static")
     app.config.update(load_settings(config))
     app.extensions["catalogue"] = load_catalogue(app.config["CATALOGUE"] or None)
     resources.init_app(app)

@@ -13,7 +13,7 @@ from .catalogue import CatalogueError
 from .config import ConfigError
 from .directory import DirectoryError
 from .passwords import WeakPassword
-from .resources import get_catalogue, get_directory
+from .resources import get_catalogue, get_directory, get_portal
 
 
 @click.command("init-directory")
@@ -53,6 +53,17 @@ def create_admin(uid: str, email: str, name: str | None) -> None:
     click.echo(f"{uid} is a sysadmin.")
 
 
+@click.command("purge-expired")
+@with_appcontext
+def purge_expired() -> None:
+    """Delete registration requests whose verification link has expired."""
+    try:
+        purged = workflow.purge_expired(get_portal())
+    except DirectoryError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"Removed {len(purged)} expired request(s){': ' if purged else '.'}{', '.join(purged)}")
+
+
 @click.command("demo")
 @click.option("--port", default=5000, show_default=True, help="Port of the portal on 127.0.0.1.")
 @click.option("--folder", default="var", show_default=True, help="Where the demo keeps its data.")
@@ -72,7 +83,7 @@ def _create_app() -> Flask:
 
 
 cli = FlaskGroup(create_app=_create_app, help="occupy-provisioner: volunteers in, accounts out.")
-for command in (init_directory, create_admin, demo):
+for command in (init_directory, create_admin, purge_expired, demo):
     cli.add_command(command)
 
 

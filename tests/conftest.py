@@ -8,11 +8,13 @@ import tempfile
 import pytest
 
 from ldap_helpers import wipe
+from mail_sink import MailSink
+from portal_actions import ADMIN_PASSWORD, Visitor
 from provisioner import create_app
 from provisioner.catalogue import load_catalogue
 from provisioner.directory import Directory, DirectorySettings
 from provisioner.slapd import PrivateSlapd
-from provisioner.workflow import initialise_directory
+from provisioner.workflow import create_sysadmin, initialise_directory
 
 BASE_DN = "dc=test,dc=occupy"
 
@@ -54,9 +56,27 @@ def directory(empty_directory, catalogue):
     return empty_directory
 
 
-def app_config(server: PrivateSlapd) -> dict:
+@pytest.fixture(scope="session")
+def mail_sink(tmp_path_factory):
+    sink = MailSink(tmp_path_factory.mktemp("mail")).start()
+    yield sink
+    sink.stop()
+
+
+@pytest.fixture
+def inbox(mail_sink):
+    """The mail sink, emptied for this test."""
+    mail_sink.clear()
+    return mail_sink
+
+
+def app_config(server: PrivateSlapd, database: str = "sqlite://", smtp_port: int = 9) -> dict:
     return {
         "SECRET_KEY": "test-secret-key-not-for-production",
+        "DATABASE_URL": database,
+        "SMTP_PORT": smtp_port,
+        "PUBLIC_URL": "http://localhost",
+        "SECURE_COOKIES": False,
         "LDAP_URL": server.url,
         "LDAP_BASE_DN": server.base_dn,
         "LDAP_BIND_DN": server.root_dn,
@@ -67,8 +87,8 @@ def app_config(server: PrivateSlapd) -> dict:
 
 
 @pytest.fixture
-def app(directory, slapd_server):
-    return create_app(app_config(slapd_server))
+def app(directory, slapd_server, inbox, tmp_path):
+    return create_app(app_config(slapd_server, f"sqlite:///{tmp_path / 'store.sqlite'}", inbox.port))
 
 
 @pytest.fixture
@@ -86,3 +106,17 @@ def own_slapd():
     finally:
         server.stop()
         shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def visitor(client):
+    return Visitor(client)
+
+
+@pytest.fixture
+def sysadmin(app, directory):
+    """A second browser, logged in as the sysadmin sam."""
+    create_sysadmin(directory, "sam", "sam@example.org", "Sam Admin", ADMIN_PASSWORD)
+    admin = Visitor(app.test_client())
+    assert admin.log_in("sam", ADMIN_PASSWORD).status_code == 302
+    return admin

@@ -98,3 +98,10 @@ def test_the_command_names_a_missing_setting(tmp_path):
                             cwd=tmp_path)
     assert result.returncode != 0
     assert "PROVISIONER_SECRET_KEY is not set" in result.stderr
+
+
+def test_purge_expired_keeps_requests_whose_link_still_works(run, directory, visitor):
+    visitor.register()
+    result = run("purge-expired")
+    assert result.exit_code == 0 and "Removed 0 expired request(s)." in result.output
+    assert directory.people.find("vera") is not None

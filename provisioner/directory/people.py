@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 
 import ldap3
@@ -53,6 +53,7 @@ class Person:
     note: str | None = None
     member_of: tuple[str, ...] = field(default=(), repr=False)
     created_at: datetime | None = None
+    entry_id: str | None = None  # entryUUID: stays through a move, new for a new entry
 
 
 # Python name -> LDAP attribute, for everything a Person carries.
@@ -67,6 +68,7 @@ ATTRIBUTES = {
     "note": "occupyNote",
     "member_of": "memberOf",
     "created_at": "createTimestamp",
+    "entry_id": "entryUUID",
 }
 _MULTI_VALUED = {"requested_groups", "skills", "member_of"}
 
@@ -77,6 +79,13 @@ def _split_name(display_name: str) -> tuple[str | None, str]:
     if len(words) < 2:
         return None, display_name
     return " ".join(words[:-1]), words[-1]
+
+
+def _generalized_time(value: str | None) -> datetime | None:
+    """slapd's createTimestamp (20261125091500Z); ldap3 without schema gives it as text."""
+    if not value:
+        return None
+    return datetime.strptime(value.split(".")[0].rstrip("Z"), "%Y%m%d%H%M%S").replace(tzinfo=UTC)
 
 
 def check_mail(mail: object) -> str:
@@ -96,6 +105,7 @@ class People:
         for name, attribute in ATTRIBUTES.items():
             values[name] = record.all(attribute) if name in _MULTI_VALUED else record.first(attribute)
         values["status"] = Status(values["status"]) if values["status"] else None
+        values["created_at"] = _generalized_time(values["created_at"])
         values["display_name"] = values["display_name"] or record.first("cn")
         parent = record.dn.split(",", 1)[1]
         return Person(dn=record.dn, pending=parent.lower() == self._layout.pending.lower(), **values)
@@ -143,6 +153,20 @@ class People:
             attributes=self._read_attributes(),
         )
         return self._to_person(found[0]) if found else None
+
+    def with_status(self, status: Status, *, pending_only: bool = False,
+                    created_before: datetime | None = None) -> list[Person]:
+        """People in a lifecycle state, oldest first; `pending_only` keeps to ou=pending."""
+        condition = f"(occupyStatus={escape_filter_chars(str(status))})"
+        if created_before is not None:
+            stamp = created_before.astimezone(UTC).strftime("%Y%m%d%H%M%SZ")
+            condition += f"(createTimestamp<={stamp})"
+        found = self._conn.search(
+            self._layout.pending if pending_only else self._layout.base_dn,
+            f"(&(objectClass=inetOrgPerson){condition})", attributes=self._read_attributes(),
+        )
+        people = [self._to_person(record) for record in found]
+        return sorted(people, key=lambda person: (person.created_at or datetime.min.replace(tzinfo=UTC), person.uid))
 
     def get(self, uid: str) -> Person:
         person = self.find(uid)

@@ -2,10 +2,45 @@
 
 from __future__ import annotations
 
-from flask import Flask
+from flask import Flask, current_app, render_template
+from flask_wtf.csrf import CSRFError, CSRFProtect
 
-from . import health
+from ..directory import DirectoryUnavailable
+from ..mail import MailError
+from ..store import StoreUnavailable
+from . import account, admin, auth, health, public, security, users
+
+csrf = CSRFProtect()
 
 
 def init_app(app: Flask) -> None:
-    app.register_blueprint(health.blueprint)
+    security.init_app(app)
+    csrf.init_app(app)
+    users.init_app(app)
+    for module in (health, public, auth, account, admin):
+        app.register_blueprint(module.blueprint)
+    app.register_error_handler(CSRFError, _csrf_failed)
+    for error in (DirectoryUnavailable, StoreUnavailable, MailError):
+        app.register_error_handler(error, _back_end_failed)
+    for status in (403, 404, 413):
+        app.register_error_handler(status, _http_error)
+
+
+def _csrf_failed(error: CSRFError):
+    return render_template("error.html", title="Form expired",
+                           message="This form was too old or not sent from this site. "
+                                   "Go back, reload the page and send it again."), 400
+
+
+def _back_end_failed(error: Exception):
+    current_app.logger.error("back end failed: %s", error)
+    return render_template("error.html", title="Please try again in a few minutes",
+                           message="Part of the portal is not reachable right now, so nothing "
+                                   "was saved. The error is logged for the sysadmins."), 503
+
+
+def _http_error(error):
+    messages = {403: "This page is for sysadmins only.", 404: "There is no such page.",
+                413: "What you sent is too large."}
+    return render_template("error.html", title=error.name,
+                           message=messages[error.code]), error.code

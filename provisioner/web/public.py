@@ -1,0 +1,60 @@
+"""Pages for everyone: the welcome page, registration, the verification link."""
+
+from __future__ import annotations
+
+from flask import Blueprint, redirect, render_template, request, url_for
+from wtforms.fields.choices import SelectChoice
+
+from ..resources import get_catalogue, get_portal
+from ..workflow import InvalidInput, LinkInvalid, Registration, register, verify_email
+from .forms import RegistrationForm
+
+blueprint = Blueprint("public", __name__)
+
+
+@blueprint.get("/")
+def index():
+    return render_template("index.html", catalogue=get_catalogue())
+
+
+@blueprint.route("/register", methods=["GET", "POST"])
+def register_volunteer():
+    form = RegistrationForm()
+    form.groups.choices = [SelectChoice(wg.slug, wg.name) for wg in get_catalogue()]
+    if form.validate_on_submit():
+        registration = Registration(
+            uid=form.uid.data.strip(), display_name=form.display_name.data,
+            mail=form.mail.data.strip(), password=form.password.data,
+            groups=tuple(form.groups.data), availability=form.availability.data,
+            skills=tuple(s.strip() for s in (form.skills.data or "").split(",") if s.strip()),
+            note=form.note.data or "",
+        )
+        try:
+            register(get_portal(), registration, remote_addr=request.remote_addr)
+        except InvalidInput as refused:
+            for name, reason in refused.errors.items():
+                getattr(form, name).errors.append(reason)
+        else:
+            return redirect(url_for(".check_inbox"))
+    status = 400 if request.method == "POST" else 200
+    return render_template("register.html", form=form), status
+
+
+@blueprint.get("/register/sent")
+def check_inbox():
+    return render_template("check_inbox.html")
+
+
+@blueprint.get("/verify/<token>")
+def verify(token: str):
+    """GET shows a button; only the POST uses the link (mail scanners open links too)."""
+    return render_template("verify.html", token=token)
+
+
+@blueprint.post("/verify/<token>")
+def confirm(token: str):
+    try:
+        verify_email(get_portal(), token, remote_addr=request.remote_addr)
+    except LinkInvalid as error:
+        return render_template("verify_failed.html", reason=str(error)), 400
+    return render_template("verified.html")

@@ -1,0 +1,17 @@
+"""The account lifecycle as plain functions over the directory, the store and the mailer.
+
+No Flask here: the web views and the CLI both call these, and every transition
+writes its audit record.
+"""
+
+from .accounts import create_sysadmin, initialise_directory, is_sysadmin, log_in
+from .approval import approve, reject, verified_requests
+from .context import Portal
+from .errors import InvalidInput, LinkInvalid, WorkflowError
+from .registration import AVAILABILITY, Registration, purge_expired, register, verify_email
+
+__all__ = [
+    "AVAILABILITY", "InvalidInput", "LinkInvalid", "Portal", "Registration", "WorkflowError",
+    "approve", "create_sysadmin", "initialise_directory", "is_sysadmin", "log_in", "purge_expired",
+    "register", "reject", "verified_requests", "verify_email",
+]

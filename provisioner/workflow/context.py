@@ -1,0 +1,39 @@
+"""What every workflow function works with: the back ends, the settings, the clock."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from ..catalogue import Catalogue
+from ..directory import Directory
+from ..mail import Mailer
+from ..store import Store
+from ..store import audit
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Portal:
+    directory: Directory
+    store: Store
+    mailer: Mailer
+    catalogue: Catalogue
+    secret_key: str = field(repr=False)
+    public_url: str
+    verify_link_hours: int = 48
+    clock: Callable[[], datetime] = utc_now
+
+    def link(self, path: str) -> str:
+        """An absolute link for a mail, from the configured address, never the request's Host."""
+        return self.public_url.rstrip("/") + path
+
+    def audit(self, action: str, *, actor: str | None = None, subject: str | None = None,
+              detail: str | None = None, remote_addr: str | None = None) -> None:
+        with self.store.begin() as connection:
+            audit.record(connection, at=self.clock(), action=action, actor=actor,
+                         subject=subject, detail=detail, remote_addr=remote_addr)

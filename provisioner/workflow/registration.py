@@ -1,0 +1,195 @@
+"""Registration: a volunteer asks to join, proves their address, and waits for a sysadmin.
+
+The public answer is the same whether or not the username or address was free,
+so the form does not tell who is registered; the owner of the address learns
+what happened by mail instead.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from ..directory import AlreadyExists, DirectoryError, InvalidValue, NewPerson, Status
+from ..directory.people import check_mail
+from ..mail import MailError
+from ..passwords import WeakPassword, check_new_password
+from ..store import tokens
+from .context import Portal
+from .errors import InvalidInput, LinkInvalid
+from .links import make_token, read_token
+
+USERNAME_PATTERN = re.compile(r"[a-z][a-z0-9-]{2,31}")
+# Names that look official, belong to the system or the mail server, or could be
+# confused with a working group's list (wg-<slug>).
+RESERVED_USERNAMES = frozenset("""
+    abuse admin administrator anonymous daemon dokuwiki ftp guest help hostmaster info
+    list lists mail mailer-daemon mailman moderator no-reply nobody noc noreply operator
+    portal postmaster redmine root security staff support sysadmin sysadmins system
+    webmaster wiki www
+""".split())
+RESERVED_PREFIXES = ("wg-",)
+AVAILABILITY = {
+    "hour": "An hour",
+    "day": "A day",
+    "task": "A specific task",
+    "ongoing": "Ongoing",
+}
+MAX_DISPLAY_NAME = 128
+MAX_SKILLS = 20
+MAX_SKILL_LENGTH = 64
+MAX_NOTE = 2000
+VERIFY_PURPOSE = "verify-email"
+
+
+@dataclass(frozen=True)
+class Registration:
+    """What the volunteer typed. The password is used once and never kept."""
+
+    uid: str
+    display_name: str
+    mail: str
+    password: str = field(repr=False)
+    groups: tuple[str, ...] = ()
+    skills: tuple[str, ...] = ()
+    availability: str = ""
+    note: str = ""
+
+
+def check_username(uid: str) -> str | None:
+    """Why this username cannot be used, or None."""
+    if not USERNAME_PATTERN.fullmatch(uid):
+        return ("3 to 32 characters: lowercase letters, digits and hyphens, "
+                "starting with a letter")
+    if uid in RESERVED_USERNAMES or uid.startswith(RESERVED_PREFIXES):
+        return "this username is reserved, please choose another"
+    return None
+
+
+def _printable(text: str) -> bool:
+    return all(ch.isprintable() for ch in text)
+
+
+def validate(portal: Portal, registration: Registration) -> None:
+    """Raise InvalidInput naming every refused field; checks nothing in the directory."""
+    errors: dict[str, str] = {}
+    if reason := check_username(registration.uid):
+        errors["uid"] = reason
+    name = registration.display_name
+    if not name.strip() or len(name) > MAX_DISPLAY_NAME or not _printable(name):
+        errors["display_name"] = f"your name, 1 to {MAX_DISPLAY_NAME} printable characters"
+    try:
+        check_mail(registration.mail)
+    except InvalidValue:
+        errors["mail"] = "an email address such as name@example.org"
+    personal = (registration.uid, registration.mail.partition("@")[0],
+                *registration.display_name.split())
+    try:
+        check_new_password(registration.password, personal=personal)
+    except WeakPassword as error:
+        errors["password"] = str(error)
+    unknown = [slug for slug in registration.groups if slug not in portal.catalogue]
+    if unknown:
+        errors["groups"] = "choose working groups from the list"
+    if (len(registration.skills) > MAX_SKILLS
+            or any(len(skill) > MAX_SKILL_LENGTH or not _printable(skill)
+                   for skill in registration.skills)):
+        errors["skills"] = f"up to {MAX_SKILLS} skills of up to {MAX_SKILL_LENGTH} characters"
+    if registration.availability not in AVAILABILITY:
+        errors["availability"] = "choose how much time you can give"
+    if len(registration.note) > MAX_NOTE:
+        errors["note"] = f"at most {MAX_NOTE} characters"
+    if errors:
+        raise InvalidInput(errors)
+
+
+def register(portal: Portal, registration: Registration, *, remote_addr: str | None = None) -> None:
+    """Create the pending request and mail a verification link.
+
+    Raises InvalidInput for refused fields, DirectoryError or MailError when a back
+    end fails; in those cases nothing is left behind.
+    """
+    validate(portal, registration)
+    people = portal.directory.people
+    taken_by_mail = people.find_by_mail(registration.mail)
+    if taken_by_mail is not None or people.find(registration.uid) is not None:
+        _answer_taken(portal, registration, mail_taken=taken_by_mail is not None)
+        portal.audit("registration-refused", subject=registration.uid, remote_addr=remote_addr,
+                     detail="username or address already taken")
+        return
+    try:
+        person = people.add(NewPerson(
+            uid=registration.uid, display_name=registration.display_name.strip(),
+            mail=registration.mail, status=Status.UNVERIFIED,
+            requested_groups=tuple(dict.fromkeys(registration.groups)),
+            skills=tuple(skill.strip() for skill in registration.skills if skill.strip()),
+            availability=registration.availability, note=registration.note.strip() or None,
+        ))
+    except AlreadyExists:  # someone else took it a moment ago
+        _answer_taken(portal, registration, mail_taken=people.find_by_mail(registration.mail) is not None)
+        return
+    try:
+        people.set_password(person.uid, registration.password)
+        token = make_token(portal.secret_key, VERIFY_PURPOSE,
+                           {"uid": person.uid, "mail": person.mail, "entry": person.entry_id},
+                           portal.clock())
+        portal.mailer.send(person.mail, "verify", uid=person.uid,
+                           display_name=person.display_name, hours=portal.verify_link_hours,
+                           link=portal.link(f"/verify/{token}"))
+    except (DirectoryError, MailError):
+        _remove_quietly(portal, person.uid)
+        raise
+    portal.audit("registered", subject=person.uid, remote_addr=remote_addr,
+                 detail="working groups: " + (", ".join(person.requested_groups) or "none"))
+
+
+def _answer_taken(portal: Portal, registration: Registration, *, mail_taken: bool) -> None:
+    if mail_taken:
+        portal.mailer.send(registration.mail, "address_taken")
+    else:
+        portal.mailer.send(registration.mail, "username_taken", uid=registration.uid,
+                           display_name=registration.display_name,
+                           register_link=portal.link("/register"))
+
+
+def _remove_quietly(portal: Portal, uid: str) -> None:
+    """Undo a half-made request; if the directory is gone too, purge-expired removes it."""
+    try:
+        portal.directory.people.delete(uid)
+    except DirectoryError:
+        pass
+
+
+def verify_email(portal: Portal, token: str, *, remote_addr: str | None = None) -> str:
+    """Mark the request verified; return its uid. LinkInvalid for a bad, old or used link."""
+    now = portal.clock()
+    payload = read_token(portal.secret_key, VERIFY_PURPOSE, token,
+                         max_age=timedelta(hours=portal.verify_link_hours), now=now)
+    person = portal.directory.people.find(str(payload.get("uid", "")))
+    if (person is None or not person.pending or person.mail != payload.get("mail")
+            or person.entry_id != payload.get("entry")):
+        raise LinkInvalid("This link no longer matches a registration request.")
+    if person.status != Status.UNVERIFIED:
+        raise LinkInvalid("This link was used already: your address is confirmed.")
+    with portal.store.begin() as connection:
+        if not tokens.mark_used(connection, token, VERIFY_PURPOSE, now):
+            raise LinkInvalid("This link was used already: your address is confirmed.")
+        portal.directory.people.set_status(person.uid, Status.VERIFIED)
+    portal.audit("email-verified", actor=person.uid, subject=person.uid, remote_addr=remote_addr)
+    return person.uid
+
+
+def purge_expired(portal: Portal, *, now: datetime | None = None) -> list[str]:
+    """Delete unverified requests older than the link lifetime; return their uids."""
+    now = now or portal.clock()
+    cutoff = now - timedelta(hours=portal.verify_link_hours)
+    purged = []
+    for person in portal.directory.people.with_status(Status.UNVERIFIED, pending_only=True,
+                                                      created_before=cutoff):
+        portal.directory.people.delete(person.uid)
+        purged.append(person.uid)
+        portal.audit("request-expired", subject=person.uid, detail="not verified in time")
+    with portal.store.begin() as connection:
+        tokens.forget_used_before(connection, cutoff)
+    return purged

@@ -1,0 +1,87 @@
+"""Logging in: bind checks, session cookie, safe redirects."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import app_config
+from portal_actions import ADMIN_PASSWORD, Visitor
+from provisioner import create_app
+from provisioner.resources import get_store
+from provisioner.store import audit
+
+
+def test_a_wrong_password_is_refused_and_audited(app, sysadmin, directory):
+    visitor = Visitor(app.test_client())
+    response = visitor.log_in("sam", ADMIN_PASSWORD + "!")
+    assert response.status_code == 401
+    assert "Wrong username or password" in response.get_data(as_text=True)
+    assert visitor.client.get("/account").status_code == 302  # still logged out
+    with app.app_context(), get_store().begin() as connection:
+        actions = [entry.action for entry in audit.entries(connection, person="sam")]
+    assert actions[0] == "login-failed"
+
+
+def test_a_pending_request_cannot_log_in(app, visitor, directory):
+    visitor.register()
+    response = Visitor(app.test_client()).log_in("vera", "plum tuesday lantern orbit")
+    assert response.status_code == 401
+
+
+def test_the_username_is_not_case_sensitive(app, sysadmin):
+    assert Visitor(app.test_client()).log_in("  SAM ", ADMIN_PASSWORD).status_code == 302
+
+
+def test_the_session_is_renewed_at_login(app, sysadmin):
+    visitor = Visitor(app.test_client())
+    with visitor.client.session_transaction() as session:
+        session["planted"] = "by an attacker"
+    visitor.log_in("sam", ADMIN_PASSWORD)
+    with visitor.client.session_transaction() as session:
+        assert "planted" not in session
+        assert session["_user_id"] == "sam"
+
+
+@pytest.mark.parametrize("target, expected", [
+    ("/admin/requests", "/admin/requests"),
+    ("//evil.example/x", "/account"),
+    ("https://evil.example/", "/account"),
+    ("/\\evil.example", "/account"),
+    ("javascript:alert(1)", "/account"),
+    ("/\x0d\x0aSet-Cookie:x=1", "/account"),
+])
+def test_after_login_the_redirect_only_goes_to_a_path_on_this_site(app, sysadmin, target,
+                                                                   expected):
+    visitor = Visitor(app.test_client())
+    token = visitor.csrf_token("/login")
+    response = visitor.client.post("/login", query_string={"next": target},
+                                   data={"uid": "sam", "password": ADMIN_PASSWORD,
+                                         "csrf_token": token})
+    assert response.status_code == 302
+    assert response.location == expected
+
+
+def test_logging_out_ends_the_session(app, sysadmin):
+    assert sysadmin.client.get("/admin/requests").status_code == 200
+    sysadmin.log_out()
+    assert sysadmin.client.get("/admin/requests").status_code == 302
+
+
+def test_session_cookies_are_httponly_samesite_and_secure_outside_development(slapd_server,
+                                                                             directory, inbox,
+                                                                             tmp_path):
+    config = app_config(slapd_server, f"sqlite:///{tmp_path / 's.sqlite'}",
+                                        inbox.port)
+    del config["SECURE_COOKIES"]  # the default, as deployed
+    app = create_app(config)
+    client = app.test_client()
+    response = client.get("/login", base_url="https://localhost")
+    (cookie,) = [c for c in response.headers.getlist("Set-Cookie") if c.startswith("session=")]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" in cookie
+
+
+def test_pages_carry_protective_headers(client, directory):
+    headers = client.get("/").headers
+    assert "default-src 'self'" in headers["Content-Security-Policy"]
+    assert headers["X-Frame-Options"] == "DENY"
+    assert headers["Referrer-Policy"] == "no-referrer"
