@@ -2,13 +2,20 @@
 
 Every secret here is random and lives only in this process: slapd's root
 password, the session key, the demo sysadmin's password (made anew each run).
+Mail goes to a small SMTP server on loopback that prints each message here,
+so the verification link can be followed from the terminal.
 """
 
 from __future__ import annotations
 
 import secrets
 import signal
+import socket
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from email import message_from_bytes
+from email.policy import default
 from pathlib import Path
 
 from werkzeug.serving import run_simple
@@ -27,8 +34,11 @@ def run_demo(folder: str, port: int) -> None:
     base_dn = BY_NAME["LDAP_BASE_DN"].default
     # SIGTERM (kill, timeout) unwinds like Ctrl-C, so slapd is stopped too.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    with PrivateSlapd(folder_path / "slapd", base_dn) as slapd:
+    with PrivateSlapd(folder_path / "slapd", base_dn) as slapd, _printing_mail_server() as smtp_port:
         app = create_app({
+            "SMTP_PORT": smtp_port,
+            "PUBLIC_URL": f"http://127.0.0.1:{port}",
+            "SECURE_COOKIES": False,  # plain http on loopback
             "SECRET_KEY": secrets.token_urlsafe(32),
             "LDAP_URL": slapd.url,
             "LDAP_BASE_DN": base_dn,
@@ -43,7 +53,33 @@ def run_demo(folder: str, port: int) -> None:
             workflow.create_sysadmin(get_directory(), DEMO_ADMIN, "demo-admin@occupy.example",
                                      "Demo Sysadmin", password)
         print(f"\nslapd (private) at {slapd.url}, data in {folder_path / 'slapd'}")
+        print(f"Mail: printed below, from an SMTP server on 127.0.0.1:{smtp_port}")
         print(f"Portal: http://127.0.0.1:{port}/   health: http://127.0.0.1:{port}/healthz")
         print(f"Demo sysadmin: {DEMO_ADMIN}   password: {password}   (new at every start)")
         print("Ctrl-C stops the portal and slapd.\n", flush=True)
         run_simple("127.0.0.1", port, app, threaded=True)
+
+
+class _PrintMail:
+    """aiosmtpd handler: print each mail instead of delivering it."""
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's name
+        message = message_from_bytes(envelope.content, policy=default)
+        print(f"\n----- mail to {', '.join(envelope.rcpt_tos)}: {message['Subject']} -----\n"
+              f"{message.get_content()}-----", flush=True)
+        return "250 Message accepted for delivery"
+
+
+@contextmanager
+def _printing_mail_server() -> Iterator[int]:
+    from aiosmtpd.controller import Controller
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(_PrintMail(), hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield port
+    finally:
+        controller.stop()
