@@ -7,16 +7,16 @@ import tempfile
 
 import pytest
 
-from ldap_helpers import wipe
-from mail_sink import MailSink
-from portal_actions import ADMIN_PASSWORD, Visitor
 from provisioner import create_app
 from provisioner.catalogue import load_catalogue
-from provisioner.directory import Directory, DirectorySettings
+from provisioner.directory import Directory
 from provisioner.slapd import PrivateSlapd
 from provisioner.workflow import create_sysadmin, initialise_directory
 
-BASE_DN = "dc=test,dc=occupy"
+from ldap_helpers import wipe
+from mail_sink import MailSink
+from portal_actions import ADMIN_PASSWORD, Visitor
+from suite_config import BASE_DN, app_config, settings_for
 
 
 @pytest.fixture(scope="session")
@@ -28,11 +28,6 @@ def slapd_server():
             yield server
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-
-
-def settings_for(server: PrivateSlapd) -> DirectorySettings:
-    return DirectorySettings(url=server.url, base_dn=server.base_dn, bind_dn=server.root_dn,
-                             bind_password=server.root_password, timeout=2.0)
 
 
 @pytest.fixture
@@ -68,22 +63,6 @@ def inbox(mail_sink):
     """The mail sink, emptied for this test."""
     mail_sink.clear()
     return mail_sink
-
-
-def app_config(server: PrivateSlapd, database: str = "sqlite://", smtp_port: int = 9) -> dict:
-    return {
-        "SECRET_KEY": "test-secret-key-not-for-production",
-        "DATABASE_URL": database,
-        "SMTP_PORT": smtp_port,
-        "PUBLIC_URL": "http://localhost",
-        "SECURE_COOKIES": False,
-        "LDAP_URL": server.url,
-        "LDAP_BASE_DN": server.base_dn,
-        "LDAP_BIND_DN": server.root_dn,
-        "LDAP_BIND_PASSWORD": server.root_password,
-        "LDAP_TIMEOUT": 2.0,
-        "TESTING": True,
-    }
 
 
 @pytest.fixture

@@ -5,13 +5,14 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from ldap_helpers import snapshot
-from portal_actions import ADMIN_PASSWORD, VOLUNTEER_PASSWORD, Visitor
 from provisioner.directory import Status
 from provisioner.resources import get_store
 from provisioner.store import audit
 from provisioner.store.provisioning import pending_provisioning
 from provisioner.store.schema import audit_log
+
+from ldap_helpers import snapshot
+from portal_actions import ADMIN_PASSWORD, VOLUNTEER_PASSWORD, Visitor
 
 ADMIN_PAGES = [
     ("get", "/admin/requests"),

@@ -8,8 +8,11 @@ import subprocess
 
 import pytest
 
-from ldap_helpers import snapshot
+from provisioner import create_app
 from provisioner.cli import cli
+
+from ldap_helpers import snapshot
+from suite_config import app_config
 
 PASSWORD = "a long enough admin password"
 
@@ -22,8 +25,6 @@ def run(app):
 
 @pytest.fixture
 def empty_app(empty_directory, slapd_server):
-    from conftest import app_config
-    from provisioner import create_app
     return create_app(app_config(slapd_server))
 
 

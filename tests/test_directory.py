@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import settings_for
-from ldap_helpers import root_connection, snapshot
 from provisioner.directory import (
-    AlreadyExists, Directory, DirectoryUnavailable, InvalidValue, NewPerson, NotFound,
+    AlreadyExists,
+    Directory,
+    DirectoryUnavailable,
+    InvalidValue,
+    NewPerson,
+    NotFound,
 )
 from provisioner.workflow import initialise_directory
+
+from ldap_helpers import root_connection, snapshot
+from suite_config import settings_for
 
 PASSWORD = "correct horse battery staple"
 
@@ -193,7 +199,7 @@ def test_a_stopped_server_gives_directory_unavailable_not_a_traceback(own_slapd)
 def test_a_wrong_bind_password_is_reported_as_the_portals_own_problem(own_slapd):
     settings = settings_for(own_slapd)
     wrong = type(settings)(**{**settings.__dict__, "bind_password": "not the password"})
-    with pytest.raises(DirectoryUnavailable, match="refused the portal's bind") as raised:
-        with Directory(wrong) as directory:
-            directory.ping()
+    with (pytest.raises(DirectoryUnavailable, match="refused the portal's bind") as raised,
+          Directory(wrong) as directory):
+        directory.ping()
     assert "not the password" not in str(raised.value)

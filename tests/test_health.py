@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from conftest import app_config
 from provisioner import create_app
+
+from suite_config import app_config
 
 
 def test_healthz_reports_the_directory_up(client):

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import app_config
-from portal_actions import ADMIN_PASSWORD, Visitor
 from provisioner import create_app
 from provisioner.resources import get_store
 from provisioner.store import audit
+
+from portal_actions import ADMIN_PASSWORD, Visitor
+from suite_config import app_config
 
 
 def test_a_wrong_password_is_refused_and_audited(app, sysadmin, directory):

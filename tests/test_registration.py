@@ -6,14 +6,15 @@ from datetime import timedelta
 
 import pytest
 
-from conftest import app_config
-from ldap_helpers import snapshot
-from portal_actions import VOLUNTEER_PASSWORD, Visitor
 from provisioner import create_app
 from provisioner.directory import Status
 from provisioner.resources import get_portal
 from provisioner.store import audit
 from provisioner.workflow import LinkInvalid, purge_expired, verify_email
+
+from ldap_helpers import snapshot
+from portal_actions import VOLUNTEER_PASSWORD, Visitor
+from suite_config import app_config
 
 
 def test_registering_creates_a_pending_request_and_mails_a_link(visitor, inbox, directory):

@@ -7,8 +7,9 @@ import tempfile
 
 import pytest
 
-from ldap_helpers import root_connection
 from provisioner.slapd import PrivateSlapd, SlapdError
+
+from ldap_helpers import root_connection
 
 
 @pytest.fixture
@@ -26,9 +27,8 @@ def test_data_survives_a_restart_with_a_new_root_password(folder):
     assert not server.running
     restarted = PrivateSlapd(folder, "dc=keep,dc=test")
     assert restarted.root_password != first_password
-    with restarted:
-        with root_connection(restarted) as conn:
-            assert conn.search("dc=keep,dc=test", "(o=Keep)")
+    with restarted, root_connection(restarted) as conn:
+        assert conn.search("dc=keep,dc=test", "(o=Keep)")
     assert first_password not in (restarted.config_path.read_text())
 
 

@@ -1,0 +1,60 @@
+"""A volunteer's whole way in, in a real browser: register, confirm, approval, first login."""
+
+from __future__ import annotations
+
+from playwright.sync_api import Page, expect
+
+VOLUNTEER = {"uid": "vera", "name": "Vera Volunteer", "mail": "vera@example.org",
+             "password": "plum tuesday lantern orbit"}
+
+
+def log_in(page: Page, uid: str, password: str) -> None:
+    page.get_by_role("link", name="Log in").click()
+    page.get_by_label("Username").fill(uid)
+    page.get_by_label("Password", exact=True).fill(password)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("button", name=f"Log out {uid}")).to_be_visible()
+
+
+def test_a_volunteer_registers_is_approved_and_logs_in(live_portal, page, inbox):
+    uid, mail, password = VOLUNTEER["uid"], VOLUNTEER["mail"], VOLUNTEER["password"]
+    page.goto(live_portal.url)
+    page.get_by_role("link", name="Register as a volunteer").click()
+    page.get_by_label("Username").fill(uid)
+    page.get_by_label("Your name, as others will see it").fill(VOLUNTEER["name"])
+    page.get_by_label("Email").fill(mail)
+    page.get_by_label("Password", exact=True).fill(password)
+    page.get_by_label("Password again").fill(password)
+    page.get_by_label("Kitchen", exact=True).check()
+    page.get_by_label("Tech", exact=True).check()
+    page.get_by_label("Skills").fill("cooking, first aid")
+    page.get_by_label("A day", exact=True).check()
+    page.get_by_label("A note for the sysadmins").fill("Free on weekends")
+    page.get_by_role("button", name="Register").click()
+    expect(page.get_by_role("heading", name="Check your inbox")).to_be_visible()
+
+    page.goto(inbox.link_in(mail))
+    page.get_by_role("button", name="Confirm my email address").click()
+    expect(page.get_by_role("heading", name="your address is confirmed")).to_be_visible()
+
+    sysadmin = live_portal.sysadmin
+    log_in(page, sysadmin.uid, sysadmin.password)
+    page.get_by_role("link", name="Requests").click()
+    request = page.locator("section.request").filter(has_text=f"({uid})")
+    expect(request).to_contain_text(mail)
+    expect(request.get_by_label("Kitchen", exact=True)).to_be_checked()
+    expect(request.get_by_label("Tech", exact=True)).to_be_checked()
+    request.get_by_role("button", name=f"Approve {uid}").click()
+    expect(page.get_by_role("status")).to_have_text(f"{uid} is approved.")
+    expect(page.locator("section.request")).to_have_count(0)
+
+    page.get_by_role("button", name=f"Log out {sysadmin.uid}").click()
+    expect(page.get_by_role("status")).to_have_text("You are logged out.")
+    log_in(page, uid, password)
+    expect(page.get_by_role("heading", name=VOLUNTEER["name"])).to_be_visible()
+    groups = page.get_by_role("table").get_by_role("rowheader")
+    expect(groups).to_have_text(["Kitchen", "Tech"])
+
+    welcome = [m for m in inbox.messages(mail) if m["Subject"].startswith("Welcome")]
+    assert len(welcome) == 1, [m["Subject"] for m in inbox.messages(mail)]
+    assert f'your account "{uid}" is ready' in welcome[0].get_content()
