@@ -154,7 +154,8 @@ class DirectoryConnection:
 
     def add(self, dn: str, object_classes: list[str], attributes: dict) -> None:
         with self._translated(f"add {dn}"):
-            self._connection().add(dn, object_classes, {k: v for k, v in attributes.items() if v not in (None, [], ())})
+            present = {name: value for name, value in attributes.items() if value not in (None, [], ())}
+            self._connection().add(dn, object_classes, present)
 
     def modify(self, dn: str, changes: dict) -> None:
         with self._translated(f"modify {dn}"):

@@ -166,7 +166,8 @@ class People:
             f"(&(objectClass=inetOrgPerson){condition})", attributes=self._read_attributes(),
         )
         people = [self._to_person(record) for record in found]
-        return sorted(people, key=lambda person: (person.created_at or datetime.min.replace(tzinfo=UTC), person.uid))
+        oldest = datetime.min.replace(tzinfo=UTC)
+        return sorted(people, key=lambda person: (person.created_at or oldest, person.uid))
 
     def get(self, uid: str) -> Person:
         person = self.find(uid)

@@ -18,7 +18,7 @@ _templates = jinja2.Environment(
     loader=jinja2.PackageLoader("provisioner.mail", "templates"),
     undefined=jinja2.StrictUndefined,
     keep_trailing_newline=True,
-    autoescape=False,  # plain text mails
+    autoescape=False,  # noqa: S701 - plain text mails, never rendered as HTML
 )
 
 

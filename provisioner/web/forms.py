@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import (
-    EmailField, PasswordField, RadioField, SelectMultipleField, StringField, TextAreaField,
+    EmailField,
+    PasswordField,
+    RadioField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, EqualTo, InputRequired, Length
@@ -30,8 +35,9 @@ class RegistrationForm(FlaskForm):
         DataRequired(), EqualTo("password", message="the two passwords differ")])
     groups = CheckboxesField("Working groups you want to join", choices=[])
     skills = StringField("Skills you offer (separated by commas)", validators=[Length(max=1400)])
-    availability = RadioField("Time you can give",
-                              choices=[SelectChoice(value, label) for value, label in AVAILABILITY.items()], validators=[InputRequired()])
+    availability = RadioField(
+        "Time you can give", validators=[InputRequired()],
+        choices=[SelectChoice(value, label) for value, label in AVAILABILITY.items()])
     note = TextAreaField("A note for the sysadmins (optional)", validators=[Length(max=2000)])
 
 

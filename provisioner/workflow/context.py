@@ -9,8 +9,7 @@ from datetime import UTC, datetime
 from ..catalogue import Catalogue
 from ..directory import Directory
 from ..mail import Mailer
-from ..store import Store
-from ..store import audit
+from ..store import Store, audit
 
 
 def utc_now() -> datetime:

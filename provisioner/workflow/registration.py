@@ -8,6 +8,7 @@ what happened by mail instead.
 from __future__ import annotations
 
 import re
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -23,12 +24,12 @@ from .links import make_token, read_token
 USERNAME_PATTERN = re.compile(r"[a-z][a-z0-9-]{2,31}")
 # Names that look official, belong to the system or the mail server, or could be
 # confused with a working group's list (wg-<slug>).
-RESERVED_USERNAMES = frozenset("""
-    abuse admin administrator anonymous daemon dokuwiki ftp guest help hostmaster info
-    list lists mail mailer-daemon mailman moderator no-reply nobody noc noreply operator
-    portal postmaster redmine root security staff support sysadmin sysadmins system
-    webmaster wiki www
-""".split())
+RESERVED_USERNAMES = frozenset([
+    "abuse", "admin", "administrator", "anonymous", "daemon", "dokuwiki", "ftp", "guest", "help",
+    "hostmaster", "info", "list", "lists", "mail", "mailer-daemon", "mailman", "moderator",
+    "no-reply", "nobody", "noc", "noreply", "operator", "portal", "postmaster", "redmine", "root",
+    "security", "staff", "support", "sysadmin", "sysadmins", "system", "webmaster", "wiki", "www",
+])
 RESERVED_PREFIXES = ("wg-",)
 AVAILABILITY = {
     "hour": "An hour",
@@ -155,10 +156,8 @@ def _answer_taken(portal: Portal, registration: Registration, *, mail_taken: boo
 
 def _remove_quietly(portal: Portal, uid: str) -> None:
     """Undo a half-made request; if the directory is gone too, purge-expired removes it."""
-    try:
+    with suppress(DirectoryError):
         portal.directory.people.delete(uid)
-    except DirectoryError:
-        pass
 
 
 def verify_email(portal: Portal, token: str, *, remote_addr: str | None = None) -> str:
