@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 # python3-venv only where this Python cannot make a venv (plain Debian).
-DEBIAN_PACKAGES := slapd ldap-utils chromium $(shell $(PYTHON) -c 'import ensurepip' 2>/dev/null || echo python3-venv)
+DEBIAN_PACKAGES := slapd ldap-utils chromium postgresql $(shell $(PYTHON) -c 'import ensurepip' 2>/dev/null || echo python3-venv)
 
 .PHONY: demo test install debian-packages
 
