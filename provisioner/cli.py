@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
 
 import click
@@ -10,10 +12,19 @@ from flask.cli import FlaskGroup, NoAppException, with_appcontext
 
 from . import create_app, workflow
 from .catalogue import CatalogueError
-from .config import ConfigError
+from .config import ENV_PREFIX, ConfigError
 from .directory import DirectoryError
+from .jobs import Worker
 from .passwords import WeakPassword
-from .resources import get_catalogue, get_directory, get_portal
+from .resources import (
+    get_catalogue,
+    get_directory,
+    get_portal,
+    get_store,
+    job_settings,
+    runner_settings,
+)
+from .runner import PlaybookRunner
 
 
 @click.command("init-directory")
@@ -64,6 +75,25 @@ def purge_expired() -> None:
     click.echo(f"Removed {len(purged)} expired request(s){': ' if purged else '.'}{', '.join(purged)}")
 
 
+@click.command("worker")
+@click.option("--once", is_flag=True, help="Run what is runnable now, then stop.")
+@with_appcontext
+def worker(once: bool) -> None:
+    """Run provisioning jobs: claim queued jobs, run the playbook, record the results."""
+    app = current_app._get_current_object()
+    # ansible-runner copies this process's environment into its artifacts: no secret may be in it.
+    for name in [name for name in os.environ if name.startswith(ENV_PREFIX)]:
+        del os.environ[name]
+    job_worker = Worker(get_store(), get_directory(), get_catalogue(),
+                        PlaybookRunner(runner_settings(app)), job_settings(app.config))
+    signal.signal(signal.SIGTERM, lambda *_: job_worker.stopping.set())
+    click.echo(f"worker {job_worker.name}: inventory {app.config['INVENTORY']}")
+    if once:
+        click.echo(f"ran {job_worker.run_once()} job(s)")
+    else:
+        job_worker.run()
+
+
 @click.command("demo")
 @click.option("--port", default=5000, show_default=True, help="Port of the portal on 127.0.0.1.")
 @click.option("--folder", default="var", show_default=True, help="Where the demo keeps its data.")
@@ -83,7 +113,7 @@ def _create_app() -> Flask:
 
 
 cli = FlaskGroup(create_app=_create_app, help="occupy-provisioner: volunteers in, accounts out.")
-for command in (init_directory, create_admin, purge_expired, demo):
+for command in (init_directory, create_admin, purge_expired, worker, demo):
     cli.add_command(command)
 
 

@@ -10,9 +10,11 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 ENV_PREFIX = "PROVISIONER_"
+CHECKOUT = Path(__file__).resolve().parent.parent  # playbooks/ and inventory/ live beside the package
 
 
 class ConfigError(RuntimeError):
@@ -52,6 +54,15 @@ SETTINGS = (
     Setting("SECURE_COOKIES", True, bool, help="send the session cookie over HTTPS only"),
     Setting("OCCUPATION_NAME", "Occupy Example", help="the occupation's name, shown to people"),
     Setting("CATALOGUE", "", help="a working-group catalogue YAML file; empty for the bundled one"),
+    Setting("PLAYBOOKS_DIR", str(CHECKOUT / "playbooks"), help="where volunteer_access.yml is"),
+    Setting("INVENTORY", str(CHECKOUT / "inventory" / "local"), help="the Ansible inventory"),
+    Setting("RUNNER_DIR", "var/runner", help="ansible-runner's folder; run artifacts go under it"),
+    Setting("RUNNER_KEEP", 20, int, help="how many runs' artifacts to keep"),
+    Setting("JOB_MAX_ATTEMPTS", 5, int, help="runs of a job before it stays failed"),
+    Setting("JOB_RETRY_SECONDS", 30, int, help="delay before the first retry; doubles each time"),
+    Setting("JOB_LEASE_SECONDS", 300, int,
+            help="how long a silent worker keeps its jobs before another takes them over"),
+    Setting("WORKER_POLL_SECONDS", 2.0, float, help="how often an idle worker looks for jobs"),
 )
 BY_NAME = {setting.name: setting for setting in SETTINGS}
 

@@ -8,11 +8,15 @@ and the config keeps `***`, so a config dump never shows them.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from flask import Flask, current_app, g
 
 from .catalogue import Catalogue
 from .directory import Directory, DirectorySettings
+from .jobs import JobSettings
 from .mail import Mailer
+from .runner import RunnerSettings
 from .store import Store
 from .workflow import Portal
 
@@ -64,8 +68,27 @@ def get_portal() -> Portal:
             directory=get_directory(), store=get_store(), mailer=current_app.extensions["mailer"],
             catalogue=get_catalogue(), secret_key=config["SECRET_KEY"],
             public_url=config["PUBLIC_URL"], verify_link_hours=config["VERIFY_LINK_HOURS"],
+            jobs=job_settings(config),
         )
     return g.portal
+
+
+def job_settings(config) -> JobSettings:
+    return JobSettings(max_attempts=config["JOB_MAX_ATTEMPTS"], retry_seconds=config["JOB_RETRY_SECONDS"],
+                       lease_seconds=config["JOB_LEASE_SECONDS"], poll_seconds=config["WORKER_POLL_SECONDS"])
+
+
+def runner_settings(app: Flask) -> RunnerSettings:
+    """What the worker's playbook runs need: the directory's address and, apart, its secret."""
+    directory = app.extensions["directory_settings"]
+    config = app.config
+    return RunnerSettings(
+        playbooks_dir=Path(config["PLAYBOOKS_DIR"]), inventory=Path(config["INVENTORY"]),
+        work_dir=Path(config["RUNNER_DIR"]).resolve(), keep_runs=config["RUNNER_KEEP"],
+        extravars={"provisioner_ldap_url": directory.url, "provisioner_ldap_base_dn": directory.base_dn,
+                   "provisioner_ldap_bind_dn": directory.bind_dn},
+        secrets={"ldap_bind_password": directory.bind_password},
+    )
 
 
 def _close_directory(_exception: BaseException | None) -> None:

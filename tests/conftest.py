@@ -67,7 +67,8 @@ def inbox(mail_sink):
 
 @pytest.fixture
 def app(directory, slapd_server, inbox, tmp_path):
-    return create_app(app_config(slapd_server, f"sqlite:///{tmp_path / 'store.sqlite'}", inbox.port))
+    return create_app(app_config(slapd_server, f"sqlite:///{tmp_path / 'store.sqlite'}", inbox.port,
+                                 runner_dir=str(tmp_path / "runner")))
 
 
 @pytest.fixture

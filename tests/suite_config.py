@@ -13,8 +13,10 @@ def settings_for(server: PrivateSlapd) -> DirectorySettings:
                              bind_password=server.root_password, timeout=2.0)
 
 
-def app_config(server: PrivateSlapd, database: str = "sqlite://", smtp_port: int = 9) -> dict:
+def app_config(server: PrivateSlapd, database: str = "sqlite://", smtp_port: int = 9,
+               runner_dir: str = "var/test-runner") -> dict:
     return {
+        "RUNNER_DIR": runner_dir,
         "SECRET_KEY": "test-secret-key-not-for-production",
         "DATABASE_URL": database,
         "SMTP_PORT": smtp_port,

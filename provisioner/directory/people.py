@@ -15,6 +15,8 @@ from .errors import InvalidValue, NotFound
 from .layout import Layout, check_uid
 
 PERSON_CLASSES = ["inetOrgPerson", "occupyVolunteer"]
+# ppolicy's value for "locked until an administrator unlocks".
+PERMANENT_LOCK = "000001010000Z"
 MAX_MAIL_LENGTH = 254
 
 
@@ -184,6 +186,14 @@ class People:
 
     def set_status(self, uid: str, status: Status) -> None:
         self._conn.modify(self.get(uid).dn, {"occupyStatus": [(ldap3.MODIFY_REPLACE, [str(status)])]})
+
+    def lock(self, uid: str) -> None:
+        """Lock the account (ppolicy): no bind succeeds, here or in any service reading LDAP."""
+        self._conn.modify(self.get(uid).dn,
+                          {"pwdAccountLockedTime": [(ldap3.MODIFY_REPLACE, [PERMANENT_LOCK])]})
+
+    def unlock(self, uid: str) -> None:
+        self._conn.modify(self.get(uid).dn, {"pwdAccountLockedTime": [(ldap3.MODIFY_REPLACE, [])]})
 
     def delete(self, uid: str) -> None:
         self._conn.delete(self.get(uid).dn)

@@ -26,11 +26,46 @@ used_tokens = sa.Table(
     sa.Column("used_at", sa.DateTime(timezone=True), nullable=False),
 )
 
-# Approved volunteers waiting for provisioning, until the job queue takes them.
-provisioning_requests = sa.Table(
-    "provisioning_requests", metadata,
-    sa.Column("uid", sa.String(64), primary_key=True),
-    sa.Column("groups", sa.Text, nullable=False),   # space-separated working-group slugs
-    sa.Column("requested_by", sa.String(64)),
-    sa.Column("requested_at", sa.DateTime(timezone=True), nullable=False),
+# Provisioning jobs: grant or revoke access for some volunteers. A worker holds a
+# running job under a lease; when the lease runs out (the worker died), another
+# worker may claim it again.
+jobs = sa.Table(
+    "jobs", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("kind", sa.String(16), nullable=False),     # grant, revoke
+    sa.Column("state", sa.String(16), nullable=False, index=True),
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("max_attempts", sa.Integer, nullable=False),
+    sa.Column("not_before", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("lease_owner", sa.String(128)),
+    sa.Column("lease_expires", sa.DateTime(timezone=True)),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("created_by", sa.String(64)),
+    sa.Column("started_at", sa.DateTime(timezone=True)),
+    sa.Column("finished_at", sa.DateTime(timezone=True)),
+    sa.Column("error", sa.Text),
+)
+
+# Who a job is for, and which working groups (space-separated slugs).
+job_targets = sa.Table(
+    "job_targets", metadata,
+    sa.Column("job_id", sa.Integer, sa.ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("uid", sa.String(64), primary_key=True, index=True),
+    sa.Column("groups", sa.Text, nullable=False),
+)
+
+# What each task did for each volunteer and service, attempt by attempt.
+job_results = sa.Table(
+    "job_results", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("job_id", sa.Integer, sa.ForeignKey("jobs.id", ondelete="CASCADE"), nullable=False,
+              index=True),
+    sa.Column("attempt", sa.Integer, nullable=False),
+    sa.Column("worker", sa.String(128), nullable=False),
+    sa.Column("uid", sa.String(64), nullable=False, index=True),
+    sa.Column("service", sa.String(32), nullable=False),
+    sa.Column("task", sa.String(200), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),  # ok, changed, failed
+    sa.Column("message", sa.Text),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
 )

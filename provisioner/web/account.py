@@ -6,7 +6,8 @@ from flask import Blueprint, render_template
 from flask_login import current_user, login_required
 
 from ..resources import get_catalogue, get_portal, get_store
-from ..store.provisioning import provisioning_for
+from ..store import jobs
+from .access import service_access
 
 blueprint = Blueprint("account", __name__, url_prefix="/account")
 
@@ -14,13 +15,12 @@ blueprint = Blueprint("account", __name__, url_prefix="/account")
 @blueprint.get("")
 @login_required
 def overview():
-    portal = get_portal()
     person = current_user.person
     catalogue = get_catalogue()
     memberships = [catalogue.get(name.removeprefix("wg-"))
-                   for name in portal.directory.groups.of(person.uid) if name.startswith("wg-")]
+                   for name in get_portal().directory.groups.of(person.uid) if name.startswith("wg-")]
     with get_store().begin() as connection:
-        queued = provisioning_for(connection, person.uid)
+        latest = jobs.latest_for(connection, person.uid)
     return render_template("account.html", person=person,
                            working_groups=[wg for wg in memberships if wg is not None],
-                           provisioning_queued=queued is not None)
+                           access=service_access(latest))

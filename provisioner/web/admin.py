@@ -5,10 +5,19 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from ..directory import DirectoryError
+from ..directory import DirectoryError, Status
 from ..resources import get_catalogue, get_portal, get_store
 from ..store import audit
-from ..workflow import AVAILABILITY, InvalidInput, WorkflowError, approve, reject, verified_requests
+from ..workflow import (
+    AVAILABILITY,
+    InvalidInput,
+    WorkflowError,
+    approve,
+    reinstate,
+    reject,
+    suspend,
+    verified_requests,
+)
 from .security import sysadmin_required
 
 blueprint = Blueprint("admin", __name__, url_prefix="/admin")
@@ -64,6 +73,42 @@ def reject_one(uid: str):
     else:
         flash(f"{uid}'s request is rejected and they have been told why.")
     return redirect(url_for(".requests"))
+
+
+@blueprint.get("/people")
+@sysadmin_required
+def people():
+    directory = get_portal().directory
+    accounts = [person for status in (Status.ACTIVE, Status.SUSPENDED)
+                for person in directory.people.with_status(status)]
+    return render_template("admin/people.html", people=sorted(accounts, key=lambda p: p.uid))
+
+
+@blueprint.post("/people/<uid>/suspend")
+@sysadmin_required
+def suspend_person(uid: str):
+    try:
+        suspend(get_portal(), uid, request.form.get("reason", ""), actor=current_user.uid,
+                remote_addr=request.remote_addr)
+    except InvalidInput as error:
+        flash(f"{uid}: not suspended: {error.errors['reason']}", "error")
+    except (WorkflowError, DirectoryError) as error:
+        flash(f"{uid}: not suspended: {error}", "error")
+    else:
+        flash(f"{uid} is suspended: their account is locked and their access is being removed.")
+    return redirect(url_for(".people"))
+
+
+@blueprint.post("/people/<uid>/reinstate")
+@sysadmin_required
+def reinstate_person(uid: str):
+    try:
+        reinstate(get_portal(), uid, actor=current_user.uid, remote_addr=request.remote_addr)
+    except (WorkflowError, DirectoryError) as error:
+        flash(f"{uid}: not reinstated: {error}", "error")
+    else:
+        flash(f"{uid} is reinstated: their access is being set up again.")
+    return redirect(url_for(".people"))
 
 
 @blueprint.get("/audit")

@@ -9,9 +9,10 @@ from .approval import approve, reject, verified_requests
 from .context import Portal
 from .errors import InvalidInput, LinkInvalid, WorkflowError
 from .registration import AVAILABILITY, Registration, purge_expired, register, verify_email
+from .suspension import reinstate, suspend
 
 __all__ = [
     "AVAILABILITY", "InvalidInput", "LinkInvalid", "Portal", "Registration", "WorkflowError",
     "approve", "create_sysadmin", "initialise_directory", "is_sysadmin", "log_in", "purge_expired",
-    "register", "reject", "verified_requests", "verify_email",
+    "register", "reinstate", "reject", "suspend", "verified_requests", "verify_email",
 ]

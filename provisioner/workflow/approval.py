@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from ..directory import NotFound, Person, Status
+from ..jobs import GRANT
 from ..mail import MailError
-from ..store.provisioning import request_provisioning
 from .context import Portal
 from .errors import InvalidInput, WorkflowError
 
@@ -44,9 +44,8 @@ def approve(portal: Portal, uid: str, groups: Iterable[str] | None, *, actor: st
     directory.people.activate(uid)
     for slug in slugs:
         directory.groups.add_member(portal.catalogue.get(slug).group, uid)
-    with portal.store.begin() as connection:
-        request_provisioning(connection, uid, slugs, requested_by=actor, at=portal.clock())
-    directory.people.set_status(uid, Status.ACTIVE)  # last: until then, the request stays queued
+    portal.queue_access(GRANT, {uid: slugs}, actor=actor)  # queued once, however often retried
+    directory.people.set_status(uid, Status.ACTIVE)  # last: until then, the request stays in the queue
     portal.audit("approved", actor=actor, subject=uid, remote_addr=remote_addr,
                  detail="working groups: " + (", ".join(slugs) or "none"))
     try:

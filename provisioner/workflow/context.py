@@ -4,16 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
 from ..catalogue import Catalogue
+from ..clock import utc_now
 from ..directory import Directory
+from ..jobs import JobSettings, queue_access
 from ..mail import Mailer
 from ..store import Store, audit
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -25,6 +23,7 @@ class Portal:
     secret_key: str = field(repr=False)
     public_url: str
     verify_link_hours: int = 48
+    jobs: JobSettings = field(default_factory=JobSettings)
     clock: Callable[[], datetime] = utc_now
 
     def link(self, path: str) -> str:
@@ -36,3 +35,8 @@ class Portal:
         with self.store.begin() as connection:
             audit.record(connection, at=self.clock(), action=action, actor=actor,
                          subject=subject, detail=detail, remote_addr=remote_addr)
+
+    def queue_access(self, kind: str, targets: dict[str, list[str]], *, actor: str | None) -> int | None:
+        """Queue provisioning (grant or revoke) for uid -> working-group slugs."""
+        return queue_access(self.store, kind, targets, actor=actor, now=self.clock(),
+                            settings=self.jobs)

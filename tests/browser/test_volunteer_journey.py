@@ -52,8 +52,9 @@ def test_a_volunteer_registers_is_approved_and_logs_in(live_portal, page, inbox)
     expect(page.get_by_role("status")).to_have_text("You are logged out.")
     log_in(page, uid, password)
     expect(page.get_by_role("heading", name=VOLUNTEER["name"])).to_be_visible()
-    groups = page.get_by_role("table").get_by_role("rowheader")
+    groups = page.get_by_role("list").filter(has_text="Kitchen").get_by_role("listitem")
     expect(groups).to_have_text(["Kitchen", "Tech"])
+    expect(page.get_by_role("table")).to_contain_text("Access is being set up")
 
     welcome = [m for m in inbox.messages(mail) if m["Subject"].startswith("Welcome")]
     assert len(welcome) == 1, [m["Subject"] for m in inbox.messages(mail)]

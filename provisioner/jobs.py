@@ -1,0 +1,158 @@
+"""The provisioning queue and the worker that drains it.
+
+A web request only queues a job. `Worker.run_once` claims every runnable job,
+puts all their volunteers into ONE playbook run (Ansible's start-up costs about
+a second; one run per volunteer would not scale), records each task's outcome
+per volunteer and service as the run goes, and closes each job: succeeded,
+queued again after a growing delay, or failed once its attempts are spent.
+While it runs, a heartbeat renews the jobs' lease; a worker killed mid-run
+stops renewing, and another worker takes the jobs over when the lease ends.
+Every playbook is idempotent, so running a job again is safe.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from .catalogue import Catalogue
+from .clock import utc_now
+from .directory import Directory
+from .runner import Outcome, PlaybookRunner, Volunteer
+from .store import Store
+from .store import jobs as queue
+
+PLAYBOOK = "volunteer_access.yml"
+GRANT, REVOKE = "grant", "revoke"
+
+
+@dataclass(frozen=True)
+class JobSettings:
+    max_attempts: int = 5
+    retry_seconds: int = 30
+    lease_seconds: int = 300
+    poll_seconds: float = 2.0
+
+    def retry_delay(self, attempts: int) -> timedelta:
+        """30 s, 60 s, 120 s... after the 1st, 2nd, 3rd failed attempt."""
+        return timedelta(seconds=self.retry_seconds * 2 ** max(0, attempts - 1))
+
+
+def queue_access(store: Store, kind: str, targets: Mapping[str, Iterable[str]], *,
+                 actor: str | None, now: datetime, settings: JobSettings) -> int | None:
+    """Queue a grant or revoke for these volunteers (uid -> working-group slugs)."""
+    with store.begin() as connection:
+        return queue.enqueue(connection, kind, targets, created_by=actor, now=now,
+                             max_attempts=settings.max_attempts)
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+class Worker:
+    def __init__(self, store: Store, directory: Directory, catalogue: Catalogue,
+                 runner: PlaybookRunner, settings: JobSettings, *,
+                 clock: Callable[[], datetime] = utc_now, name: str | None = None):
+        self.store = store
+        self.directory = directory
+        self.catalogue = catalogue
+        self.runner = runner
+        self.settings = settings
+        self.clock = clock
+        self.name = name or worker_name()
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        """Work until `stopping` is set; a run in progress is finished first."""
+        while not self.stopping.is_set():
+            if not self.run_once():
+                self.stopping.wait(self.settings.poll_seconds)
+
+    def run_once(self) -> int:
+        """Run every runnable job in one playbook run; return how many jobs it ran."""
+        lease = timedelta(seconds=self.settings.lease_seconds)
+        with self.store.begin() as connection:
+            claimed = queue.claim(connection, self.name, now=self.clock(), lease=lease)
+        if not claimed:
+            return 0
+        job_of = {uid: job for job in claimed for uid in job.targets}
+        failed: dict[int, str] = {}
+
+        def record(outcomes: list[Outcome]) -> None:
+            with self.store.begin() as connection:
+                for outcome in outcomes:
+                    job = job_of.get(outcome.uid)
+                    if job is None:
+                        continue
+                    queue.record_result(connection, job.id, attempt=job.attempts,
+                                        worker=self.name, uid=outcome.uid, service=outcome.service,
+                                        task=outcome.task, status=outcome.status,
+                                        message=outcome.message, at=self.clock())
+                    if outcome.status == "failed":
+                        failed.setdefault(job.id, f"{outcome.uid}: {outcome.message or outcome.task}")
+
+        heartbeat = _Heartbeat(self, [job.id for job in claimed], lease)
+        heartbeat.start()
+        try:
+            result = self.runner.run(PLAYBOOK, self._volunteers(claimed), record)
+        finally:
+            heartbeat.stop()
+        self._finish(claimed, result.error if not result.succeeded else None, failed)
+        return len(claimed)
+
+    def _volunteers(self, claimed: list[queue.Job]) -> list[Volunteer]:
+        volunteers = []
+        for job in claimed:
+            for uid, slugs in job.targets.items():
+                person = self.directory.people.find(uid)
+                groups = [self.catalogue.get(slug) for slug in slugs]
+                volunteers.append(Volunteer(
+                    uid=uid, action=job.kind,
+                    mail=person.mail if person else None,
+                    display_name=person.display_name if person else None,
+                    groups=[{"slug": wg.slug, "name": wg.name, "group": wg.group,
+                             "list_name": wg.list_name, "wiki_namespace": wg.wiki_namespace,
+                             "redmine_project": wg.redmine_project}
+                            for wg in groups if wg is not None],
+                ))
+        return volunteers
+
+    def _finish(self, claimed: list[queue.Job], run_error: str | None,
+                failed: dict[int, str]) -> None:
+        now = self.clock()
+        with self.store.begin() as connection:
+            for job in claimed:
+                error = run_error or failed.get(job.id)
+                retry_at = None
+                if error and job.attempts < job.max_attempts:  # attempts counts this run
+                    retry_at = now + self.settings.retry_delay(job.attempts)
+                queue.finish(connection, job.id, self.name, succeeded=error is None, error=error,
+                             now=now, retry_at=retry_at)
+
+
+class _Heartbeat:
+    """Renews the lease of the running jobs every third of the lease."""
+
+    def __init__(self, worker: Worker, job_ids: list[int], lease: timedelta):
+        self._worker, self._job_ids, self._lease = worker, job_ids, lease
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name="lease-heartbeat", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._done.set()
+        self._thread.join()
+
+    def _beat(self) -> None:
+        while not self._done.wait(self._lease.total_seconds() / 3):
+            with self._worker.store.begin() as connection:
+                queue.renew_lease(connection, self._job_ids, self._worker.name,
+                                  until=self._worker.clock() + self._lease)

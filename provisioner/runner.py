@@ -1,0 +1,130 @@
+"""The one place that calls ansible-runner: a batch of volunteers in, outcomes out.
+
+Secrets reach Ansible only through a file (mode 0600, outside the runner's data
+folder) that the playbook loads with no_log and that is removed after the run.
+ansible-runner copies the whole process environment into its `command`
+artifact, so every PROVISIONER_* variable is blanked for the run. The volunteer
+batch travels in a file too, not on the command line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import ansible_runner
+
+OUTCOME_EVENTS = ("runner_on_ok", "runner_on_failed", "runner_on_unreachable")
+
+
+@dataclass(frozen=True)
+class Volunteer:
+    """One person in a batch, as the playbook sees them."""
+
+    uid: str
+    action: str                  # grant or revoke
+    mail: str | None
+    display_name: str | None
+    groups: list[dict]           # slug, name, group, list_name, wiki_namespace, redmine_project
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one task did for one volunteer on one service."""
+
+    uid: str
+    service: str
+    task: str
+    status: str                  # ok, changed, failed
+    message: str | None = None
+
+
+@dataclass(frozen=True)
+class RunResult:
+    succeeded: bool
+    error: str | None            # in plain words, when the run itself failed
+
+
+@dataclass(frozen=True)
+class RunnerSettings:
+    playbooks_dir: Path
+    inventory: Path
+    work_dir: Path               # ansible-runner's private data dir; artifacts under it
+    keep_runs: int = 20
+    extravars: dict = field(default_factory=dict)
+    secrets: dict = field(default_factory=dict, repr=False)
+
+
+class PlaybookRunner:
+    def __init__(self, settings: RunnerSettings):
+        self.settings = settings
+
+    def run(self, playbook: str, volunteers: Iterable[Volunteer],
+            on_outcomes: Callable[[list[Outcome]], None],
+            should_cancel: Callable[[], bool] = lambda: False) -> RunResult:
+        settings = self.settings
+        settings.work_dir.mkdir(parents=True, exist_ok=True)
+        handoff = Path(tempfile.mkdtemp(prefix="handoff-", dir=settings.work_dir))
+        failures: list[str] = []
+        try:
+            batch_file = _write_private(handoff / "batch.json",
+                                        {"volunteers": [asdict(v) for v in volunteers]})
+            secrets_file = _write_private(handoff / "secrets.json", settings.secrets)
+            result = ansible_runner.run(
+                private_data_dir=str(settings.work_dir),
+                project_dir=str(settings.playbooks_dir),
+                playbook=playbook,
+                inventory=str(settings.inventory),
+                extravars={**settings.extravars, "provisioner_batch_file": str(batch_file),
+                           "provisioner_secrets_file": str(secrets_file)},
+                envvars=_environment(),
+                suppress_env_files=True,
+                rotate_artifacts=settings.keep_runs,
+                quiet=True,
+                event_handler=lambda event: _collect(event, on_outcomes, failures),
+                cancel_callback=should_cancel,
+            )
+        finally:
+            shutil.rmtree(handoff, ignore_errors=True)
+        if result.status == "successful":
+            return RunResult(True, None)
+        reason = failures[0] if failures else f"ansible-playbook ended {result.status} (rc {result.rc})"
+        return RunResult(False, reason)
+
+
+def _write_private(path: Path, content: dict) -> Path:
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        json.dump(content, file)
+    return path
+
+
+def _environment() -> dict[str, str]:
+    venv_bin = str(Path(sys.executable).parent)
+    blanked = {name: "" for name in os.environ if name.startswith("PROVISIONER_")}
+    return {**blanked, "PATH": venv_bin + os.pathsep + os.environ.get("PATH", ""),
+            "ANSIBLE_NOCOLOR": "1", "ANSIBLE_RETRY_FILES_ENABLED": "0"}
+
+
+def _collect(event: dict, on_outcomes: Callable[[list[Outcome]], None], failures: list[str]) -> bool:
+    """Turn a task's result into outcomes; remember why a task failed, in words."""
+    if event.get("event") not in OUTCOME_EVENTS:
+        return True
+    data = event.get("event_data", {})
+    task = data.get("task", "")
+    result = data.get("res") if isinstance(data.get("res"), dict) else {}
+    per_volunteer = result.get("volunteers")
+    if isinstance(per_volunteer, dict):
+        on_outcomes([Outcome(uid, str(result.get("service", "unknown")), task,
+                             str(outcome.get("status", "failed")), outcome.get("message"))
+                     for uid, outcome in per_volunteer.items() if isinstance(outcome, dict)])
+    if event["event"] != "runner_on_ok" and not data.get("ignore_errors"):
+        message = result.get("msg") or "no message"
+        failures.append(f"The step “{task}” failed: {message}")
+    return True

@@ -1,0 +1,228 @@
+"""The job queue's SQL: queue, claim under a lease, record results, finish, retry, cancel.
+
+A claim is a conditional UPDATE that only one worker can win, on SQLite and on
+PostgreSQL alike; on PostgreSQL the candidate rows are also locked with
+FOR UPDATE SKIP LOCKED, so workers on several hosts never wait on each other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from .schema import job_results, job_targets, jobs
+
+QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED = "queued", "running", "succeeded", "failed", "cancelled"
+UNFINISHED = (QUEUED, RUNNING)
+
+
+@dataclass(frozen=True)
+class JobResult:
+    attempt: int
+    worker: str
+    uid: str
+    service: str
+    task: str
+    status: str
+    message: str | None
+    at: datetime
+
+
+@dataclass(frozen=True)
+class Job:
+    id: int
+    kind: str
+    state: str
+    attempts: int
+    max_attempts: int
+    not_before: datetime
+    created_at: datetime
+    created_by: str | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    error: str | None
+    lease_owner: str | None
+    lease_expires: datetime | None
+    targets: dict[str, list[str]] = field(default_factory=dict)  # uid -> working-group slugs
+    results: list[JobResult] = field(default_factory=list)
+
+
+def enqueue(connection: Connection, kind: str, targets: Mapping[str, Iterable[str]], *,
+            created_by: str | None, now: datetime, max_attempts: int) -> int | None:
+    """Queue a job; None if nobody is left to queue.
+
+    Volunteers already waiting in a queued job of the same kind with the same groups
+    are left out (approving twice never queues twice). A queued job of the other kind
+    for the same volunteers is superseded: the newest decision wins.
+    """
+    wanted = {uid: sorted(groups) for uid, groups in targets.items()}
+    _supersede(connection, list(wanted), kind, now)
+    waiting = connection.execute(
+        sa.select(job_targets.c.uid, job_targets.c.groups)
+        .join(jobs, jobs.c.id == job_targets.c.job_id)
+        .where(jobs.c.kind == kind, jobs.c.state == QUEUED, job_targets.c.uid.in_(list(wanted)))
+    ).all()
+    for uid, groups in waiting:
+        if wanted.get(uid) == groups.split():
+            del wanted[uid]
+    if not wanted:
+        return None
+    job_id = connection.execute(jobs.insert().values(
+        kind=kind, state=QUEUED, attempts=0, max_attempts=max_attempts, not_before=now,
+        created_at=now, created_by=created_by,
+    )).inserted_primary_key[0]
+    connection.execute(job_targets.insert(), [
+        {"job_id": job_id, "uid": uid, "groups": " ".join(groups)} for uid, groups in wanted.items()
+    ])
+    return job_id
+
+
+def _supersede(connection: Connection, uids: list[str], kind: str, now: datetime) -> None:
+    superseded = connection.execute(
+        sa.select(job_targets.c.job_id, job_targets.c.uid)
+        .join(jobs, jobs.c.id == job_targets.c.job_id)
+        .where(jobs.c.kind != kind, jobs.c.state == QUEUED, job_targets.c.uid.in_(uids))
+    ).all()
+    for job_id, uid in superseded:
+        connection.execute(job_targets.delete().where(job_targets.c.job_id == job_id,
+                                                      job_targets.c.uid == uid))
+    emptied = {job_id for job_id, _ in superseded} - set(connection.execute(
+        sa.select(job_targets.c.job_id).where(job_targets.c.job_id.in_([j for j, _ in superseded])))
+        .scalars())
+    if emptied:
+        connection.execute(jobs.update().where(jobs.c.id.in_(emptied)).values(
+            state=CANCELLED, finished_at=now, error=f"superseded by a newer {kind}"))
+
+
+def _runnable(now: datetime):
+    return sa.or_(
+        sa.and_(jobs.c.state == QUEUED, jobs.c.not_before <= now),
+        sa.and_(jobs.c.state == RUNNING, jobs.c.lease_expires < now),
+    )
+
+
+def claim(connection: Connection, worker: str, *, now: datetime, lease: timedelta,
+          limit: int = 10_000) -> list[Job]:
+    """Take every runnable job (queued and due, or running with an expired lease).
+
+    A volunteer appears in at most one claimed job: a later job for the same person
+    waits for the next run, so a grant and a revoke are never mixed in one run.
+    """
+    candidates = connection.execute(
+        sa.select(jobs.c.id).where(_runnable(now)).order_by(jobs.c.id).limit(limit)
+        .with_for_update(skip_locked=True)
+    ).scalars().all()
+    claimed, seen = [], set()
+    for job_id in candidates:
+        uids = set(connection.execute(
+            sa.select(job_targets.c.uid).where(job_targets.c.job_id == job_id)).scalars())
+        if uids & seen:
+            continue
+        won = connection.execute(
+            jobs.update().where(jobs.c.id == job_id, _runnable(now)).values(
+                state=RUNNING, lease_owner=worker, lease_expires=now + lease,
+                attempts=jobs.c.attempts + 1, started_at=now, finished_at=None,
+            )
+        ).rowcount == 1
+        if won:
+            seen |= uids
+            claimed.append(job_id)
+    return [get(connection, job_id, with_results=False) for job_id in claimed]
+
+
+def renew_lease(connection: Connection, job_ids: Iterable[int], worker: str, *,
+                until: datetime) -> None:
+    connection.execute(jobs.update().where(
+        jobs.c.id.in_(list(job_ids)), jobs.c.state == RUNNING, jobs.c.lease_owner == worker,
+    ).values(lease_expires=until))
+
+
+def record_result(connection: Connection, job_id: int, *, attempt: int, worker: str, uid: str,
+                  service: str, task: str, status: str, message: str | None, at: datetime) -> None:
+    connection.execute(job_results.insert().values(
+        job_id=job_id, attempt=attempt, worker=worker, uid=uid, service=service,
+        task=task[:200], status=status, message=message, at=at))
+
+
+def finish(connection: Connection, job_id: int, worker: str, *, succeeded: bool, error: str | None,
+           now: datetime, retry_at: datetime | None) -> bool:
+    """Close a run of this job: succeeded, failed, or queued again at `retry_at`.
+
+    Only the worker holding the lease may; False when the job was cancelled or taken
+    over meanwhile.
+    """
+    if succeeded:
+        values = {"state": SUCCEEDED, "error": None, "finished_at": now}
+    elif retry_at is not None:
+        values = {"state": QUEUED, "error": error, "not_before": retry_at}
+    else:
+        values = {"state": FAILED, "error": error, "finished_at": now}
+    return connection.execute(jobs.update().where(
+        jobs.c.id == job_id, jobs.c.state == RUNNING, jobs.c.lease_owner == worker,
+    ).values(lease_owner=None, lease_expires=None, **values)).rowcount == 1
+
+
+def retry(connection: Connection, job_id: int, *, now: datetime) -> bool:
+    """A sysadmin's retry of a failed or cancelled job: queued now, with fresh attempts."""
+    return connection.execute(jobs.update().where(
+        jobs.c.id == job_id, jobs.c.state.in_((FAILED, CANCELLED)),
+    ).values(state=QUEUED, attempts=0, not_before=now, finished_at=None)).rowcount == 1
+
+
+def cancel(connection: Connection, job_id: int, *, now: datetime) -> bool:
+    """Cancel a job that has not finished; a run in progress finishes but is not recorded as done."""
+    return connection.execute(jobs.update().where(
+        jobs.c.id == job_id, jobs.c.state.in_((QUEUED, RUNNING, FAILED)),
+    ).values(state=CANCELLED, finished_at=now, lease_owner=None, lease_expires=None)).rowcount == 1
+
+
+def _job(row, targets=None, results=None) -> Job:
+    columns = {name: row._mapping[name] for name in (
+        "id", "kind", "state", "attempts", "max_attempts", "not_before", "created_at",
+        "created_by", "started_at", "finished_at", "error", "lease_owner", "lease_expires")}
+    return Job(**columns, targets=targets or {}, results=results or [])
+
+
+def get(connection: Connection, job_id: int, *, with_results: bool = True) -> Job | None:
+    row = connection.execute(sa.select(jobs).where(jobs.c.id == job_id)).first()
+    if row is None:
+        return None
+    targets = {uid: groups.split() for uid, groups in connection.execute(
+        sa.select(job_targets.c.uid, job_targets.c.groups)
+        .where(job_targets.c.job_id == job_id).order_by(job_targets.c.uid))}
+    results = []
+    if with_results:
+        results = [JobResult(**{k: v for k, v in r._mapping.items() if k not in ("id", "job_id")})
+                   for r in connection.execute(sa.select(job_results)
+                                               .where(job_results.c.job_id == job_id)
+                                               .order_by(job_results.c.id))]
+    return _job(row, targets, results)
+
+
+def recent(connection: Connection, *, limit: int = 100, state: str | None = None) -> list[Job]:
+    """Newest first, with their targets (not their results)."""
+    query = sa.select(jobs).order_by(jobs.c.id.desc()).limit(limit)
+    if state:
+        query = query.where(jobs.c.state == state)
+    rows = connection.execute(query).all()
+    targets: dict[int, dict[str, list[str]]] = {row.id: {} for row in rows}
+    for job_id, uid, groups in connection.execute(
+            sa.select(job_targets.c.job_id, job_targets.c.uid, job_targets.c.groups)
+            .where(job_targets.c.job_id.in_(list(targets)))):
+        targets[job_id][uid] = groups.split()
+    return [_job(row, targets[row.id]) for row in rows]
+
+
+def latest_for(connection: Connection, uid: str) -> Job | None:
+    """The newest job for this person, with their own results only."""
+    job_id = connection.execute(
+        sa.select(job_targets.c.job_id).where(job_targets.c.uid == uid)
+        .order_by(job_targets.c.job_id.desc()).limit(1)).scalar()
+    if job_id is None:
+        return None
+    job = get(connection, job_id)
+    return Job(**{**job.__dict__, "results": [r for r in job.results if r.uid == uid]})

@@ -1,0 +1,163 @@
+"""The provisioning worker with real ansible-runner runs of playbooks/volunteer_access.yml."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from provisioner.jobs import GRANT, REVOKE
+
+from job_helpers import Clock, add_volunteers, job, make_worker, queue, runs
+from suite_config import app_config
+
+
+def test_one_job_for_50_volunteers_is_one_playbook_run(app, directory):
+    targets = add_volunteers(directory, 50)
+    job_id = queue(app, GRANT, targets)
+    assert make_worker(app, directory).run_once() == 1
+    done = job(app, job_id)
+    assert done.state == "succeeded" and done.attempts == 1 and done.error is None
+    assert len(runs(app)) == 1
+    checked = {result.uid for result in done.results if result.service == "directory"}
+    assert checked == set(targets)
+    assert {result.status for result in done.results} == {"ok"}
+
+
+def test_every_queued_job_goes_into_the_same_run(app, directory):
+    targets = add_volunteers(directory, 6)
+    job_ids = [queue(app, GRANT, {uid: groups}) for uid, groups in targets.items()]
+    assert make_worker(app, directory).run_once() == 6
+    assert len(runs(app)) == 1
+    assert {job(app, job_id).state for job_id in job_ids} == {"succeeded"}
+
+
+def test_a_failing_task_fails_the_job_with_its_message_and_a_retry_after_the_fix_succeeds(
+        app, directory):
+    targets = add_volunteers(directory, 3)
+    directory.groups.remove_member("wg-tech", "vol0001")    # the cause
+    clock = Clock()
+    worker = make_worker(app, directory, clock, retry_seconds=60)
+    job_id = queue(app, GRANT, targets, now=clock(), max_attempts=3)
+    worker.run_once()
+    failed = job(app, job_id)
+    assert failed.state == "queued" and failed.attempts == 1      # a retry is planned
+    assert failed.error == "vol0001: vol0001 is not in the LDAP group(s) wg-tech"
+    assert worker.run_once() == 0                                 # not before its delay
+    directory.groups.add_member("wg-tech", "vol0001")             # the fix
+    clock.advance(seconds=61)
+    worker.run_once()
+    assert job(app, job_id).state == "succeeded"
+    assert job(app, job_id).attempts == 2
+
+
+def test_a_job_stays_failed_after_its_last_attempt_and_other_jobs_in_the_run_succeed(app, directory):
+    ok = queue(app, GRANT, add_volunteers(directory, 2, prefix="ok"))
+    broken = queue(app, GRANT, {"ghost": ["kitchen"]}, max_attempts=1)  # nobody by that name
+    make_worker(app, directory).run_once()
+    assert job(app, ok).state == "succeeded"
+    lost = job(app, broken)
+    assert lost.state == "failed" and lost.error == "ghost: ghost is not an account in ou=people"
+
+
+def test_a_run_that_cannot_reach_the_directory_fails_every_job_in_plain_words(app, directory):
+    job_id = queue(app, GRANT, add_volunteers(directory, 2), max_attempts=1)
+    app.extensions["directory_settings"] = type(app.extensions["directory_settings"])(
+        **{**app.extensions["directory_settings"].__dict__, "url": "ldap://127.0.0.1:1"})
+    make_worker(app, directory).run_once()
+    failed = job(app, job_id)
+    assert failed.state == "failed"
+    assert failed.error.startswith("The step “Check the volunteers in the directory” failed: "
+                                   "cannot bind to the directory at ldap://127.0.0.1:1")
+
+
+def test_a_revoke_checks_the_person_is_no_longer_active(app, directory):
+    targets = add_volunteers(directory, 1)
+    job_id = queue(app, REVOKE, targets, max_attempts=1)
+    make_worker(app, directory).run_once()
+    assert job(app, job_id).error == "vol0000: vol0000 is still active in the directory"
+
+
+def test_old_run_artifacts_are_removed(app, directory):
+    app.config["RUNNER_KEEP"] = 2
+    targets = add_volunteers(directory, 1)
+    worker = make_worker(app, directory)
+    for _ in range(3):
+        queue(app, GRANT, targets)
+        worker.run_once()
+    assert len(runs(app)) == 2
+
+
+def worker_environment(app, slapd_server, tmp_path, **extra) -> dict[str, str]:
+    """A sysadmin's set-up: everything through PROVISIONER_* variables, secrets included."""
+    config = app_config(slapd_server, app.config["DATABASE_URL"], runner_dir=app.config["RUNNER_DIR"])
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PROVISIONER_")}
+    env.update({f"PROVISIONER_{name}": str(value) for name, value in config.items()
+                if name not in ("TESTING",)})
+    env.update({f"PROVISIONER_{name}": str(value) for name, value in extra.items()})
+    return env
+
+
+def start_worker(env: dict[str, str], *args: str) -> subprocess.Popen:
+    command = Path(sys.executable).parent / "provisioner"
+    return subprocess.Popen([str(command), "worker", *args], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+
+
+def test_a_worker_killed_mid_run_leaves_the_job_to_another_worker(app, directory, slapd_server,
+                                                                 tmp_path):
+    job_id = queue(app, GRANT, add_volunteers(directory, 20))
+    killed = start_worker(worker_environment(app, slapd_server, tmp_path, JOB_LEASE_SECONDS=3))
+    deadline = time.monotonic() + 30
+    while job(app, job_id).state != "running":
+        assert time.monotonic() < deadline and killed.poll() is None, killed.communicate()[0]
+        time.sleep(0.05)
+    killed.send_signal(signal.SIGKILL)
+    killed.communicate()
+    orphan = job(app, job_id)
+    assert orphan.state == "running" and orphan.lease_owner is not None
+
+    clock = Clock()
+    second = make_worker(app, directory, clock)
+    assert second.run_once() == 0                   # the lease still holds
+    clock.advance(seconds=4)
+    assert second.run_once() == 1
+    finished = job(app, job_id)
+    assert finished.state == "succeeded" and finished.attempts == 2
+    assert {result.worker for result in finished.results if result.attempt == 2} == {second.name}
+
+
+def test_no_secret_reaches_the_artifacts_or_the_store(app, directory, slapd_server, tmp_path,
+                                                      monkeypatch):
+    secret = slapd_server.root_password
+    queue(app, GRANT, add_volunteers(directory, 2))
+    # The installed command, configured by environment, as a sysadmin runs it.
+    finished = subprocess.run([str(Path(sys.executable).parent / "provisioner"), "worker", "--once"],
+                              env=worker_environment(app, slapd_server, tmp_path),
+                              capture_output=True, text=True, timeout=120)
+    assert finished.returncode == 0 and "ran 1 job(s)" in finished.stdout, finished.stderr
+    # And in-process, with a secret left in this process's environment.
+    monkeypatch.setenv("PROVISIONER_LDAP_BIND_PASSWORD", secret)
+    queue(app, GRANT, add_volunteers(directory, 1, prefix="more"))
+    make_worker(app, directory).run_once()
+
+    assert len(runs(app)) == 2
+    places = [*Path(app.config["RUNNER_DIR"]).rglob("*"), tmp_path / "store.sqlite"]
+    leaks = [str(path) for path in places
+             if path.is_file() and secret.encode() in path.read_bytes()]
+    assert leaks == []
+    assert not list(Path(app.config["RUNNER_DIR"]).glob("handoff-*"))   # the secrets file is gone
+
+
+@pytest.mark.parametrize("signal_number", [signal.SIGTERM])
+def test_a_worker_stops_cleanly_on_sigterm(app, directory, slapd_server, tmp_path, signal_number):
+    worker = start_worker(worker_environment(app, slapd_server, tmp_path, WORKER_POLL_SECONDS=0.1))
+    time.sleep(1.5)
+    worker.send_signal(signal_number)
+    output, _ = worker.communicate(timeout=30)
+    assert worker.returncode == 0, output
