@@ -15,6 +15,7 @@ from provisioner.workflow import create_sysadmin, initialise_directory
 
 from ldap_helpers import wipe
 from mail_sink import MailSink
+from pg_server import start_private_postgres
 from portal_actions import ADMIN_PASSWORD, Visitor
 from suite_config import BASE_DN, app_config, settings_for
 
@@ -100,3 +101,17 @@ def sysadmin(app, directory):
     admin = Visitor(app.test_client())
     assert admin.log_in("sam", ADMIN_PASSWORD).status_code == 302
     return admin
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """The suite's PostgreSQL. If postgresql is missing this fails, never skips."""
+    with start_private_postgres() as server:
+        yield server
+
+
+@pytest.fixture
+def postgres_url(postgres_server, request):
+    """A fresh database for this test."""
+    name = "t_" + "".join(ch if ch.isalnum() else "_" for ch in request.node.name.lower())[:50]
+    return postgres_server.create_database(name)

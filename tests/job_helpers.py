@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -13,6 +16,8 @@ from provisioner.jobs import JobSettings, Worker, queue_access
 from provisioner.resources import get_catalogue, get_store, job_settings, runner_settings
 from provisioner.runner import PlaybookRunner
 from provisioner.store import jobs
+
+from suite_config import app_config
 
 
 class Clock:
@@ -66,3 +71,19 @@ def runs(app: Flask) -> list[Path]:
     """One folder per ansible-runner run, under the runner's artifacts."""
     artifacts = Path(app.config["RUNNER_DIR"]) / "artifacts"
     return sorted(artifacts.iterdir()) if artifacts.exists() else []
+
+
+def worker_environment(app, slapd_server, tmp_path, **extra) -> dict[str, str]:
+    """A sysadmin's set-up: everything through PROVISIONER_* variables, secrets included."""
+    config = app_config(slapd_server, app.config["DATABASE_URL"], runner_dir=app.config["RUNNER_DIR"])
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PROVISIONER_")}
+    env.update({f"PROVISIONER_{name}": str(value) for name, value in config.items()
+                if name not in ("TESTING",)})
+    env.update({f"PROVISIONER_{name}": str(value) for name, value in extra.items()})
+    return env
+
+
+def start_worker(env: dict[str, str], *args: str) -> subprocess.Popen:
+    command = Path(sys.executable).parent / "provisioner"
+    return subprocess.Popen([str(command), "worker", *args], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)

@@ -5,14 +5,7 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from pg_server import PostgresError, find_binaries, start_private_postgres
-
-
-# Module-level for now; the lead moves it into conftest.py (session scope).
-@pytest.fixture(scope="module")
-def postgres_server():
-    with start_private_postgres() as server:
-        yield server
+from pg_server import PostgresError, find_binaries
 
 
 def scalar(url: str, statement: str):

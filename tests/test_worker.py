@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -13,8 +12,16 @@ import pytest
 
 from provisioner.jobs import GRANT, REVOKE
 
-from job_helpers import Clock, add_volunteers, job, make_worker, queue, runs
-from suite_config import app_config
+from job_helpers import (
+    Clock,
+    add_volunteers,
+    job,
+    make_worker,
+    queue,
+    runs,
+    start_worker,
+    worker_environment,
+)
 
 
 def test_one_job_for_50_volunteers_is_one_playbook_run(app, directory):
@@ -91,22 +98,6 @@ def test_old_run_artifacts_are_removed(app, directory):
         queue(app, GRANT, targets)
         worker.run_once()
     assert len(runs(app)) == 2
-
-
-def worker_environment(app, slapd_server, tmp_path, **extra) -> dict[str, str]:
-    """A sysadmin's set-up: everything through PROVISIONER_* variables, secrets included."""
-    config = app_config(slapd_server, app.config["DATABASE_URL"], runner_dir=app.config["RUNNER_DIR"])
-    env = {key: value for key, value in os.environ.items() if not key.startswith("PROVISIONER_")}
-    env.update({f"PROVISIONER_{name}": str(value) for name, value in config.items()
-                if name not in ("TESTING",)})
-    env.update({f"PROVISIONER_{name}": str(value) for name, value in extra.items()})
-    return env
-
-
-def start_worker(env: dict[str, str], *args: str) -> subprocess.Popen:
-    command = Path(sys.executable).parent / "provisioner"
-    return subprocess.Popen([str(command), "worker", *args], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
 
 
 def test_a_worker_killed_mid_run_leaves_the_job_to_another_worker(app, directory, slapd_server,
