@@ -3,7 +3,8 @@
 Every secret here is random and lives only in this process: slapd's root
 password, the session key, the demo sysadmin's password (made anew each run).
 Mail goes to a small SMTP server on loopback that prints each message here,
-so the verification link can be followed from the terminal.
+so the verification link can be followed from the terminal; a provisioning
+worker runs in a thread, so an approval's job runs as it would in production.
 """
 
 from __future__ import annotations
@@ -12,17 +13,22 @@ import secrets
 import signal
 import socket
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from email import message_from_bytes
 from email.policy import default
 from pathlib import Path
 
+from flask import Flask
 from werkzeug.serving import run_simple
 
 from . import create_app, workflow
 from .config import BY_NAME
-from .resources import get_catalogue, get_directory
+from .directory import Directory
+from .jobs import Worker
+from .resources import get_catalogue, get_directory, get_store, job_settings, runner_settings
+from .runner import PlaybookRunner
 from .slapd import PrivateSlapd
 
 DEMO_ADMIN = "demo-admin"
@@ -45,6 +51,7 @@ def run_demo(folder: str, port: int) -> None:
             "LDAP_BIND_DN": slapd.root_dn,
             "LDAP_BIND_PASSWORD": slapd.root_password,
             "DATABASE_URL": f"sqlite:///{folder_path / 'provisioner.sqlite'}",
+            "RUNNER_DIR": str(folder_path / "runner"),
         })
         password = secrets.token_urlsafe(12)
         with app.app_context():
@@ -56,8 +63,26 @@ def run_demo(folder: str, port: int) -> None:
         print(f"Mail: printed below, from an SMTP server on 127.0.0.1:{smtp_port}")
         print(f"Portal: http://127.0.0.1:{port}/   health: http://127.0.0.1:{port}/healthz")
         print(f"Demo sysadmin: {DEMO_ADMIN}   password: {password}   (new at every start)")
-        print("Ctrl-C stops the portal and slapd.\n", flush=True)
-        run_simple("127.0.0.1", port, app, threaded=True)
+        print("A provisioning worker runs beside the portal.")
+        print("Ctrl-C stops the portal, the worker and slapd.\n", flush=True)
+        with _background_worker(app):
+            run_simple("127.0.0.1", port, app, threaded=True)
+
+
+@contextmanager
+def _background_worker(app: Flask) -> Iterator[Worker]:
+    """The worker in a thread of its own, with its own directory connection."""
+    with app.app_context():
+        worker = Worker(get_store(), Directory(app.extensions["directory_settings"]), get_catalogue(),
+                        PlaybookRunner(runner_settings(app)), job_settings(app.config))
+    thread = threading.Thread(target=worker.run, name="provisioning-worker", daemon=True)
+    thread.start()
+    try:
+        yield worker
+    finally:
+        worker.stopping.set()
+        thread.join(timeout=60)
+        worker.directory.close()
 
 
 class _PrintMail:
