@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Flask
 
-from . import resources, web
+from . import log_redaction, resources, web
 from .catalogue import load_catalogue
 from .config import load_settings
 
@@ -19,4 +19,5 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["catalogue"] = load_catalogue(app.config["CATALOGUE"] or None)
     resources.init_app(app)
     web.init_app(app)
+    log_redaction.install()
     return app

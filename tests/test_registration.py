@@ -185,3 +185,11 @@ def test_a_post_without_csrf_token_is_refused_and_changes_nothing(client, direct
     assert "Form expired" in response.get_data(as_text=True)
     assert directory.people.find("vera") is None
     assert inbox.messages() == []
+
+
+def test_request_logs_never_show_a_verification_token(app, caplog):
+    import logging
+    token = "eyJ1aWQiOiJ2ZXJhIn0.secret-part"
+    with caplog.at_level(logging.INFO, logger="werkzeug"):
+        logging.getLogger("werkzeug").info('127.0.0.1 - - "GET /verify/%s HTTP/1.1" 200 -', token)
+    assert token not in caplog.text and "/verify/[token]" in caplog.text
