@@ -2,10 +2,11 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-# python3-venv only where this Python cannot make a venv (plain Debian).
-DEBIAN_PACKAGES := slapd ldap-utils chromium postgresql $(shell $(PYTHON) -c 'import ensurepip' 2>/dev/null || echo python3-venv)
+# mailman3, dokuwiki (+ php), redmine: the services the playbooks provision, run privately
+# by the tests and the demo. python3-venv only where this Python cannot make a venv.
+DEBIAN_PACKAGES := slapd ldap-utils chromium postgresql mailman3 dokuwiki php-cli php-ldap redmine redmine-sqlite $(shell $(PYTHON) -c 'import ensurepip' 2>/dev/null || echo python3-venv)
 
-.PHONY: demo test install debian-packages
+.PHONY: demo test install debian-packages bench
 
 demo: install
 	$(BIN)/provisioner demo
@@ -22,3 +23,6 @@ $(VENV)/.installed: pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test,demo]'
 	@touch $@
+
+bench: install
+	$(BIN)/python bench/provisioning.py

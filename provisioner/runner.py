@@ -20,7 +20,10 @@ from pathlib import Path
 
 import ansible_runner
 
-OUTCOME_EVENTS = ("runner_on_ok", "runner_on_failed", "runner_on_unreachable")
+TASK_END_EVENTS = ("runner_on_ok", "runner_on_failed", "runner_on_unreachable")
+# A looped task reports each item in its own event; the task's end event then
+# carries only the list of item results.
+ITEM_EVENTS = ("runner_item_on_ok", "runner_item_on_failed")
 
 
 @dataclass(frozen=True)
@@ -114,7 +117,7 @@ def _environment() -> dict[str, str]:
 
 def _collect(event: dict, on_outcomes: Callable[[list[Outcome]], None], failures: list[str]) -> bool:
     """Turn a task's result into outcomes; remember why a task failed, in words."""
-    if event.get("event") not in OUTCOME_EVENTS:
+    if event.get("event") not in TASK_END_EVENTS + ITEM_EVENTS:
         return True
     data = event.get("event_data", {})
     task = data.get("task", "")
@@ -124,7 +127,7 @@ def _collect(event: dict, on_outcomes: Callable[[list[Outcome]], None], failures
         on_outcomes([Outcome(uid, str(result.get("service", "unknown")), task,
                              str(outcome.get("status", "failed")), outcome.get("message"))
                      for uid, outcome in per_volunteer.items() if isinstance(outcome, dict)])
-    if event["event"] != "runner_on_ok" and not data.get("ignore_errors"):
+    if event["event"] in ("runner_on_failed", "runner_on_unreachable") and not data.get("ignore_errors"):
         message = result.get("msg") or "no message"
         failures.append(f"The step “{task}” failed: {message}")
     return True

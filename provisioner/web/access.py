@@ -8,6 +8,7 @@ from ..store.jobs import CANCELLED, FAILED, QUEUED, RUNNING, Job
 
 SERVICE_LABELS = {"directory": "Account check", "lists": "Mailing lists", "wiki": "Wiki",
                   "redmine": "Redmine"}
+RESULT_LABELS = {"ok": "Done", "changed": "Done", "failed": "Failed", "not_offered": "Not offered"}
 JOB_STATE_LABELS = {QUEUED: "Waiting", RUNNING: "In progress", "succeeded": "Done",
                     FAILED: "Failed", CANCELLED: "Cancelled"}
 
@@ -27,7 +28,7 @@ def service_access(job: Job | None) -> list[ServiceAccess]:
     lines = {}
     for result in job.results:
         if result.attempt == latest_attempt:
-            state = {"ok": "Done", "changed": "Done", "failed": "Failed"}.get(result.status, result.status)
+            state = RESULT_LABELS.get(result.status, result.status)
             lines[result.service] = ServiceAccess(
                 SERVICE_LABELS.get(result.service, result.service), state, result.message)
     if job.state in (QUEUED, RUNNING) or not lines:
