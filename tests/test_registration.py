@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import logging
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
 
 from provisioner import create_app
 from provisioner.directory import Status
-from provisioner.resources import get_portal
+from provisioner.resources import get_catalogue, get_directory, get_portal
 from provisioner.store import audit
-from provisioner.workflow import LinkInvalid, purge_expired, verify_email
+from provisioner.workflow import LinkInvalid, initialise_directory, purge_expired, verify_email
 
 from ldap_helpers import snapshot
-from portal_actions import VOLUNTEER_PASSWORD, Visitor
+from portal_actions import VOLUNTEER_PASSWORD, Visitor, registration
 from suite_config import app_config
 
 
@@ -57,7 +59,6 @@ def test_an_expired_link_is_refused_and_the_request_is_purged(app, visitor, inbo
     with app.app_context():
         portal = get_portal()
         later = portal.clock() + timedelta(hours=49)
-        from dataclasses import replace
         with pytest.raises(LinkInvalid, match="expired"):
             verify_email(replace(portal, clock=lambda: later), token)
         assert purge_expired(portal) == []          # not expired yet
@@ -143,13 +144,10 @@ def test_registration_while_slapd_is_down_shows_an_error_and_writes_nothing(own_
                                                                            tmp_path):
     app = create_app(app_config(own_slapd, f"sqlite:///{tmp_path / 's.sqlite'}", inbox.port))
     with app.app_context():
-        from provisioner.resources import get_catalogue, get_directory
-        from provisioner.workflow import initialise_directory
         initialise_directory(get_directory(), get_catalogue(), "Occupy Test")
     visitor = Visitor(app.test_client())
     token = visitor.csrf_token("/register")
     own_slapd.stop()
-    from portal_actions import registration
     response = visitor.client.post("/register", data={**registration(), "csrf_token": token})
     assert response.status_code == 503
     assert "nothing was saved" in response.get_data(as_text=True)
@@ -179,7 +177,6 @@ def test_registration_and_verification_are_audited_without_secrets(app, visitor,
 
 
 def test_a_post_without_csrf_token_is_refused_and_changes_nothing(client, directory, inbox):
-    from portal_actions import registration
     response = client.post("/register", data=registration())
     assert response.status_code == 400
     assert "Form expired" in response.get_data(as_text=True)
@@ -188,7 +185,6 @@ def test_a_post_without_csrf_token_is_refused_and_changes_nothing(client, direct
 
 
 def test_request_logs_never_show_a_verification_token(app, caplog):
-    import logging
     token = "eyJ1aWQiOiJ2ZXJhIn0.secret-part"
     with caplog.at_level(logging.INFO, logger="werkzeug"):
         logging.getLogger("werkzeug").info('127.0.0.1 - - "GET /verify/%s HTTP/1.1" 200 -', token)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
@@ -52,26 +54,29 @@ def _approve(uids: list[str], groups: list[str] | None) -> None:
     """Approve each; one failing does not stop the others, and each outcome is shown."""
     portal = get_portal()
     for uid in uids:
-        try:
-            approve(portal, uid, groups, actor=current_user.uid, remote_addr=request.remote_addr)
-        except (WorkflowError, DirectoryError) as error:
-            flash(f"{uid}: not approved: {error}", "error")
-        else:
-            flash(f"{uid} is approved.")
+        _attempt(uid, "approved", f"{uid} is approved.",
+                 lambda uid=uid: approve(portal, uid, groups, actor=current_user.uid,
+                                         remote_addr=request.remote_addr))
+
+
+def _attempt(uid: str, verb: str, done: str, action: Callable[[], object]) -> None:
+    """Run a sysadmin's action and flash its outcome in words, whatever it is."""
+    try:
+        action()
+    except InvalidInput as error:
+        flash(f"{uid}: not {verb}: {'; '.join(error.errors.values())}", "error")
+    except (WorkflowError, DirectoryError) as error:
+        flash(f"{uid}: not {verb}: {error}", "error")
+    else:
+        flash(done)
 
 
 @blueprint.post("/requests/<uid>/reject")
 @sysadmin_required
 def reject_one(uid: str):
-    try:
-        reject(get_portal(), uid, request.form.get("reason", ""), actor=current_user.uid,
-               remote_addr=request.remote_addr)
-    except InvalidInput as error:
-        flash(f"{uid}: not rejected: {error.errors['reason']}", "error")
-    except (WorkflowError, DirectoryError) as error:
-        flash(f"{uid}: not rejected: {error}", "error")
-    else:
-        flash(f"{uid}'s request is rejected and they have been told why.")
+    _attempt(uid, "rejected", f"{uid}'s request is rejected and they have been told why.",
+             lambda: reject(get_portal(), uid, request.form.get("reason", ""),
+                            actor=current_user.uid, remote_addr=request.remote_addr))
     return redirect(url_for(".requests"))
 
 
@@ -87,27 +92,19 @@ def people():
 @blueprint.post("/people/<uid>/suspend")
 @sysadmin_required
 def suspend_person(uid: str):
-    try:
-        suspend(get_portal(), uid, request.form.get("reason", ""), actor=current_user.uid,
-                remote_addr=request.remote_addr)
-    except InvalidInput as error:
-        flash(f"{uid}: not suspended: {error.errors['reason']}", "error")
-    except (WorkflowError, DirectoryError) as error:
-        flash(f"{uid}: not suspended: {error}", "error")
-    else:
-        flash(f"{uid} is suspended: their account is locked and their access is being removed.")
+    _attempt(uid, "suspended",
+             f"{uid} is suspended: their account is locked and their access is being removed.",
+             lambda: suspend(get_portal(), uid, request.form.get("reason", ""),
+                             actor=current_user.uid, remote_addr=request.remote_addr))
     return redirect(url_for(".people"))
 
 
 @blueprint.post("/people/<uid>/reinstate")
 @sysadmin_required
 def reinstate_person(uid: str):
-    try:
-        reinstate(get_portal(), uid, actor=current_user.uid, remote_addr=request.remote_addr)
-    except (WorkflowError, DirectoryError) as error:
-        flash(f"{uid}: not reinstated: {error}", "error")
-    else:
-        flash(f"{uid} is reinstated: their access is being set up again.")
+    _attempt(uid, "reinstated", f"{uid} is reinstated: their access is being set up again.",
+             lambda: reinstate(get_portal(), uid, actor=current_user.uid,
+                               remote_addr=request.remote_addr))
     return redirect(url_for(".people"))
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 
@@ -55,26 +57,24 @@ def job_progress(job_id: int):
 @blueprint.post("/<int:job_id>/retry")
 @sysadmin_required
 def retry(job_id: int):
-    portal = get_portal()
-    with portal.store.begin() as connection:
-        done = jobs.retry(connection, job_id, now=portal.clock())
-    if done:
-        portal.audit("job-retried", actor=current_user.uid, detail=f"job {job_id}")
-        flash(f"Job {job_id} is queued again.")
-    else:
-        flash(f"Job {job_id} can only be retried once it has failed or been cancelled.", "error")
-    return redirect(url_for(".job_page", job_id=job_id))
+    return _change_job(job_id, jobs.retry, "job-retried", f"Job {job_id} is queued again.",
+                       f"Job {job_id} can only be retried once it has failed or been cancelled.")
 
 
 @blueprint.post("/<int:job_id>/cancel")
 @sysadmin_required
 def cancel(job_id: int):
+    return _change_job(job_id, jobs.cancel, "job-cancelled", f"Job {job_id} is cancelled.",
+                       f"Job {job_id} has already finished.")
+
+
+def _change_job(job_id: int, change: Callable, audit_action: str, done: str, refused: str):
     portal = get_portal()
     with portal.store.begin() as connection:
-        done = jobs.cancel(connection, job_id, now=portal.clock())
-    if done:
-        portal.audit("job-cancelled", actor=current_user.uid, detail=f"job {job_id}")
-        flash(f"Job {job_id} is cancelled.")
+        changed = change(connection, job_id, now=portal.clock())
+    if changed:
+        portal.audit(audit_action, actor=current_user.uid, detail=f"job {job_id}")
+        flash(done)
     else:
-        flash(f"Job {job_id} has already finished.", "error")
+        flash(refused, "error")
     return redirect(url_for(".job_page", job_id=job_id))
