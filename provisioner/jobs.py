@@ -85,17 +85,16 @@ class Worker:
         failed: dict[int, str] = {}
 
         def record(outcomes: list[Outcome]) -> None:
+            mine = [(job_of[outcome.uid], outcome) for outcome in outcomes if outcome.uid in job_of]
             with self.store.begin() as connection:
-                for outcome in outcomes:
-                    job = job_of.get(outcome.uid)
-                    if job is None:
-                        continue
-                    queue.record_result(connection, job.id, attempt=job.attempts,
-                                        worker=self.name, uid=outcome.uid, service=outcome.service,
-                                        task=outcome.task, status=outcome.status,
-                                        message=outcome.message, at=self.clock())
-                    if outcome.status == "failed":
-                        failed.setdefault(job.id, f"{outcome.uid}: {outcome.message or outcome.task}")
+                queue.record_results(connection, [
+                    queue.JobResult(job_id=job.id, attempt=job.attempts, worker=self.name,
+                                    uid=outcome.uid, service=outcome.service, task=outcome.task,
+                                    status=outcome.status, message=outcome.message, at=self.clock())
+                    for job, outcome in mine])
+            for job, outcome in mine:
+                if outcome.status == "failed":
+                    failed.setdefault(job.id, f"{outcome.uid}: {outcome.message or outcome.task}")
 
         heartbeat = _Heartbeat(self, [job.id for job in claimed], lease)
         heartbeat.start()
@@ -107,10 +106,11 @@ class Worker:
         return len(claimed)
 
     def _volunteers(self, claimed: list[queue.Job]) -> list[Volunteer]:
+        people = self.directory.people.find_many([uid for job in claimed for uid in job.targets])
         volunteers = []
         for job in claimed:
             for uid, slugs in job.targets.items():
-                person = self.directory.people.find(uid)
+                person = people.get(uid)
                 groups = [self.catalogue.get(slug) for slug in slugs]
                 volunteers.append(Volunteer(
                     uid=uid, action=job.kind,

@@ -74,7 +74,8 @@ class PlaybookRunner:
         settings = self.settings
         settings.work_dir.mkdir(parents=True, exist_ok=True)
         handoff = Path(tempfile.mkdtemp(prefix="handoff-", dir=settings.work_dir))
-        failures: list[str] = []
+        volunteers = list(volunteers)
+        reader = _EventReader([volunteer.uid for volunteer in volunteers], on_outcomes)
         try:
             batch_file = _write_private(handoff / "batch.json",
                                         {"volunteers": [asdict(v) for v in volunteers]})
@@ -90,14 +91,15 @@ class PlaybookRunner:
                 suppress_env_files=True,
                 rotate_artifacts=settings.keep_runs,
                 quiet=True,
-                event_handler=lambda event: _collect(event, on_outcomes, failures),
+                event_handler=reader.read,
                 cancel_callback=should_cancel,
             )
         finally:
             shutil.rmtree(handoff, ignore_errors=True)
         if result.status == "successful":
             return RunResult(True, None)
-        reason = failures[0] if failures else f"ansible-playbook ended {result.status} (rc {result.rc})"
+        reason = reader.failures[0] if reader.failures else (
+            f"ansible-playbook ended {result.status} (rc {result.rc})")
         return RunResult(False, reason)
 
 
@@ -115,19 +117,29 @@ def _environment() -> dict[str, str]:
             "ANSIBLE_NOCOLOR": "1", "ANSIBLE_RETRY_FILES_ENABLED": "0"}
 
 
-def _collect(event: dict, on_outcomes: Callable[[list[Outcome]], None], failures: list[str]) -> bool:
-    """Turn a task's result into outcomes; remember why a task failed, in words."""
-    if event.get("event") not in TASK_END_EVENTS + ITEM_EVENTS:
+class _EventReader:
+    """Turns the runner's events into outcomes, and remembers why a step failed, in words."""
+
+    def __init__(self, uids: list[str], on_outcomes: Callable[[list[Outcome]], None]):
+        self.uids = uids
+        self.on_outcomes = on_outcomes
+        self.failures: list[str] = []
+
+    def read(self, event: dict) -> bool:
+        if event.get("event") not in TASK_END_EVENTS + ITEM_EVENTS:
+            return True
+        data = event.get("event_data", {})
+        task = data.get("task", "")
+        result = data.get("res") if isinstance(data.get("res"), dict) else {}
+        per_volunteer = result.get("volunteers")
+        if isinstance(per_volunteer, dict):
+            self.on_outcomes([Outcome(uid, str(result.get("service", "unknown")), task,
+                                      str(outcome.get("status", "failed")), outcome.get("message"))
+                              for uid, outcome in per_volunteer.items() if isinstance(outcome, dict)])
+        not_offered = (result.get("ansible_facts") or {}).get("provisioner_not_offered")
+        if not_offered:
+            self.on_outcomes([Outcome(uid, service, task, "not_offered", "not offered by this occupation")
+                              for service in not_offered for uid in self.uids])
+        if event["event"] in ("runner_on_failed", "runner_on_unreachable") and not data.get("ignore_errors"):
+            self.failures.append(f"The step “{task}” failed: {result.get('msg') or 'no message'}")
         return True
-    data = event.get("event_data", {})
-    task = data.get("task", "")
-    result = data.get("res") if isinstance(data.get("res"), dict) else {}
-    per_volunteer = result.get("volunteers")
-    if isinstance(per_volunteer, dict):
-        on_outcomes([Outcome(uid, str(result.get("service", "unknown")), task,
-                             str(outcome.get("status", "failed")), outcome.get("message"))
-                     for uid, outcome in per_volunteer.items() if isinstance(outcome, dict)])
-    if event["event"] in ("runner_on_failed", "runner_on_unreachable") and not data.get("ignore_errors"):
-        message = result.get("msg") or "no message"
-        failures.append(f"The step “{task}” failed: {message}")
-    return True

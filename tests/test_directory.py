@@ -203,3 +203,11 @@ def test_a_wrong_bind_password_is_reported_as_the_portals_own_problem(own_slapd)
           Directory(wrong) as directory):
         directory.ping()
     assert "not the password" not in str(raised.value)
+
+
+def test_find_many_returns_everyone_who_exists_in_few_searches(directory):
+    for uid in ("alice", "bob", "carol"):
+        active(directory, uid)
+    found = directory.people.find_many(["alice", "CAROL", "nobody", "*)(uid=*", "bob"])
+    assert {uid: person.uid for uid, person in found.items()} == {
+        "alice": "alice", "CAROL": "carol", "bob": "bob"}

@@ -12,12 +12,13 @@ from ldap3.utils.dn import escape_rdn
 
 from .connection import DirectoryConnection, Record
 from .errors import InvalidValue, NotFound
-from .layout import Layout, check_uid
+from .layout import UID_PATTERN, Layout, check_uid
 
 PERSON_CLASSES = ["inetOrgPerson", "occupyVolunteer"]
 # ppolicy's value for "locked until an administrator unlocks".
 PERMANENT_LOCK = "000001010000Z"
 MAX_MAIL_LENGTH = 254
+SEARCH_CHUNK = 200  # uids per OR filter
 
 
 class Status(StrEnum):
@@ -141,6 +142,19 @@ class People:
         except InvalidValue:
             return None
         return self._find_one(f"(uid={escape_filter_chars(uid)})")
+
+    def find_many(self, uids: list[str]) -> dict[str, Person]:
+        """Everyone of these uids who exists, by uid, in a few searches rather than one each."""
+        valid = [uid for uid in uids if UID_PATTERN.fullmatch(uid)]
+        found: dict[str, Person] = {}
+        for start in range(0, len(valid), SEARCH_CHUNK):
+            either = "".join(f"(uid={escape_filter_chars(uid)})" for uid in valid[start:start + SEARCH_CHUNK])
+            for record in self._conn.search(self._layout.base_dn,
+                                            f"(&(objectClass=inetOrgPerson)(|{either}))",
+                                            attributes=self._read_attributes()):
+                person = self._to_person(record)
+                found[person.uid.lower()] = person
+        return {uid: found[uid.lower()] for uid in uids if uid.lower() in found}
 
     def find_by_mail(self, mail: str) -> Person | None:
         try:

@@ -22,6 +22,7 @@ UNFINISHED = (QUEUED, RUNNING)
 
 @dataclass(frozen=True)
 class JobResult:
+    job_id: int
     attempt: int
     worker: str
     uid: str
@@ -141,11 +142,10 @@ def renew_lease(connection: Connection, job_ids: Iterable[int], worker: str, *,
     ).values(lease_expires=until))
 
 
-def record_result(connection: Connection, job_id: int, *, attempt: int, worker: str, uid: str,
-                  service: str, task: str, status: str, message: str | None, at: datetime) -> None:
-    connection.execute(job_results.insert().values(
-        job_id=job_id, attempt=attempt, worker=worker, uid=uid, service=service,
-        task=task[:200], status=status, message=message, at=at))
+def record_results(connection: Connection, results: list[JobResult]) -> None:
+    if results:
+        connection.execute(job_results.insert(), [
+            {**result.__dict__, "task": result.task[:200]} for result in results])
 
 
 def finish(connection: Connection, job_id: int, worker: str, *, succeeded: bool, error: str | None,
@@ -196,7 +196,7 @@ def get(connection: Connection, job_id: int, *, with_results: bool = True) -> Jo
         .where(job_targets.c.job_id == job_id).order_by(job_targets.c.uid))}
     results = []
     if with_results:
-        results = [JobResult(**{k: v for k, v in r._mapping.items() if k not in ("id", "job_id")})
+        results = [JobResult(**{k: v for k, v in r._mapping.items() if k != "id"})
                    for r in connection.execute(sa.select(job_results)
                                                .where(job_results.c.job_id == job_id)
                                                .order_by(job_results.c.id))]
