@@ -68,9 +68,9 @@ def job(app: Flask, job_id: int) -> jobs.Job:
 
 
 def runs(app: Flask) -> list[Path]:
-    """One folder per ansible-runner run, under the runner's artifacts."""
+    """One folder per ansible-runner run, under the runner's artifacts, oldest first."""
     artifacts = Path(app.config["RUNNER_DIR"]) / "artifacts"
-    return sorted(artifacts.iterdir()) if artifacts.exists() else []
+    return sorted(artifacts.iterdir(), key=lambda run: run.stat().st_mtime) if artifacts.exists() else []
 
 
 def worker_environment(app, slapd_server, tmp_path, **extra) -> dict[str, str]:

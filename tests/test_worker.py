@@ -91,7 +91,15 @@ def test_a_revoke_checks_the_person_is_no_longer_active(app, directory):
     targets = add_volunteers(directory, 1)
     job_id = queue(app, REVOKE, targets, max_attempts=1)
     make_worker(app, directory).run_once()
-    assert job(app, job_id).error == "vol0000: vol0000 is still active in the directory"
+    assert job(app, job_id).error == "vol0000: vol0000 is still active and in wg-kitchen, wg-tech"
+
+
+def test_a_revoke_for_groups_someone_left_succeeds_while_they_stay_active(app, directory):
+    add_volunteers(directory, 1)
+    directory.groups.remove_member("wg-tech", "vol0000")
+    job_id = queue(app, REVOKE, {"vol0000": ["tech"]}, max_attempts=1)
+    make_worker(app, directory).run_once()
+    assert job(app, job_id).state == "succeeded"
 
 
 def test_old_run_artifacts_are_removed(app, directory):

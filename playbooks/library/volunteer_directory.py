@@ -31,18 +31,21 @@ except ImportError:  # reported below, with the module's own failure message
 
 def check(volunteer: dict, entry: dict | None, groups_dn: str) -> dict:
     uid = volunteer["uid"]
+    member_of = {dn.lower() for dn in entry["memberOf"]} if entry else set()
+    in_group = {group["group"]: f"cn={group['group']},{groups_dn}".lower() in member_of
+                for group in volunteer["groups"]}
     if volunteer["action"] == "revoke":
-        active = entry is not None and entry.get("occupyStatus") == "active"
-        if active:
-            return {"status": "failed", "message": f"{uid} is still active in the directory"}
-        return {"status": "ok", "message": "no longer active in the directory"}
+        # Suspended (or gone), or still active but out of these groups (left them).
+        if entry is None or entry.get("occupyStatus") != "active":
+            return {"status": "ok", "message": "no longer active in the directory"}
+        if still := [name for name, member in in_group.items() if member]:
+            return {"status": "failed", "message": f"{uid} is still active and in {', '.join(still)}"}
+        return {"status": "ok", "message": "no longer in these working groups' LDAP groups"}
     if entry is None:
         return {"status": "failed", "message": f"{uid} is not an account in ou=people"}
     if entry.get("occupyStatus") != "active":
         return {"status": "failed", "message": f"{uid} is {entry.get('occupyStatus')}, not active"}
-    member_of = {dn.lower() for dn in entry["memberOf"]}
-    missing = [group["group"] for group in volunteer["groups"]
-               if f"cn={group['group']},{groups_dn}".lower() not in member_of]
+    missing = [name for name, member in in_group.items() if not member]
     if missing:
         return {"status": "failed",
                 "message": f"{uid} is not in the LDAP group(s) {', '.join(missing)}"}
