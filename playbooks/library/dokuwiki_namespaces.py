@@ -1,0 +1,326 @@
+#!/usr/bin/python
+"""Ansible module: the working groups' DokuWiki namespaces, and each volunteer's access, in one session."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: dokuwiki_namespaces
+short_description: Give working groups their DokuWiki namespaces; report each volunteer's wiki access
+description:
+  - DokuWiki reads people and groups from LDAP (its authldap plugin), so a volunteer's access
+    follows their LDAP groups and their account's lock at once; nothing per volunteer is
+    written in the wiki.
+  - For each working group in the batch, makes sure the ACL lines exist (the group's LDAP group
+    may edit C(<namespace>:*), other logged-in people may read it) and the namespace's start
+    page exists, written only when missing. Idempotent.
+  - For each volunteer to grant, asks the wiki (C(wiki.aclCheck)) whether it lets them edit
+    each of their working groups' namespaces.
+  - Talks XML-RPC over one session, as a wiki superuser: HTTP basic auth on the first call,
+    DokuWiki's session cookies after, so the wiki checks the password against LDAP once.
+  - Reports per volunteer under C(volunteers), with C(service=wiki). The task fails only
+    when the wiki cannot be used at all (unreachable, login refused, not a superuser).
+options:
+  url:
+    description: the wiki's base URL (XML-RPC is at lib/exe/xmlrpc.php under it)
+    type: str
+    required: true
+  admin_user:
+    description: a wiki superuser (an LDAP account in the superuser group)
+    type: str
+    required: true
+  admin_password: {description: its LDAP password, type: str, required: true, no_log: true}
+  volunteers: {description: the batch, type: list, elements: dict, required: true}
+  member_permission:
+    description: the DokuWiki permission of a working group's members on its namespace
+    type: int
+    default: 8
+  reader_group: {description: the DokuWiki group of every logged-in person, type: str, default: user}
+  reader_permission:
+    description: the permission of other logged-in people on a working group's namespace
+    type: int
+    default: 1
+  start_page:
+    description: "the start page's text; {name}, {slug}, {group} and {namespace} are filled in"
+    type: str
+  timeout: {description: seconds to wait for each answer, type: float, default: 10}
+  validate_certs: {description: check the wiki's TLS certificate, type: bool, default: true}
+"""
+
+import base64
+import http.client
+import ssl
+import xmlrpc.client
+from xml.parsers.expat import ExpatError
+
+from ansible.module_utils.basic import AnsibleModule
+
+XMLRPC_PATH = "/lib/exe/xmlrpc.php"
+AUTH_EDIT = 2  # DokuWiki's permission to edit a page
+DEFAULT_START_PAGE = (
+    "====== {name} ======\n\n"
+    "The {name} working group's space. Members of the LDAP group {group} can edit every page "
+    "under {namespace}; everybody else who is logged in can read them.\n"
+)
+
+
+class WikiUnavailable(Exception):
+    """The wiki as a whole cannot be used: the message names it and says why."""
+
+
+class WikiRefused(Exception):
+    """One call was refused or failed; the wiki itself answers."""
+
+
+class _SessionTransport:
+    """Basic auth on every request, plus the cookies DokuWiki sets: once it has a session
+    cookie, DokuWiki trusts its session cache and stops checking the password in LDAP."""
+
+    def __init__(self, authorization: str, timeout: float, **kwargs):
+        super().__init__(headers=[("Authorization", authorization)], **kwargs)
+        self._timeout = timeout
+        self._cookies: dict[str, str] = {}
+
+    def make_connection(self, host):
+        connection = super().make_connection(host)
+        connection.timeout = self._timeout
+        return connection
+
+    def send_headers(self, connection, headers):
+        if self._cookies:
+            cookie = "; ".join(f"{name}={value}" for name, value in self._cookies.items())
+            headers = [*headers, ("Cookie", cookie)]
+        super().send_headers(connection, headers)
+
+    def parse_response(self, response):
+        for header in response.msg.get_all("Set-Cookie") or []:
+            name, _, rest = header.partition("=")
+            value = rest.split(";", 1)[0].strip()
+            if value in ("", "deleted"):
+                self._cookies.pop(name.strip(), None)
+            else:
+                self._cookies[name.strip()] = value
+        return super().parse_response(response)
+
+
+class _HttpSession(_SessionTransport, xmlrpc.client.Transport):
+    pass
+
+
+class _HttpsSession(_SessionTransport, xmlrpc.client.SafeTransport):
+    pass
+
+
+class Wiki:
+    """One XML-RPC session with DokuWiki, as one user."""
+
+    def __init__(self, url: str, user: str, password: str, *, timeout: float, validate_certs: bool):
+        self.url = url.rstrip("/")
+        self.user = user
+        authorization = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+        if self.url.startswith("https://"):
+            context = ssl.create_default_context()
+            if not validate_certs:
+                context.check_hostname = False
+                context.verify_mode = ssl.CERT_NONE
+            transport = _HttpsSession(authorization, timeout, context=context)
+        elif self.url.startswith("http://"):
+            transport = _HttpSession(authorization, timeout)
+        else:
+            raise WikiUnavailable(f"the wiki URL {url!r} does not start with http:// or https://")
+        self._proxy = xmlrpc.client.ServerProxy(self.url + XMLRPC_PATH, transport=transport,
+                                                allow_none=False)
+
+    def call(self, method: str, *args, expect: type):
+        """The call's answer, of type `expect`. DokuWiki hides an error as an empty struct
+        (with HTTP 200 or 403), so an answer of another type is a refusal."""
+        try:
+            answer = getattr(self._proxy, method)(*args)
+        except xmlrpc.client.ProtocolError as error:
+            if error.errcode == 401:
+                raise WikiUnavailable(
+                    f"DokuWiki at {self.url} refused the login of {self.user}: a wrong password, "
+                    "or an account that is locked or not in LDAP") from None
+            if error.errcode == 403:
+                raise WikiRefused(f"{method} is forbidden to {self.user} (HTTP 403)") from None
+            if error.errcode == 404:
+                raise WikiUnavailable(f"no DokuWiki XML-RPC at {self.url}{XMLRPC_PATH} (HTTP 404)") from None
+            raise WikiUnavailable(f"DokuWiki at {self.url} answered HTTP {error.errcode} "
+                                  f"{error.errmsg} to {method}") from None
+        except xmlrpc.client.Fault as fault:
+            raise WikiRefused(f"{method} failed: {fault.faultString} ({fault.faultCode})") from None
+        except (OSError, http.client.HTTPException) as error:
+            raise WikiUnavailable(f"DokuWiki XML-RPC at {self.url} does not answer: "
+                                  f"{error.__class__.__name__}: {error}") from None
+        except (ExpatError, xmlrpc.client.ResponseError) as error:
+            raise WikiUnavailable(f"{self.url}{XMLRPC_PATH} does not answer like DokuWiki's XML-RPC: "
+                                  f"{error}") from None
+        if expect is int and isinstance(answer, bool):
+            answer = None   # a bool is an int in Python, never a permission
+        if not isinstance(answer, expect):
+            raise WikiRefused(f"DokuWiki refused {method} (it answered {answer!r})")
+        return answer
+
+    def close(self) -> None:
+        self._proxy("close")()
+
+
+class Namespaces:
+    """Makes the working groups' namespaces exist; remembers what it changed and what failed."""
+
+    def __init__(self, wiki: Wiki, params: dict, check_mode: bool):
+        self.wiki = wiki
+        self.params = params
+        self.check_mode = check_mode
+        self.changed: list[str] = []
+        self.errors: dict[str, str] = {}
+
+    def wanted_lines(self, group: dict) -> dict[str, int]:
+        return {f"@{group['group']}": self.params["member_permission"],
+                f"@{self.params['reader_group']}": self.params["reader_permission"]}
+
+    def ensure(self, groups: list[dict]) -> None:
+        try:
+            acls = self.wiki.call("plugin.acl.listAcls", expect=(dict, list))
+        except WikiRefused as error:
+            raise WikiUnavailable(
+                f"{self.wiki.user} may not manage ACLs on DokuWiki at {self.wiki.url}: it must be a "
+                f"superuser and allowed XML-RPC by $conf['remoteuser'] ({error})") from None
+        acls = acls or {}   # PHP sends an empty ACL as an empty array
+        written_acl = False
+        for group in groups:
+            try:
+                written_acl |= self._ensure_acl(group, acls)
+                self._ensure_start_page(group)
+            except WikiRefused as error:
+                self.errors[group["slug"]] = str(error)
+        if written_acl and not self.check_mode:
+            self._read_back_acls(groups)
+
+    def _ensure_acl(self, group: dict, acls: dict) -> bool:
+        scope = f"{group['wiki_namespace']}:*"
+        current = acls.get(scope) or {}
+        written = False
+        for who, level in self.wanted_lines(group).items():
+            if str(current.get(who)) == str(level):
+                continue
+            if not self.check_mode:
+                self.wiki.call("plugin.acl.addAcl", scope, who, level, expect=bool)
+            self.changed.append(f"ACL {scope} {who} {level}")
+            written = True
+        return written
+
+    def _ensure_start_page(self, group: dict) -> None:
+        page = f"{group['wiki_namespace']}:start"
+        if self._page_exists(page):
+            return
+        if not self.check_mode:
+            text = (self.params["start_page"] or DEFAULT_START_PAGE).format(
+                name=group.get("name") or group["slug"], slug=group["slug"], group=group["group"],
+                namespace=group["wiki_namespace"])
+            self.wiki.call("wiki.putPage", page, text,
+                           {"sum": "working group namespace created by the provisioner"}, expect=bool)
+            if not self._page_exists(page):
+                raise WikiRefused(f"DokuWiki accepted the page {page} but does not show it")
+        self.changed.append(f"page {page}")
+
+    def _page_exists(self, page: str) -> bool:
+        try:
+            info = self.wiki.call("wiki.getPageInfo", page, expect=dict)
+        except WikiRefused:
+            return False   # "the requested page does not exist" comes back as an empty struct
+        return bool(info.get("name"))
+
+    def _read_back_acls(self, groups: list[dict]) -> None:
+        acls = self.wiki.call("plugin.acl.listAcls", expect=(dict, list)) or {}
+        for group in groups:
+            scope = f"{group['wiki_namespace']}:*"
+            current = acls.get(scope) or {}
+            missing = [f"{who} {level}" for who, level in self.wanted_lines(group).items()
+                       if str(current.get(who)) != str(level)]
+            if missing and group["slug"] not in self.errors:
+                self.errors[group["slug"]] = (f"DokuWiki accepted the ACL lines for {scope} but does not "
+                                              f"show {', '.join(missing)}")
+
+
+def grant_outcome(wiki: Wiki, volunteer: dict, errors: dict[str, str]) -> dict:
+    uid = volunteer["uid"]
+    groups = volunteer.get("groups") or []
+    if not groups:
+        return {"status": "ok", "message": "no working group to give wiki access for"}
+    problems, editable = [], []
+    for group in groups:
+        namespace = group["wiki_namespace"]
+        if group["slug"] in errors:
+            problems.append(f"the namespace {namespace} could not be set up: {errors[group['slug']]}")
+            continue
+        try:
+            level = wiki.call("wiki.aclCheck", f"{namespace}:start", uid, expect=int)
+        except WikiRefused as error:
+            problems.append(f"cannot check {namespace}: {error}")
+            continue
+        if level >= AUTH_EDIT:
+            editable.append(namespace)
+        else:
+            problems.append(f"cannot edit {namespace}: the wiki gives permission {level}, so it does "
+                            f"not see {uid} in the LDAP group {group['group']}")
+    if problems:
+        return {"status": "failed", "message": "; ".join(problems)}
+    return {"status": "ok", "message": f"can edit {', '.join(editable)}"}
+
+
+def revoke_outcome(volunteer: dict, errors: dict[str, str]) -> dict:
+    groups = volunteer.get("groups") or []
+    broken = [f"the namespace {group['wiki_namespace']} could not be set up: {errors[group['slug']]}"
+              for group in groups if group["slug"] in errors]
+    if broken:
+        return {"status": "failed", "message": "; ".join(broken)}
+    left = ", ".join(group["group"] for group in groups) or "a working group"
+    namespaces = ", ".join(group["wiki_namespace"] for group in groups) or "its namespace"
+    return {"status": "ok", "message": f"access follows LDAP: a locked account cannot log in, and "
+                                       f"leaving {left} ends editing {namespaces}"}
+
+
+def provision(params: dict, volunteers: list[dict], check_mode: bool) -> tuple[list[str], dict]:
+    """Set up the batch's namespaces, then report each volunteer: (changes made, outcomes)."""
+    groups = list({group["slug"]: group for volunteer in volunteers
+                   for group in volunteer.get("groups") or []}.values())
+    wiki = Wiki(params["url"], params["admin_user"], params["admin_password"],
+                timeout=params["timeout"], validate_certs=params["validate_certs"])
+    try:
+        namespaces = Namespaces(wiki, params, check_mode)
+        namespaces.ensure(groups)
+        results = {volunteer["uid"]: (grant_outcome(wiki, volunteer, namespaces.errors)
+                                      if volunteer["action"] == "grant"
+                                      else revoke_outcome(volunteer, namespaces.errors))
+                   for volunteer in volunteers}
+    finally:
+        wiki.close()
+    return namespaces.changed, results
+
+
+def main() -> None:
+    module = AnsibleModule(argument_spec={
+        "url": {"type": "str", "required": True},
+        "admin_user": {"type": "str", "required": True},
+        "admin_password": {"type": "str", "required": True, "no_log": True},
+        "volunteers": {"type": "list", "elements": "dict", "required": True},
+        "member_permission": {"type": "int", "default": 8},
+        "reader_group": {"type": "str", "default": "user"},
+        "reader_permission": {"type": "int", "default": 1},
+        "start_page": {"type": "str"},
+        "timeout": {"type": "float", "default": 10.0},
+        "validate_certs": {"type": "bool", "default": True},
+    }, supports_check_mode=True)
+    params = module.params
+    volunteers = params["volunteers"]
+    try:
+        changes, results = provision(params, volunteers, module.check_mode)
+    except WikiUnavailable as error:
+        failed = {"status": "failed", "message": f"the wiki could not be used: {error}"}
+        module.fail_json(msg=str(error), service="wiki",
+                         volunteers={volunteer["uid"]: failed for volunteer in volunteers})
+    module.exit_json(changed=bool(changes), service="wiki", volunteers=results, changes=changes)
+
+
+if __name__ == "__main__":
+    main()

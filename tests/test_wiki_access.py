@@ -1,0 +1,223 @@
+"""The wiki role against a real DokuWiki that reads the suite's slapd, run by the real worker.
+
+Access is checked as the volunteer meets it: saving a page over XML-RPC, logged in
+with their LDAP password (HTTP basic auth), in their group's namespace and in another's.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import shutil
+import tempfile
+import xmlrpc.client
+from pathlib import Path
+
+import pytest
+import yaml
+
+from provisioner.jobs import GRANT
+from provisioner.private_services.dokuwiki import BASE_ACL, PrivateDokuWiki
+from provisioner.resources import get_portal, get_store
+from provisioner.store import jobs
+from provisioner.workflow import create_sysadmin, suspend
+
+from job_helpers import Clock, add_volunteers, job, make_worker, queue, runs
+from suite_config import BASE_DN
+
+WIKI_ADMIN = "wikibot"
+WIKI_ADMIN_PASSWORD = "wiki superuser passphrase for tests"
+PASSWORD = "a volunteer's long password"
+WIKI_TASK = "Give the working groups their wiki namespaces and report each volunteer's access"
+
+
+@pytest.fixture(scope="module")
+def wiki(slapd_server):
+    """The module's DokuWiki. If DokuWiki or PHP is missing this fails, never skips."""
+    folder = tempfile.mkdtemp(prefix="wiki-")
+    try:
+        with PrivateDokuWiki(folder, ldap_url=slapd_server.url, base_dn=BASE_DN,
+                             bind_dn=slapd_server.root_dn, bind_password=slapd_server.root_password,
+                             admin_user=WIKI_ADMIN, admin_password=WIKI_ADMIN_PASSWORD) as server:
+            yield server
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def wiki_app(app, directory, wiki, tmp_path):
+    """The app with an inventory that offers the wiki (and nothing else), on a wiki with no
+    working-group namespace yet and its superuser in the fresh directory."""
+    wiki.acl_path.write_text(BASE_ACL)
+    for area in ("pages", "meta", "attic"):
+        shutil.rmtree(wiki.data_dir / area / "wg", ignore_errors=True)
+    create_sysadmin(directory, WIKI_ADMIN, "wikibot@example.org", "Wiki Robot", WIKI_ADMIN_PASSWORD)
+    inventory = tmp_path / "inventory"
+    inventory.mkdir()
+    host = {"ansible_connection": "local",
+            "ansible_python_interpreter": "{{ ansible_playbook_python }}", **wiki.inventory_vars()}
+    (inventory / "hosts.yml").write_text(yaml.safe_dump({"all": {"hosts": {"localhost": host}}}))
+    app.config["INVENTORY"] = str(inventory)
+    return app
+
+
+def as_person(wiki: PrivateDokuWiki, uid: str, password: str) -> xmlrpc.client.ServerProxy:
+    """XML-RPC as this person, basic auth on every call (no session): the wiki asks LDAP each time."""
+    credentials = base64.b64encode(f"{uid}:{password}".encode()).decode()
+    transport = xmlrpc.client.Transport(headers=[("Authorization", f"Basic {credentials}")])
+    return xmlrpc.client.ServerProxy(wiki.xmlrpc_url, transport=transport)
+
+
+def save_page(wiki: PrivateDokuWiki, uid: str, password: str, page: str, text: str):
+    """What saving the page gives this person: True, or the HTTP status of the refusal."""
+    with as_person(wiki, uid, password) as proxy:
+        try:
+            return proxy.wiki.putPage(page, text, {"sum": "a test edit"})
+        except xmlrpc.client.ProtocolError as refusal:
+            return refusal.errcode
+
+
+def page_text(wiki: PrivateDokuWiki, page: str) -> str:
+    with as_person(wiki, WIKI_ADMIN, WIKI_ADMIN_PASSWORD) as proxy:
+        return proxy.wiki.getPage(page)
+
+
+def wiki_outcomes(app, job_id: int) -> dict[str, tuple[str, str]]:
+    return {result.uid: (result.status, result.message)
+            for result in job(app, job_id).results if result.service == "wiki"}
+
+
+def latest_job(app, uid: str) -> jobs.Job:
+    with app.app_context(), get_store().begin() as connection:
+        return jobs.latest_for(connection, uid)
+
+
+def files_holding(app, secret: str) -> list[str]:
+    """The files of the worker's runs (artifacts included) that hold this text."""
+    return [str(path) for path in Path(app.config["RUNNER_DIR"]).rglob("*")
+            if path.is_file() and secret.encode() in path.read_bytes()]
+
+
+def wiki_task_results(app) -> list[dict]:
+    """The wiki module's results in the latest run, read from ansible-runner's events."""
+    latest = max(runs(app), key=lambda run: run.stat().st_mtime_ns)   # runs() sorts by name
+    events = (json.loads(path.read_text()) for path in (latest / "job_events").glob("*.json"))
+    return [event["event_data"]["res"] for event in events
+            if event.get("event") in ("runner_on_ok", "runner_on_failed")
+            and event["event_data"].get("task") == WIKI_TASK]
+
+
+def test_members_edit_their_groups_namespaces_and_only_read_the_others(wiki_app, directory, wiki):
+    cooks = add_volunteers(directory, 2)                                    # wg-kitchen, wg-tech
+    press = add_volunteers(directory, 1, groups=("media",), prefix="press")
+    for uid in [*cooks, *press]:
+        directory.people.set_password(uid, PASSWORD)
+    job_id = queue(wiki_app, GRANT, {**cooks, **press})
+    assert make_worker(wiki_app, directory).run_once() == 1
+    assert job(wiki_app, job_id).state == "succeeded", job(wiki_app, job_id).error
+    assert wiki_outcomes(wiki_app, job_id) == {
+        "vol0000": ("ok", "can edit wg:kitchen, wg:tech"),
+        "vol0001": ("ok", "can edit wg:kitchen, wg:tech"),
+        "press0000": ("ok", "can edit wg:media"),
+    }
+    [first] = wiki_task_results(wiki_app)
+    assert first["changed"] is True
+    acl = wiki.acl_path.read_text()
+    assert "wg:kitchen:*\t@wg%2dkitchen\t8\n" in acl and "wg:kitchen:*\t@user\t1\n" in acl
+    assert "====== Kitchen ======" in page_text(wiki, "wg:kitchen:start")
+
+    # As the volunteers meet it: logged in with their LDAP password.
+    assert save_page(wiki, "vol0000", PASSWORD, "wg:kitchen:menu", "Soup on Monday\n") is True
+    assert page_text(wiki, "wg:kitchen:menu") == "Soup on Monday\n"
+    assert save_page(wiki, "press0000", PASSWORD, "wg:media:contacts", "Press list\n") is True
+    assert save_page(wiki, "vol0000", PASSWORD, "wg:media:contacts", "Defaced\n") == 403
+    assert page_text(wiki, "wg:media:contacts") == "Press list\n"
+    assert save_page(wiki, "vol0000", "a wrong password", "wg:kitchen:menu", "Nope\n") == 401
+    with as_person(wiki, "vol0000", PASSWORD) as volunteer:
+        assert volunteer.wiki.getPage("wg:media:contacts") == "Press list\n"     # read-only
+
+    # The same batch again changes nothing.
+    again = queue(wiki_app, GRANT, {**cooks, **press})
+    make_worker(wiki_app, directory).run_once()
+    assert job(wiki_app, again).state == "succeeded"
+    assert {status for status, _ in wiki_outcomes(wiki_app, again).values()} == {"ok"}
+    [second] = wiki_task_results(wiki_app)
+    assert second["changed"] is False, second["changes"]
+    assert wiki.acl_path.read_text() == acl
+    assert files_holding(wiki_app, WIKI_ADMIN_PASSWORD) == []
+
+
+def test_leaving_the_group_or_suspension_ends_editing(wiki_app, directory, wiki):
+    targets = add_volunteers(directory, 2)
+    for uid in targets:
+        directory.people.set_password(uid, PASSWORD)
+    queue(wiki_app, GRANT, targets)
+    make_worker(wiki_app, directory).run_once()
+    assert save_page(wiki, "vol0001", PASSWORD, "wg:kitchen:menu", "Soup\n") is True
+
+    # Leaving the LDAP group: DokuWiki reads groups live, nothing to run.
+    directory.groups.remove_member("wg-kitchen", "vol0001")
+    assert save_page(wiki, "vol0001", PASSWORD, "wg:kitchen:menu", "Stew\n") == 403
+    assert page_text(wiki, "wg:kitchen:menu") == "Soup\n"
+
+    # Suspension locks the account and queues a revoke, which the wiki reports as done.
+    assert save_page(wiki, "vol0000", PASSWORD, "wg:kitchen:menu", "Soup and bread\n") is True
+    with wiki_app.test_request_context():
+        suspend(get_portal(), "vol0000", "Harassment at the kitchen", actor=WIKI_ADMIN)
+    make_worker(wiki_app, directory).run_once()
+    revoke = latest_job(wiki_app, "vol0000")
+    assert (revoke.kind, revoke.state) == ("revoke", "succeeded"), revoke.error
+    status, message = wiki_outcomes(wiki_app, revoke.id)["vol0000"]
+    assert status == "ok" and message.startswith("access follows LDAP")
+    assert save_page(wiki, "vol0000", PASSWORD, "wg:kitchen:menu", "Defaced\n") == 401
+    assert page_text(wiki, "wg:kitchen:menu") == "Soup and bread\n"
+
+
+def test_a_run_while_the_wiki_is_down_fails_naming_it_and_a_retry_completes(wiki_app, directory, wiki):
+    targets = add_volunteers(directory, 2)
+    clock = Clock()
+    worker = make_worker(wiki_app, directory, clock, retry_seconds=60)
+    job_id = queue(wiki_app, GRANT, targets, now=clock(), max_attempts=3)
+    wiki.stop()
+    try:
+        worker.run_once()
+    finally:
+        wiki.start()
+    failed = job(wiki_app, job_id)
+    assert failed.state == "queued" and failed.attempts == 1
+    assert failed.error.startswith(f"The step “{WIKI_TASK}” failed: DokuWiki XML-RPC at {wiki.url} "
+                                   "does not answer: ConnectionRefusedError")
+    assert {status for status, _ in wiki_outcomes(wiki_app, job_id).values()} == {"failed"}
+    clock.advance(seconds=61)
+    worker.run_once()
+    done = job(wiki_app, job_id)
+    assert done.state == "succeeded" and done.attempts == 2
+    assert {result.message for result in done.results
+            if result.service == "wiki" and result.attempt == 2} == {"can edit wg:kitchen, wg:tech"}
+
+
+def test_a_wrong_superuser_password_fails_the_job_in_plain_words_and_stays_secret(
+        wiki_app, directory, wiki):
+    job_id = queue(wiki_app, GRANT, add_volunteers(directory, 1), max_attempts=1)
+    inventory = Path(wiki_app.config["INVENTORY"]) / "hosts.yml"
+    wrong = "not the wiki superuser's passphrase"
+    inventory.write_text(inventory.read_text().replace(WIKI_ADMIN_PASSWORD, wrong))
+    make_worker(wiki_app, directory).run_once()
+    assert job(wiki_app, job_id).error == (
+        f"The step “{WIKI_TASK}” failed: DokuWiki at {wiki.url} refused the login of {WIKI_ADMIN}: "
+        "a wrong password, or an account that is locked or not in LDAP")
+    assert files_holding(wiki_app, wrong) == []
+
+
+def test_the_bind_password_stays_in_the_wikis_private_conf_file(wiki, slapd_server):
+    secret = slapd_server.root_password.encode()
+    assert wiki.conf_dir.stat().st_mode & 0o777 == 0o700
+    local_conf = wiki.conf_dir / "local.php"
+    assert local_conf.stat().st_mode & 0o777 == 0o600
+    assert secret not in Path(f"/proc/{wiki.pid}/cmdline").read_bytes()
+    assert secret not in Path(f"/proc/{wiki.pid}/environ").read_bytes()
+    # base64-encoded there, as DokuWiki's own config manager writes passwords
+    encoded = base64.b64encode(secret)
+    holding = [path.name for path in wiki.folder.rglob("*")
+               if path.is_file() and (secret in path.read_bytes() or encoded in path.read_bytes())]
+    assert holding == ["local.php"]
