@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 # mailman3, dokuwiki (+ php), redmine: the services the playbooks provision, run privately
 # by the tests and the demo. python3-venv only where this Python cannot make a venv.
-DEBIAN_PACKAGES := slapd ldap-utils chromium postgresql mailman3 dokuwiki php-cli php-ldap redmine redmine-sqlite $(shell $(PYTHON) -c 'import ensurepip' 2>/dev/null || echo python3-venv)
+DEBIAN_PACKAGES := slapd ldap-utils chromium postgresql mailman3 dokuwiki php-cli php-ldap redmine redmine-sqlite ruby-webrick $(shell $(PYTHON) -c 'import ensurepip' 2>/dev/null || echo python3-venv)
 
 .PHONY: demo test install debian-packages bench
 
@@ -18,6 +18,7 @@ install: debian-packages $(VENV)/.installed
 
 debian-packages:
 	@scripts/install-debian-packages $(DEBIAN_PACKAGES)
+	@scripts/prepare-redmine
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

@@ -1,0 +1,398 @@
+#!/usr/bin/python
+"""Ansible module: give or take volunteers' membership of their working groups' Redmine projects."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: redmine_members
+short_description: Grant or revoke a batch of volunteers' Redmine project memberships
+description:
+  - Makes sure each working group of the batch has its Redmine project (created with the
+    group's name when missing).
+  - Grant: the volunteer's Redmine account (login = uid, authenticated by the LDAP source
+    I(auth_source_id), no password of its own) is created if missing and unlocked if
+    locked; then the account becomes a member of each group's project with I(role). An
+    existing membership keeps the roles it has.
+  - Revoke: the volunteer's memberships in the batch's groups' projects are removed, and
+    the account is locked once it is a member of no project at all.
+  - Talks to Redmine's REST API over one keep-alive connection, as an administrator.
+    Reports per volunteer under C(volunteers), with C(service=redmine). The task fails
+    only when Redmine as a whole cannot be used (it does not answer, refuses the key, has
+    no such role); a problem with one volunteer is reported for that volunteer.
+options:
+  url: {description: Redmine's address, e.g. https://redmine.example.org, type: str, required: true}
+  api_key: {description: an administrator's API key, type: str, required: true, no_log: true}
+  auth_source_id: {description: the id of Redmine's LDAP authentication source, type: int, required: true}
+  role: {description: the name of the Redmine role members get, e.g. Developer, type: str, required: true}
+  project_public: {description: whether new projects are public, type: bool, default: false}
+  validate_certs: {description: check Redmine's TLS certificate, type: bool, default: true}
+  timeout: {description: seconds to wait for one answer, type: int, default: 30}
+  volunteers: {description: the batch, type: list, elements: dict, required: true}
+"""
+
+import http.client
+import json
+import ssl
+from dataclasses import dataclass, field
+from urllib.parse import quote, urlencode, urlsplit
+
+from ansible.module_utils.basic import AnsibleModule
+
+ACTIVE = 1
+LOCKED = 3
+PAGE = 100
+# Answers of a proxy in front of a Redmine that is down.
+UNAVAILABLE = (502, 503, 504)
+
+
+class RedmineUnavailable(Exception):
+    """Redmine as a whole cannot be used: the message names it and says why."""
+
+
+class VolunteerProblem(Exception):
+    """One step for one volunteer failed; the message is for people."""
+
+
+@dataclass
+class Answer:
+    status: int
+    data: dict
+
+    def errors(self) -> str:
+        found = self.data.get("errors") if isinstance(self.data, dict) else None
+        if isinstance(found, list) and found:
+            return "; ".join(str(error) for error in found)
+        return f"HTTP {self.status}"
+
+
+class RedmineClient:
+    """One keep-alive HTTP connection to Redmine's REST API, as the key's owner."""
+
+    def __init__(self, url: str, api_key: str, timeout: int, validate_certs: bool):
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise RedmineUnavailable(f"Redmine's address {url!r} is not an http(s) URL")
+        self.url = url.rstrip("/")
+        self._https = parts.scheme == "https"
+        self._host = parts.hostname
+        self._port = parts.port
+        self._prefix = parts.path.rstrip("/")
+        self._timeout = timeout
+        self._context = ssl.create_default_context() if self._https else None
+        if self._context is not None and not validate_certs:
+            self._context.check_hostname = False
+            self._context.verify_mode = ssl.CERT_NONE
+        self._headers = {"X-Redmine-API-Key": api_key, "Accept": "application/json",
+                         "Content-Type": "application/json"}
+        self._connection: http.client.HTTPConnection | None = None
+
+    def _connect(self) -> http.client.HTTPConnection:
+        if self._connection is None:
+            if self._https:
+                self._connection = http.client.HTTPSConnection(
+                    self._host, self._port, timeout=self._timeout, context=self._context)
+            else:
+                self._connection = http.client.HTTPConnection(self._host, self._port,
+                                                              timeout=self._timeout)
+        return self._connection
+
+    def close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+    def request(self, method: str, path: str, body: dict | None = None,
+                query: dict | None = None) -> Answer:
+        target = self._prefix + path + (f"?{urlencode(query)}" if query else "")
+        payload = json.dumps(body).encode() if body is not None else None
+        # A kept-alive connection the server has closed fails on first use: one fresh
+        # try. Repeating a POST is safe: a done one answers "already taken".
+        for attempt in (1, 2):
+            connection = self._connect()
+            try:
+                connection.request(method, target, body=payload, headers=self._headers)
+                response = connection.getresponse()
+                raw = response.read()
+            except (http.client.HTTPException, OSError) as error:
+                self.close()
+                if attempt == 2 or isinstance(error, TimeoutError):
+                    raise RedmineUnavailable(
+                        f"Redmine REST API at {self.url} does not answer: {error or type(error).__name__}"
+                    ) from error
+                continue
+            if response.will_close:
+                self.close()
+            break
+        if response.status == 401:
+            raise RedmineUnavailable(f"Redmine at {self.url} refused the API key (HTTP 401)")
+        if response.status in UNAVAILABLE:
+            raise RedmineUnavailable(f"Redmine at {self.url} is unavailable (HTTP {response.status})")
+        try:
+            data = json.loads(raw) if raw.strip() else {}
+        except ValueError:
+            data = {}
+        return Answer(response.status, data)
+
+
+@dataclass
+class Project:
+    identifier: str
+    id: int | None = None
+    problem: str | None = None
+
+
+@dataclass
+class Outcome:
+    done: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    unchanged: str = ""
+
+    def report(self) -> dict:
+        if self.problems:
+            return {"status": "failed", "message": "; ".join(self.problems + self.done)}
+        if self.done:
+            return {"status": "changed", "message": "; ".join(self.done)}
+        return {"status": "ok", "message": self.unchanged}
+
+
+def split_name(display_name: str | None, uid: str) -> tuple[str, str]:
+    """Redmine requires both names; like the directory's sn, the last word is the surname."""
+    words = (display_name or "").split()
+    if not words:
+        return uid[:30], "-"
+    if len(words) == 1:
+        return words[0][:30], "-"
+    return " ".join(words[:-1])[:30], words[-1]
+
+
+class RedmineAccess:
+    def __init__(self, client: RedmineClient, auth_source_id: int, project_public: bool):
+        self.client = client
+        self.auth_source_id = auth_source_id
+        self.project_public = project_public
+        self.projects: dict[str, Project] = {}
+        self.role_id: int | None = None
+        self.changed = False
+
+    def check_administrator(self) -> None:
+        answer = self.client.request("GET", "/users/current.json")
+        if answer.status == 403:
+            raise RedmineUnavailable(f"Redmine at {self.client.url} refused its REST API (HTTP 403): "
+                                     "is the REST API enabled in its settings?")
+        if answer.status != 200 or not answer.data.get("user", {}).get("admin"):
+            raise RedmineUnavailable(f"Redmine at {self.client.url} did not take the API key as an "
+                                     f"administrator's (HTTP {answer.status})")
+
+    def resolve_role(self, name: str) -> None:
+        answer = self.client.request("GET", "/roles.json")
+        if answer.status != 200:
+            raise RedmineUnavailable(f"Redmine at {self.client.url} did not list its roles: "
+                                     f"{answer.errors()}")
+        roles = {role["name"]: role["id"] for role in answer.data.get("roles", [])}
+        if name not in roles:
+            raise RedmineUnavailable(f"Redmine at {self.client.url} has no role named {name!r} "
+                                     f"(it has {', '.join(sorted(roles)) or 'none'})")
+        self.role_id = roles[name]
+
+    def ensure_projects(self, groups: dict[str, str]) -> None:
+        """groups: project identifier -> the working group's name."""
+        for identifier, name in groups.items():
+            path = f"/projects/{quote(identifier, safe='')}.json"
+            answer = self.client.request("GET", path)
+            project = Project(identifier)
+            if answer.status == 200:
+                project.id = answer.data["project"]["id"]
+            elif answer.status == 404:
+                created = self.client.request("POST", "/projects.json", {"project": {
+                    "name": name, "identifier": identifier, "is_public": self.project_public}})
+                if created.status == 201:
+                    project.id = created.data["project"]["id"]
+                    self.changed = True
+                else:
+                    project.problem = f"Redmine did not create the project {identifier}: {created.errors()}"
+            elif answer.status == 403:
+                project.problem = f"the Redmine project {identifier} is archived"
+            else:
+                project.problem = f"Redmine did not show the project {identifier}: {answer.errors()}"
+            self.projects[identifier] = project
+
+    def find_user(self, login: str) -> dict | None:
+        """The account with exactly this login, whatever its status (name= is a fuzzy match)."""
+        offset = 0
+        while True:
+            answer = self.client.request("GET", "/users.json", query={
+                "name": login, "status": "", "limit": PAGE, "offset": offset})
+            if answer.status != 200:
+                raise VolunteerProblem(f"Redmine did not search its accounts: {answer.errors()}")
+            users = answer.data.get("users", [])
+            for user in users:
+                if user.get("login", "").lower() == login.lower():
+                    return user
+            offset += PAGE
+            if not users or offset >= answer.data.get("total_count", 0):
+                return None
+
+    def user_with_memberships(self, user_id: int) -> dict:
+        answer = self.client.request("GET", f"/users/{user_id}.json", query={"include": "memberships"})
+        if answer.status != 200:
+            raise VolunteerProblem(f"Redmine did not show account {user_id}: {answer.errors()}")
+        return answer.data["user"]
+
+    def set_status(self, user_id: int, status: int) -> None:
+        answer = self.client.request("PUT", f"/users/{user_id}.json", {"user": {"status": status}})
+        if answer.status not in (200, 204):
+            raise VolunteerProblem(f"Redmine did not {'unlock' if status == ACTIVE else 'lock'} "
+                                   f"the account: {answer.errors()}")
+        self.changed = True
+
+    def grant(self, volunteer: dict) -> dict:
+        outcome = Outcome()
+        identifiers = [group["redmine_project"] for group in volunteer.get("groups") or []]
+        try:
+            user = self._account(volunteer, outcome)
+            if user.get("status", ACTIVE) != ACTIVE:
+                self.set_status(user["id"], ACTIVE)
+                outcome.done.append("Redmine account unlocked")
+            member_of = _project_ids(user)
+            added = []
+            for identifier in identifiers:
+                project = self.projects[identifier]
+                if project.problem:
+                    outcome.problems.append(project.problem)
+                elif project.id not in member_of and self._add_member(project, user["id"], outcome):
+                    added.append(identifier)
+            if added:
+                outcome.done.append(f"member of {', '.join(added)}")
+        except VolunteerProblem as problem:
+            outcome.problems.append(str(problem))
+        outcome.unchanged = f"already a member of {', '.join(identifiers) or 'no project'}"
+        return outcome.report()
+
+    def _account(self, volunteer: dict, outcome: Outcome) -> dict:
+        """The volunteer's account with its memberships: made now, or the one there already."""
+        uid = volunteer["uid"]
+        if not volunteer.get("mail"):
+            raise VolunteerProblem(f"{uid} has no mail address, which Redmine requires")
+        firstname, lastname = split_name(volunteer.get("display_name"), uid)
+        answer = self.client.request("POST", "/users.json", {"user": {
+            "login": uid, "firstname": firstname, "lastname": lastname,
+            "mail": volunteer["mail"], "auth_source_id": self.auth_source_id}})
+        if answer.status == 201:
+            self.changed = True
+            outcome.done.append("Redmine account created")
+            return {**answer.data["user"], "memberships": []}
+        if answer.status == 422:
+            # "Login has already been taken", in the administrator's language; but the
+            # mail address may be the one taken, by another account: look.
+            found = self.find_user(uid)
+            if found is not None:
+                return self.user_with_memberships(found["id"])
+        raise VolunteerProblem(f"Redmine did not create an account for {uid}: {answer.errors()}")
+
+    def _add_member(self, project: Project, user_id: int, outcome: Outcome) -> bool:
+        """True if the membership was added now."""
+        answer = self.client.request(
+            "POST", f"/projects/{project.id}/memberships.json",
+            {"membership": {"user_id": user_id, "role_ids": [self.role_id]}})
+        if answer.status == 201:
+            self.changed = True
+            return True
+        # 422 "User has already been taken" (in any language): done, if it is there.
+        if answer.status != 422 or project.id not in _project_ids(self.user_with_memberships(user_id)):
+            outcome.problems.append(f"Redmine did not add the membership of {project.identifier}: "
+                                    f"{answer.errors()}")
+        return False
+
+    def revoke(self, volunteer: dict) -> dict:
+        outcome = Outcome()
+        identifiers = [group["redmine_project"] for group in volunteer.get("groups") or []]
+        try:
+            found = self.find_user(volunteer["uid"])
+            if found is None:
+                outcome.unchanged = "no Redmine account"
+                return outcome.report()
+            user = self.user_with_memberships(found["id"])
+            to_leave = {}
+            for identifier in identifiers:
+                project = self.projects[identifier]
+                if project.problem:
+                    outcome.problems.append(project.problem)
+                else:
+                    to_leave[project.id] = identifier
+            remaining, left = [], []
+            for membership in user.get("memberships", []):
+                identifier = to_leave.get(membership.get("project", {}).get("id"))
+                if identifier is None:
+                    remaining.append(membership)
+                    continue
+                answer = self.client.request("DELETE", f"/memberships/{membership['id']}.json")
+                if answer.status in (200, 204):
+                    self.changed = True
+                    left.append(identifier)
+                elif answer.status != 404:    # 404: gone already
+                    remaining.append(membership)
+                    outcome.problems.append(f"Redmine kept the membership of {identifier}: "
+                                            f"{answer.errors()}")
+            if left:
+                outcome.done.append(f"left {', '.join(left)}")
+            if not remaining and not outcome.problems and user.get("status") != LOCKED:
+                self.set_status(user["id"], LOCKED)
+                outcome.done.append("Redmine account locked")
+        except VolunteerProblem as problem:
+            outcome.problems.append(str(problem))
+        outcome.unchanged = f"not a member of {', '.join(identifiers) or 'any project'}"
+        return outcome.report()
+
+
+def _project_ids(user: dict) -> set[int]:
+    return {membership["project"]["id"] for membership in user.get("memberships", [])
+            if "project" in membership}
+
+
+def batch_projects(volunteers: list[dict]) -> dict[str, str]:
+    projects = {}
+    for volunteer in volunteers:
+        for group in volunteer.get("groups") or []:
+            projects.setdefault(group["redmine_project"], group.get("name") or group["redmine_project"])
+    return projects
+
+
+def main() -> None:
+    module = AnsibleModule(argument_spec={
+        "url": {"type": "str", "required": True},
+        "api_key": {"type": "str", "required": True, "no_log": True},
+        "auth_source_id": {"type": "int", "required": True},
+        "role": {"type": "str", "required": True},
+        "project_public": {"type": "bool", "default": False},
+        "validate_certs": {"type": "bool", "default": True},
+        "timeout": {"type": "int", "default": 30},
+        "volunteers": {"type": "list", "elements": "dict", "required": True},
+    })
+    params = module.params
+    volunteers = params["volunteers"]
+    results: dict[str, dict] = {}
+    access = None
+    try:
+        client = RedmineClient(params["url"], params["api_key"], params["timeout"],
+                               params["validate_certs"])
+        access = RedmineAccess(client, params["auth_source_id"], params["project_public"])
+        try:
+            access.check_administrator()
+            access.resolve_role(params["role"])
+            access.ensure_projects(batch_projects(volunteers))
+            for volunteer in volunteers:
+                act = access.revoke if volunteer["action"] == "revoke" else access.grant
+                results[volunteer["uid"]] = act(volunteer)
+        finally:
+            client.close()
+    except RedmineUnavailable as error:
+        unreached = {"status": "failed", "message": f"not done: {error}"}
+        module.fail_json(msg=str(error), service="redmine",
+                         changed=access is not None and access.changed,
+                         volunteers={volunteer["uid"]: results.get(volunteer["uid"], unreached)
+                                     for volunteer in volunteers})
+    module.exit_json(changed=access.changed, service="redmine", volunteers=results)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,422 @@
+"""A private Redmine in a folder: the Redmine of tests and `make demo`.
+
+Debian's Redmine serves several instances from one code tree: with
+REDMINE_INSTANCE=<name> it reads /var/lib/redmine/<name>/{config,log,files,tmp,
+public/plugin_assets}. An instance here is a folder holding those (its SQLite
+database included), linked as /var/lib/redmine/occupy-<random> while it runs.
+
+Creating a database takes two Rails boots (`db:migrate`, then
+`redmine:load_default_data`, which must run in a process of its own), 15 to 30
+seconds: `golden_database` does it once per Redmine version and keeps the file
+in a cache folder; each instance starts from a copy. The redmine_setup role then
+does what a real host needs, the same way (ansible-runner, `rails runner`): the
+REST API on, the administrator's API key, the LDAP authentication source; it
+reports the key and the source's id back as facts. `rails server` (webrick, which
+scripts/prepare-redmine adds to Debian's bundle) serves on a free loopback port
+in about 5 seconds.
+
+The folder survives a stop, so the demo keeps its projects between runs.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import http.client
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import ansible_runner
+
+from ..config import CHECKOUT
+
+REDMINE_ROOT = Path("/usr/share/redmine")            # Debian's code tree
+INSTANCES_DIR = Path("/var/lib/redmine")             # Debian's instances (REDMINE_INSTANCE)
+LINK_PREFIX = "occupy-"
+# Debian's ruby ships a newer default bundler that cannot see the packaged gems.
+BUNDLER_VERSION = "2.3.15"
+ADMIN_LOGIN = "admin"
+DEFAULT_ROLE = "Developer"                           # one of Redmine's default roles
+AUTH_SOURCE_NAME = "Occupy LDAP"
+RAKE_TIMEOUT = 600.0
+SETUP_TIMEOUT = 300.0
+START_TIMEOUT = 180.0         # about 5 s; a loaded 2-core machine needs much more
+STOP_TIMEOUT = 20.0
+REQUEST_TIMEOUT = 30.0
+
+
+class RedmineError(RuntimeError):
+    """Redmine is missing, a set-up step failed or the server did not start."""
+
+
+@dataclass(frozen=True)
+class LdapSource:
+    """Where Redmine checks volunteers' passwords: their entries and an account to find them."""
+
+    host: str
+    port: int
+    base_dn: str                  # where the people are, e.g. ou=people,dc=...
+    bind_dn: str
+    bind_password: str = field(repr=False)
+
+
+def check_installed() -> None:
+    """Raise RedmineError naming what to install when Redmine cannot run here."""
+    missing = [package for package in ("redmine", "redmine-sqlite") if not _installed(package)]
+    if missing or shutil.which("bundle") is None:
+        raise RedmineError(
+            f"Redmine is not installed: install Debian's {' and '.join(missing or ['redmine'])} "
+            "package(s) (make demo and make test do it for you)"
+        )
+    local_gemfile = REDMINE_ROOT / "Gemfile.local"
+    if not local_gemfile.exists() or "gem 'webrick'" not in local_gemfile.read_text():
+        raise RedmineError(f"Redmine has no app server: run scripts/prepare-redmine (it adds webrick "
+                           f"to {local_gemfile})")
+
+
+def _installed(package: str) -> bool:
+    result = subprocess.run(["dpkg-query", "-W", "-f=${Status}", package],
+                            capture_output=True, text=True, check=False)
+    return result.returncode == 0 and "install ok installed" in result.stdout
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _fingerprint() -> str:
+    """Changes when Redmine's schema or default data may: its version, migrations, loader."""
+    digest = hashlib.sha256()
+    digest.update((REDMINE_ROOT / "lib" / "redmine" / "version.rb").read_bytes())
+    digest.update("\n".join(sorted(os.listdir(REDMINE_ROOT / "db" / "migrate"))).encode())
+    digest.update((REDMINE_ROOT / "lib" / "redmine" / "default_data" / "loader.rb").read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def golden_database(cache_dir: str | os.PathLike) -> Path:
+    """A migrated database with Redmine's default data (English), built once per Redmine version."""
+    check_installed()
+    cache = Path(cache_dir)
+    golden = cache / f"redmine-{_fingerprint()}.sqlite3"
+    if golden.exists():
+        return golden
+    cache.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix="redmine-golden-"))
+    instance = _Instance(scratch)
+    try:
+        instance.link()
+        instance.rake("db:migrate")
+        # In the same process as db:migrate the default roles silently fail to load.
+        instance.rake("redmine:load_default_data")
+        partial = cache / f".{golden.name}.{os.getpid()}"
+        shutil.copyfile(instance.database, partial)
+        os.replace(partial, golden)         # another session building it at once is harmless
+    finally:
+        instance.unlink()
+        shutil.rmtree(scratch, ignore_errors=True)
+    return golden
+
+
+class _Instance:
+    """The folder Debian's Redmine reads as an instance, and how to run Redmine's tools in it."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.name = f"{LINK_PREFIX}{secrets.token_hex(6)}"
+        self.database = folder / "db" / "redmine.sqlite3"
+        for sub in ("config", "db", "log", "files", "tmp", "public/plugin_assets"):
+            (folder / sub).mkdir(parents=True, exist_ok=True)
+        (folder / "config" / "database.yml").write_text(
+            "production:\n  adapter: sqlite3\n"
+            f"  database: {json.dumps(str(self.database))}\n  encoding: utf8\n")
+        secret_file = folder / "config" / "secret_key.txt"
+        if not secret_file.exists():
+            secret_file.write_text(secrets.token_hex(64) + "\n")
+            secret_file.chmod(0o600)
+
+    @property
+    def link_path(self) -> Path:
+        return INSTANCES_DIR / self.name
+
+    def link(self) -> None:
+        _remove_dangling_links()
+        try:
+            self.link_path.symlink_to(self.folder)
+        except FileExistsError:
+            pass
+        except OSError as error:
+            raise RedmineError(f"cannot link the instance as {self.link_path} ({error}): Debian's Redmine "
+                               f"only reads instances there; run as root or make {INSTANCES_DIR} writable"
+                               ) from error
+
+    def unlink(self) -> None:
+        if self.link_path.is_symlink():
+            self.link_path.unlink()
+
+    def environment(self) -> dict[str, str]:
+        return {**os.environ, "BUNDLER_VERSION": BUNDLER_VERSION, "BUNDLE_SILENCE_ROOT_WARNING": "1",
+                "REDMINE_INSTANCE": self.name, "RAILS_ENV": "production", "REDMINE_LANG": "en"}
+
+    def rake(self, task: str) -> None:
+        log_path = self.folder / "log" / "rake.log"
+        with open(log_path, "ab") as log:
+            try:
+                result = subprocess.run(["bundle", "exec", "rake", task], cwd=REDMINE_ROOT,
+                                        env=self.environment(), stdin=subprocess.DEVNULL,
+                                        stdout=log, stderr=log, timeout=RAKE_TIMEOUT, check=False)
+            except subprocess.TimeoutExpired as error:
+                raise RedmineError(f"`rake {task}` took over {RAKE_TIMEOUT:.0f} s") from error
+        if result.returncode != 0:
+            raise RedmineError(f"`rake {task}` failed (rc {result.returncode}): {_tail(log_path)}")
+
+
+def _remove_dangling_links() -> None:
+    """Links of instances whose folder is gone (a killed test run): nobody uses them."""
+    for link in INSTANCES_DIR.glob(f"{LINK_PREFIX}*"):
+        if link.is_symlink() and not link.exists():
+            link.unlink(missing_ok=True)
+
+
+def _tail(path: Path, size: int = 2000) -> str:
+    try:
+        text = path.read_text(errors="replace").strip()
+    except FileNotFoundError:
+        return "no log"
+    return text[-size:] or f"see {path}"
+
+
+@dataclass(frozen=True)
+class SetupReport:
+    changed: bool
+
+
+class PrivateRedmine:
+    """A Redmine server owned by this process, with its instance folder `folder`.
+
+    `golden` is a database file to start from (see `golden_database`); without it
+    the database is created in place. Usable as a context manager;
+    `inventory_vars()` gives the redmine role's inventory variables.
+    """
+
+    def __init__(self, folder: str | os.PathLike, ldap: LdapSource, *,
+                 golden: str | os.PathLike | None = None, port: int | None = None,
+                 playbooks_dir: str | os.PathLike = CHECKOUT / "playbooks"):
+        self.folder = Path(folder).resolve()
+        self.ldap = ldap
+        self.golden = Path(golden) if golden else None
+        self.port = port
+        self.playbooks_dir = Path(playbooks_dir)
+        self.api_key: str | None = None
+        self.auth_source_id: int | None = None
+        self.setup_report: SetupReport | None = None     # the last redmine_setup run's
+        self._instance: _Instance | None = None
+        self._process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def log_path(self) -> Path:
+        return self.folder / "log" / "server.log"
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def inventory_vars(self) -> dict:
+        return {"redmine_url": self.url, "redmine_api_key": self.api_key,
+                "redmine_auth_source_id": self.auth_source_id, "redmine_role": DEFAULT_ROLE}
+
+    def start(self) -> PrivateRedmine:
+        if self.running:
+            return self
+        check_installed()
+        if self._instance is None:
+            self._instance = _Instance(self.folder)
+        self._instance.link()
+        try:
+            if not self._instance.database.exists():
+                self._create_database()
+            if self.api_key is None:
+                self.configure()
+            self._serve()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _create_database(self) -> None:
+        if self.golden is not None:
+            shutil.copyfile(self.golden, self._instance.database)
+            return
+        self._instance.rake("db:migrate")
+        self._instance.rake("redmine:load_default_data")
+
+    def configure(self) -> SetupReport:
+        """Run the redmine_setup role on this instance, as on a real host; keep what it reports."""
+        run_dir = Path(tempfile.mkdtemp(prefix="setup-", dir=self.folder))
+        try:
+            secrets_file, report_file = run_dir / "secrets.json", run_dir / "report.json"
+            descriptor = os.open(secrets_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(descriptor, "w") as file:
+                json.dump({"redmine_setup_ldap_bind_password": self.ldap.bind_password}, file)
+            play = {
+                "name": "Set up the private Redmine", "hosts": "localhost", "gather_facts": False,
+                "vars_files": [str(secrets_file)],
+                "vars": {
+                    "redmine_setup_path": str(REDMINE_ROOT),
+                    "redmine_setup_instance": self._instance.name,
+                    "redmine_setup_bundler_version": BUNDLER_VERSION,
+                    "redmine_setup_admin_login": ADMIN_LOGIN,
+                    "redmine_setup_auth_source_name": AUTH_SOURCE_NAME,
+                    "redmine_setup_ldap_host": self.ldap.host,
+                    "redmine_setup_ldap_port": self.ldap.port,
+                    "redmine_setup_ldap_base_dn": self.ldap.base_dn,
+                    "redmine_setup_ldap_bind_dn": self.ldap.bind_dn,
+                },
+                "roles": ["redmine_setup"],
+                # What a deploy does with the facts the role reports: keep them (here
+                # for this process only, in a private file).
+                "tasks": [{
+                    "name": "Hand the reported API key and LDAP source id to the caller",
+                    "ansible.builtin.copy": {
+                        "content": "{{ {'api_key': redmine_setup_api_key,"
+                                   " 'auth_source_id': redmine_setup_auth_source_id} | to_json }}",
+                        "dest": str(report_file), "mode": "0600"},
+                    "no_log": True, "changed_when": False,      # nothing changes in Redmine
+                }],
+            }
+            events: list[dict] = []
+            result = ansible_runner.run(
+                private_data_dir=str(run_dir), playbook=[play],
+                inventory={"all": {"hosts": {"localhost": {
+                    "ansible_connection": "local", "ansible_python_interpreter": sys.executable}}}},
+                roles_path=[str(self.playbooks_dir / "roles")],
+                envvars={"PATH": str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", ""),
+                         "ANSIBLE_NOCOLOR": "1"},
+                suppress_env_files=True, quiet=True, timeout=SETUP_TIMEOUT,
+                event_handler=lambda event: events.append(event) or True,
+            )
+            if result.status != "successful":
+                raise RedmineError(f"the redmine_setup role failed: {_failure(events) or result.status}")
+            report = json.loads(report_file.read_text())
+            self.api_key = report["api_key"]
+            self.auth_source_id = int(report["auth_source_id"])
+            self.setup_report = SetupReport(changed=bool((result.stats or {}).get("changed")))
+            return self.setup_report
+        finally:
+            shutil.rmtree(run_dir, ignore_errors=True)   # the run's files hold the secrets
+
+    def _serve(self) -> None:
+        fixed_port = self.port is not None
+        for _attempt in range(3):
+            if not fixed_port:
+                self.port = _free_port()
+            self._launch()
+            if self._wait_until_serving():
+                return
+            if fixed_port:
+                break
+        raise RedmineError(f"Redmine did not start on {self.url}: {_tail(self.log_path)}")
+
+    def _launch(self) -> None:
+        pid_file = self.folder / "tmp" / "server.pid"
+        pid_file.unlink(missing_ok=True)     # a killed run's pid file stops rails from starting
+        with open(self.log_path, "ab") as log:
+            self._process = subprocess.Popen(
+                ["bundle", "exec", "rails", "server", "-b", "127.0.0.1", "-p", str(self.port),
+                 "-e", "production", "-P", str(pid_file)],
+                cwd=REDMINE_ROOT, env=self._instance.environment(), stdin=subprocess.DEVNULL,
+                stdout=log, stderr=log, start_new_session=True,
+            )
+
+    def _wait_until_serving(self) -> bool:
+        """True once our own Redmine answers; False if it exited (a taken port, say)."""
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                self._process = None
+                return False
+            if self._is_ours():
+                return True
+            time.sleep(0.1)
+        self._stop_server()
+        return False
+
+    def _is_ours(self) -> bool:
+        """Only our Redmine knows our API key: another server on the port does not."""
+        try:
+            status, data = self.request("GET", "/users/current.json", timeout=2)
+        except (OSError, http.client.HTTPException):
+            return False
+        return status == 200 and data.get("user", {}).get("login") == ADMIN_LOGIN
+
+    def request(self, method: str, path: str, body: dict | None = None, *,
+                auth: tuple[str, str] | None = None, timeout: float = REQUEST_TIMEOUT) -> tuple[int, dict]:
+        """One REST call, as the administrator (API key) or, with `auth`, as that login (basic)."""
+        headers = {"Accept": "application/json", "Content-Type": "application/json"}
+        if auth is None:
+            headers["X-Redmine-API-Key"] = self.api_key or ""
+        else:
+            headers["Authorization"] = "Basic " + base64.b64encode(":".join(auth).encode()).decode()
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        try:
+            connection.request(method, path, body=json.dumps(body) if body is not None else None,
+                               headers=headers)
+            response = connection.getresponse()
+            raw = response.read()
+        finally:
+            connection.close()
+        try:
+            data = json.loads(raw) if raw.strip() else {}
+        except ValueError:
+            data = {}
+        return response.status, data
+
+    def _stop_server(self) -> None:
+        process, self._process = self._process, None
+        if process is None or process.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+    def stop(self) -> None:
+        """Stop the server and unlink the instance; the folder stays (start again at will)."""
+        self._stop_server()
+        if self._instance is not None:
+            self._instance.unlink()
+
+    def __enter__(self) -> PrivateRedmine:
+        return self.start()
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
+
+
+def _failure(events: list[dict]) -> str | None:
+    for event in events:
+        if event.get("event") in ("runner_on_failed", "runner_on_unreachable"):
+            data = event.get("event_data", {})
+            result = data.get("res") if isinstance(data.get("res"), dict) else {}
+            return f"“{data.get('task', '')}”: {result.get('msg') or 'no message'}"
+    return None

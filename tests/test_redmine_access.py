@@ -1,0 +1,267 @@
+"""The redmine role on a real Redmine, run by the worker through ansible-runner.
+
+The session's Redmine starts from a "golden" database (migrated, default data
+loaded) kept in pytest's cache per Redmine version, and is set up by the real
+redmine_setup role: REST API, the administrator's API key, an LDAP source
+reading the suite's slapd. Every test queues jobs and runs the real
+playbooks/volunteer_access.yml with an inventory offering this Redmine; what
+Redmine then does is checked as a volunteer meets it (logging in with their
+directory password) and as Redmine's administrator sees it (REST).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+import yaml
+
+from provisioner.directory import Status
+from provisioner.jobs import GRANT, REVOKE
+from provisioner.private_services.redmine import LdapSource, PrivateRedmine, golden_database
+
+from job_helpers import Clock, add_volunteers, job, make_worker, queue, runs
+
+ROLE_TASK = "Give volunteers access to their working groups' Redmine projects"
+PASSWORD = "correct horse battery staple 42"
+LOCKED = 3
+
+
+@pytest.fixture(scope="session")
+def redmine_server(slapd_server, request, tmp_path_factory):
+    """The session's Redmine. If redmine is missing this fails (RedmineError), never skips."""
+    cache = getattr(request.config, "cache", None)      # None with -p no:cacheprovider
+    golden = golden_database(cache.mkdir("redmine-golden") if cache else tmp_path_factory.mktemp("golden"))
+    ldap = LdapSource(host="127.0.0.1", port=slapd_server.port,
+                      base_dn=f"ou=people,{slapd_server.base_dn}",
+                      bind_dn=slapd_server.root_dn, bind_password=slapd_server.root_password)
+    folder = tempfile.mkdtemp(prefix="redmine-")
+    try:
+        with PrivateRedmine(folder, ldap, golden=golden) as server:
+            yield server
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def redmine(redmine_server):
+    """The session's Redmine, serving, with no project and no account but the administrator's."""
+    redmine_server.start()       # a test may have stopped it
+    status, data = redmine_server.request("GET", "/users.json?status=&limit=100")
+    assert status == 200
+    for user in data["users"]:
+        if user["login"] != "admin":
+            assert redmine_server.request("DELETE", f"/users/{user['id']}.json")[0] == 204
+    status, data = redmine_server.request("GET", "/projects.json?limit=100")
+    for project in data["projects"]:
+        if project.get("parent") is None:      # children go with their parent
+            assert redmine_server.request("DELETE", f"/projects/{project['id']}.json")[0] == 204
+    return redmine_server
+
+
+@pytest.fixture
+def redmine_app(app, redmine, tmp_path):
+    """The app, its worker pointed at an inventory that offers the private Redmine (and nothing else)."""
+    offer_redmine(app, tmp_path / "inventory", redmine.inventory_vars())
+    return app
+
+
+def offer_redmine(app, inventory: Path, redmine_vars: dict) -> None:
+    inventory.mkdir(exist_ok=True)
+    host = {"ansible_connection": "local",
+            "ansible_python_interpreter": "{{ ansible_playbook_python }}",
+            **redmine_vars}
+    (inventory / "hosts.yml").write_text(yaml.safe_dump({"all": {"hosts": {"localhost": host}}}))
+    app.config["INVENTORY"] = str(inventory)
+
+
+def members(redmine: PrivateRedmine, project: str) -> dict[str, list[str]]:
+    """login -> role names, as Redmine's administrator sees the project's members."""
+    status, data = redmine.request("GET", f"/projects/{project}/memberships.json?limit=100")
+    assert status == 200, data
+    return {membership["user"]["name"]: [role["name"] for role in membership["roles"]]
+            for membership in data["memberships"] if "user" in membership}
+
+
+def account(redmine: PrivateRedmine, uid: str) -> dict:
+    """The volunteer's Redmine account, as its administrator sees it."""
+    status, data = redmine.request("GET", f"/users.json?status=&name={uid}")
+    assert status == 200
+    found = next(user for user in data["users"] if user["login"] == uid)
+    status, data = redmine.request("GET", f"/users/{found['id']}.json")
+    assert status == 200
+    return data["user"]
+
+
+def log_in(redmine: PrivateRedmine, uid: str, password: str) -> int:
+    """Redmine's answer to the volunteer's own login (HTTP basic auth on the REST API)."""
+    status, data = redmine.request("GET", "/users/current.json", auth=(uid, password))
+    assert status != 200 or data["user"]["login"] == uid
+    return status
+
+
+def outcomes(app, job_id: int, attempt: int = 1) -> dict[str, tuple[str, str]]:
+    return {result.uid: (result.status, result.message) for result in job(app, job_id).results
+            if result.service == "redmine" and result.attempt == attempt}
+
+
+def role_task_changed(app) -> bool:
+    """Whether the last run's redmine task reported a change."""
+    last = max(runs(app), key=lambda run: run.stat().st_mtime)   # runs() sorts by (random) name
+    for path in (last / "job_events").glob("*.json"):
+        event = json.loads(path.read_text())
+        data = event.get("event_data", {})
+        if event.get("event") == "runner_on_ok" and data.get("task") == ROLE_TASK:
+            return data["res"]["changed"]
+    raise AssertionError(f"no result of “{ROLE_TASK}” in the last run")
+
+
+def test_grant_makes_volunteers_members_who_log_in_with_their_directory_password(
+        redmine_app, redmine, directory):
+    targets = add_volunteers(directory, 3)
+    directory.people.set_password("vol0000", PASSWORD)
+    job_id = queue(redmine_app, GRANT, targets)
+    make_worker(redmine_app, directory).run_once()
+
+    assert job(redmine_app, job_id).state == "succeeded"
+    assert outcomes(redmine_app, job_id)["vol0000"] == (
+        "changed", "Redmine account created; member of wg-kitchen, wg-tech")
+    assert {status for status, _ in outcomes(redmine_app, job_id).values()} == {"changed"}
+    assert log_in(redmine, "vol0000", PASSWORD) == 200
+    assert log_in(redmine, "vol0000", "not the password") == 401
+    for project in ("wg-kitchen", "wg-tech"):
+        assert members(redmine, project) == {f"Volunteer {n}": ["Developer"] for n in range(3)}
+    status, data = redmine.request("GET", "/projects/wg-kitchen.json")
+    assert status == 200 and data["project"]["name"] == "Kitchen" and data["project"]["is_public"] is False
+    assert account(redmine, "vol0002")["mail"] == "vol0002@example.org"
+
+
+def test_a_second_run_of_the_same_grant_changes_nothing(redmine_app, redmine, directory):
+    targets = add_volunteers(directory, 2)
+    worker = make_worker(redmine_app, directory)
+    queue(redmine_app, GRANT, targets)
+    worker.run_once()
+    again = queue(redmine_app, GRANT, targets)
+    worker.run_once()
+
+    assert job(redmine_app, again).state == "succeeded"
+    assert outcomes(redmine_app, again) == {
+        uid: ("ok", "already a member of wg-kitchen, wg-tech") for uid in targets}
+    assert role_task_changed(redmine_app) is False
+    # The API key is in the inventory only: no_log keeps it out of the runs' records.
+    leaks = [str(path) for path in Path(redmine_app.config["RUNNER_DIR"]).rglob("*")
+             if path.is_file() and redmine.api_key.encode() in path.read_bytes()]
+    assert leaks == []
+
+
+def test_revoke_removes_the_memberships_and_locks_the_account_and_a_new_grant_unlocks_it(
+        redmine_app, redmine, directory):
+    targets = add_volunteers(directory, 2)
+    directory.people.set_password("vol0000", PASSWORD)
+    worker = make_worker(redmine_app, directory)
+    queue(redmine_app, GRANT, targets)
+    worker.run_once()
+    directory.people.set_status("vol0000", Status.SUSPENDED)    # what a revoke follows
+
+    revoked = queue(redmine_app, REVOKE, {"vol0000": targets["vol0000"]})
+    worker.run_once()
+    assert job(redmine_app, revoked).state == "succeeded"
+    assert outcomes(redmine_app, revoked) == {
+        "vol0000": ("changed", "left wg-kitchen, wg-tech; Redmine account locked")}
+    for project in ("wg-kitchen", "wg-tech"):
+        assert members(redmine, project) == {"Volunteer 1": ["Developer"]}
+    assert account(redmine, "vol0000")["status"] == LOCKED
+    # Redmine refuses the login, though the directory still takes the password.
+    assert directory.people.check_password("vol0000", PASSWORD)
+    assert log_in(redmine, "vol0000", PASSWORD) == 401
+
+    again = queue(redmine_app, REVOKE, {"vol0000": targets["vol0000"]})
+    worker.run_once()
+    assert outcomes(redmine_app, again) == {"vol0000": ("ok", "not a member of wg-kitchen, wg-tech")}
+    assert role_task_changed(redmine_app) is False
+
+    directory.people.set_status("vol0000", Status.ACTIVE)       # reinstated
+    regranted = queue(redmine_app, GRANT, {"vol0000": ["kitchen"]})
+    worker.run_once()
+    assert outcomes(redmine_app, regranted) == {
+        "vol0000": ("changed", "Redmine account unlocked; member of wg-kitchen")}
+    assert log_in(redmine, "vol0000", PASSWORD) == 200
+    assert "Volunteer 0" in members(redmine, "wg-kitchen")
+
+
+def test_a_volunteer_redmine_refuses_fails_alone(redmine_app, redmine, directory):
+    status, _ = redmine.request("POST", "/users.json", {"user": {
+        "login": "someone", "firstname": "Some", "lastname": "One", "mail": "vol0001@example.org",
+        "password": "a local password 123"}})
+    assert status == 201
+    targets = add_volunteers(directory, 2)
+    job_id = queue(redmine_app, GRANT, targets, max_attempts=1)
+    make_worker(redmine_app, directory).run_once()
+
+    assert outcomes(redmine_app, job_id) == {
+        "vol0000": ("changed", "Redmine account created; member of wg-kitchen, wg-tech"),
+        "vol0001": ("failed", "Redmine did not create an account for vol0001: Email has already been taken"),
+    }
+    failed = job(redmine_app, job_id)
+    assert failed.state == "failed"
+    assert failed.error == ("vol0001: Redmine did not create an account for vol0001: "
+                            "Email has already been taken")
+    assert set(members(redmine, "wg-kitchen")) == {"Volunteer 0"}
+
+
+def test_redmine_down_fails_the_job_naming_it_and_a_retry_once_it_is_back_completes(
+        redmine_app, redmine, directory):
+    targets = add_volunteers(directory, 2)
+    clock = Clock()
+    worker = make_worker(redmine_app, directory, clock, retry_seconds=60)
+    job_id = queue(redmine_app, GRANT, targets, now=clock(), max_attempts=3)
+    redmine.stop()
+    worker.run_once()
+
+    failed = job(redmine_app, job_id)
+    assert failed.state == "queued" and failed.attempts == 1
+    assert failed.error.startswith(f"The step “{ROLE_TASK}” failed: Redmine REST API at {redmine.url} "
+                                   "does not answer: ")
+    assert {status for status, _ in outcomes(redmine_app, job_id).values()} == {"failed"}
+
+    redmine.start()
+    clock.advance(seconds=61)
+    worker.run_once()
+    assert job(redmine_app, job_id).state == "succeeded"
+    assert set(members(redmine, "wg-tech")) == {"Volunteer 0", "Volunteer 1"}
+
+
+def test_a_wrong_api_key_or_role_fails_the_job_naming_redmine(redmine_app, redmine, directory,
+                                                              tmp_path):
+    targets = add_volunteers(directory, 1)
+    worker = make_worker(redmine_app, directory)
+    wrong = {"redmine_api_key": "0" * 40, "redmine_role": "Chef"}
+    for name, value in wrong.items():
+        offer_redmine(redmine_app, tmp_path / "inventory", {**redmine.inventory_vars(), name: value})
+        job_id = queue(redmine_app, GRANT, targets, max_attempts=1)
+        worker.run_once()
+        assert job(redmine_app, job_id).state == "failed"
+        assert outcomes(redmine_app, job_id)["vol0000"][0] == "failed"
+        assert job(redmine_app, job_id).error == f"The step “{ROLE_TASK}” failed: " + {
+            "redmine_api_key": f"Redmine at {redmine.url} refused the API key (HTTP 401)",
+            "redmine_role": f"Redmine at {redmine.url} has no role named 'Chef' "
+                            "(it has Developer, Manager, Reporter)"}[name]
+    assert account_count(redmine) == 0
+
+
+def account_count(redmine: PrivateRedmine) -> int:
+    status, data = redmine.request("GET", "/users.json?status=")
+    assert status == 200
+    return sum(1 for user in data["users"] if user["login"] != "admin")
+
+
+def test_the_setup_role_made_the_api_key_and_ldap_source_and_a_second_run_changes_nothing(redmine):
+    assert redmine.setup_report.changed is True          # the run that set this instance up
+    key, source = redmine.api_key, redmine.auth_source_id
+    assert redmine.configure().changed is False
+    assert (redmine.api_key, redmine.auth_source_id) == (key, source)
+    status, data = redmine.request("GET", "/users/current.json")
+    assert status == 200 and data["user"]["login"] == "admin"
