@@ -8,73 +8,28 @@ from __future__ import annotations
 
 import base64
 import json
-import shutil
-import tempfile
-import xmlrpc.client
 from pathlib import Path
 
 import pytest
-import yaml
 
 from provisioner.jobs import GRANT
-from provisioner.private_services.dokuwiki import BASE_ACL, PrivateDokuWiki
+from provisioner.private_services.dokuwiki import PrivateDokuWiki
 from provisioner.resources import get_portal, get_store
 from provisioner.store import jobs
-from provisioner.workflow import create_sysadmin, suspend
+from provisioner.workflow import suspend
 
 from job_helpers import Clock, add_volunteers, job, make_worker, queue, runs
-from suite_config import BASE_DN
+from service_fixtures import WIKI_ADMIN, WIKI_ADMIN_PASSWORD, offer
+from service_views import as_person, save_page
 
-WIKI_ADMIN = "wikibot"
-WIKI_ADMIN_PASSWORD = "wiki superuser passphrase for tests"
 PASSWORD = "a volunteer's long password"
 WIKI_TASK = "Give the working groups their wiki namespaces and report each volunteer's access"
 
 
-@pytest.fixture(scope="module")
-def wiki(slapd_server):
-    """The module's DokuWiki. If DokuWiki or PHP is missing this fails, never skips."""
-    folder = tempfile.mkdtemp(prefix="wiki-")
-    try:
-        with PrivateDokuWiki(folder, ldap_url=slapd_server.url, base_dn=BASE_DN,
-                             bind_dn=slapd_server.root_dn, bind_password=slapd_server.root_password,
-                             admin_user=WIKI_ADMIN, admin_password=WIKI_ADMIN_PASSWORD) as server:
-            yield server
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
-
-
 @pytest.fixture
-def wiki_app(app, directory, wiki, tmp_path):
-    """The app with an inventory that offers the wiki (and nothing else), on a wiki with no
-    working-group namespace yet and its superuser in the fresh directory."""
-    wiki.acl_path.write_text(BASE_ACL)
-    for area in ("pages", "meta", "attic"):
-        shutil.rmtree(wiki.data_dir / area / "wg", ignore_errors=True)
-    create_sysadmin(directory, WIKI_ADMIN, "wikibot@example.org", "Wiki Robot", WIKI_ADMIN_PASSWORD)
-    inventory = tmp_path / "inventory"
-    inventory.mkdir()
-    host = {"ansible_connection": "local",
-            "ansible_python_interpreter": "{{ ansible_playbook_python }}", **wiki.inventory_vars()}
-    (inventory / "hosts.yml").write_text(yaml.safe_dump({"all": {"hosts": {"localhost": host}}}))
-    app.config["INVENTORY"] = str(inventory)
-    return app
-
-
-def as_person(wiki: PrivateDokuWiki, uid: str, password: str) -> xmlrpc.client.ServerProxy:
-    """XML-RPC as this person, basic auth on every call (no session): the wiki asks LDAP each time."""
-    credentials = base64.b64encode(f"{uid}:{password}".encode()).decode()
-    transport = xmlrpc.client.Transport(headers=[("Authorization", f"Basic {credentials}")])
-    return xmlrpc.client.ServerProxy(wiki.xmlrpc_url, transport=transport)
-
-
-def save_page(wiki: PrivateDokuWiki, uid: str, password: str, page: str, text: str):
-    """What saving the page gives this person: True, or the HTTP status of the refusal."""
-    with as_person(wiki, uid, password) as proxy:
-        try:
-            return proxy.wiki.putPage(page, text, {"sum": "a test edit"})
-        except xmlrpc.client.ProtocolError as refusal:
-            return refusal.errcode
+def wiki_app(app, wiki, tmp_path):
+    """The app with an inventory that offers the wiki (and nothing else)."""
+    return offer(app, tmp_path / "inventory", wiki)
 
 
 def page_text(wiki: PrivateDokuWiki, page: str) -> str:
@@ -124,6 +79,7 @@ def test_members_edit_their_groups_namespaces_and_only_read_the_others(wiki_app,
     assert first["changed"] is True
     acl = wiki.acl_path.read_text()
     assert "wg:kitchen:*\t@wg%2dkitchen\t8\n" in acl and "wg:kitchen:*\t@user\t1\n" in acl
+    assert "wg:*\t@user\t1\n" in acl
     assert "====== Kitchen ======" in page_text(wiki, "wg:kitchen:start")
 
     # As the volunteers meet it: logged in with their LDAP password.

@@ -10,6 +10,8 @@ description:
   - DokuWiki reads people and groups from LDAP (its authldap plugin), so a volunteer's access
     follows their LDAP groups and their account's lock at once; nothing per volunteer is
     written in the wiki.
+  - Makes sure the whole working-group area C(wg:*) is read-only to logged-in people, so a
+    group whose namespace no batch has set up yet is not open to everyone for editing.
   - For each working group in the batch, makes sure the ACL lines exist (the group's LDAP group
     may edit C(<namespace>:*), other logged-in people may read it) and the namespace's start
     page exists, written only when missing. Idempotent.
@@ -55,6 +57,7 @@ from xml.parsers.expat import ExpatError
 from ansible.module_utils.basic import AnsibleModule
 
 XMLRPC_PATH = "/lib/exe/xmlrpc.php"
+AREA = "wg"  # every working group's namespace is wg:<slug>
 AUTH_EDIT = 2  # DokuWiki's permission to edit a page
 DEFAULT_START_PAGE = (
     "====== {name} ======\n\n"
@@ -186,7 +189,9 @@ class Namespaces:
                 f"{self.wiki.user} may not manage ACLs on DokuWiki at {self.wiki.url}: it must be a "
                 f"superuser and allowed XML-RPC by $conf['remoteuser'] ({error})") from None
         acls = acls or {}   # PHP sends an empty ACL as an empty array
-        written_acl = False
+        # The whole working-group area is read-only to everyone logged in, so a group
+        # whose namespace no batch has set up yet is not open to all for editing.
+        written_acl = self._ensure_lines(f"{AREA}:*", self.area_lines(), acls)
         for group in groups:
             try:
                 written_acl |= self._ensure_acl(group, acls)
@@ -196,11 +201,16 @@ class Namespaces:
         if written_acl and not self.check_mode:
             self._read_back_acls(groups)
 
+    def area_lines(self) -> dict[str, int]:
+        return {f"@{self.params['reader_group']}": self.params["reader_permission"]}
+
     def _ensure_acl(self, group: dict, acls: dict) -> bool:
-        scope = f"{group['wiki_namespace']}:*"
+        return self._ensure_lines(f"{group['wiki_namespace']}:*", self.wanted_lines(group), acls)
+
+    def _ensure_lines(self, scope: str, lines: dict[str, int], acls: dict) -> bool:
         current = acls.get(scope) or {}
         written = False
-        for who, level in self.wanted_lines(group).items():
+        for who, level in lines.items():
             if str(current.get(who)) == str(level):
                 continue
             if not self.check_mode:
@@ -232,6 +242,10 @@ class Namespaces:
 
     def _read_back_acls(self, groups: list[dict]) -> None:
         acls = self.wiki.call("plugin.acl.listAcls", expect=(dict, list)) or {}
+        area = acls.get(f"{AREA}:*") or {}
+        if any(str(area.get(who)) != str(level) for who, level in self.area_lines().items()):
+            raise WikiUnavailable(f"DokuWiki at {self.wiki.url} accepted the ACL line for {AREA}:* "
+                                  "but does not show it")
         for group in groups:
             scope = f"{group['wiki_namespace']}:*"
             current = acls.get(scope) or {}
