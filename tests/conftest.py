@@ -19,6 +19,8 @@ from pg_server import start_private_postgres
 from portal_actions import ADMIN_PASSWORD, Visitor
 from suite_config import BASE_DN, app_config, settings_for
 
+pytest_plugins = ["service_fixtures"]
+
 
 @pytest.fixture(scope="session")
 def slapd_server():

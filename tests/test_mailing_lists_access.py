@@ -8,68 +8,26 @@ its own (their uid prefix), since the Mailman instance lives as long as the modu
 
 from __future__ import annotations
 
-import base64
-import http.client
 import json
-import shutil
-import tempfile
 from pathlib import Path
 
 import pytest
-import yaml
 
 from provisioner.directory import Status
 from provisioner.jobs import GRANT, REVOKE
-from provisioner.private_services.mailman import PrivateMailman
 
 from job_helpers import Clock, add_volunteers, job, make_worker, queue, runs
+from service_fixtures import LIST_DOMAIN as DOMAIN
+from service_fixtures import offer
+from service_views import rest, roster
 
-DOMAIN = "lists.test.occupy"
 ROLE_TASK = "Subscribe or unsubscribe the volunteers on their working groups' mailing lists"
-
-
-@pytest.fixture(scope="module")
-def mailman():
-    """The module's Mailman. If mailman3 is missing this fails (MailmanError), never skips."""
-    folder = tempfile.mkdtemp(prefix="mailman-")
-    try:
-        with PrivateMailman(folder, domain=DOMAIN) as server:
-            yield server
-        assert server.processes() == [], "a Mailman process outlived stop()"
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture
 def lists_app(app, mailman, tmp_path):
-    """The app, its worker pointed at an inventory that offers the private Mailman (and nothing else)."""
-    inventory = tmp_path / "inventory"
-    inventory.mkdir()
-    host = {"ansible_connection": "local",
-            "ansible_python_interpreter": "{{ ansible_playbook_python }}",
-            **mailman.inventory_vars()}
-    (inventory / "hosts.yml").write_text(yaml.safe_dump({"all": {"hosts": {"localhost": host}}}))
-    app.config["INVENTORY"] = str(inventory)
-    return app
-
-
-def rest(mailman: PrivateMailman, path: str) -> tuple[int, dict]:
-    token = base64.b64encode(f"{mailman.admin_user}:{mailman.admin_password}".encode()).decode()
-    connection = http.client.HTTPConnection("127.0.0.1", mailman.port, timeout=10)
-    try:
-        connection.request("GET", f"/3.1{path}", headers={"Authorization": f"Basic {token}"})
-        response = connection.getresponse()
-        body = response.read()
-    finally:
-        connection.close()
-    return response.status, json.loads(body) if response.status == 200 else {}
-
-
-def roster(mailman: PrivateMailman, slug: str) -> set[str]:
-    """The addresses subscribed to a working group's list, as Mailman's roster shows them."""
-    status, answer = rest(mailman, f"/lists/wg-{slug}.{DOMAIN}/roster/member")
-    assert status == 200, f"no list wg-{slug}@{DOMAIN}"
-    return {entry["email"] for entry in answer.get("entries", [])}
+    """The app, its worker pointed at an inventory that offers Mailman (and nothing else)."""
+    return offer(app, tmp_path / "inventory", mailman)
 
 
 def mails(targets: dict[str, list[str]]) -> set[str]:

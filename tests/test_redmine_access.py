@@ -12,95 +12,27 @@ directory password) and as Redmine's administrator sees it (REST).
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 from pathlib import Path
 
 import pytest
-import yaml
 
 from provisioner.directory import Status
 from provisioner.jobs import GRANT, REVOKE
-from provisioner.private_services.redmine import LdapSource, PrivateRedmine, golden_database
+from provisioner.private_services.redmine import PrivateRedmine
 
 from job_helpers import Clock, add_volunteers, job, make_worker, queue, runs
+from service_fixtures import offer
+from service_views import account, log_in, members
 
 ROLE_TASK = "Give volunteers access to their working groups' Redmine projects"
 PASSWORD = "correct horse battery staple 42"
 LOCKED = 3
 
 
-@pytest.fixture(scope="session")
-def redmine_server(slapd_server, request, tmp_path_factory):
-    """The session's Redmine. If redmine is missing this fails (RedmineError), never skips."""
-    cache = getattr(request.config, "cache", None)      # None with -p no:cacheprovider
-    golden = golden_database(cache.mkdir("redmine-golden") if cache else tmp_path_factory.mktemp("golden"))
-    ldap = LdapSource(host="127.0.0.1", port=slapd_server.port,
-                      base_dn=f"ou=people,{slapd_server.base_dn}",
-                      bind_dn=slapd_server.root_dn, bind_password=slapd_server.root_password)
-    folder = tempfile.mkdtemp(prefix="redmine-")
-    try:
-        with PrivateRedmine(folder, ldap, golden=golden) as server:
-            yield server
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
-
-
-@pytest.fixture
-def redmine(redmine_server):
-    """The session's Redmine, serving, with no project and no account but the administrator's."""
-    redmine_server.start()       # a test may have stopped it
-    status, data = redmine_server.request("GET", "/users.json?status=&limit=100")
-    assert status == 200
-    for user in data["users"]:
-        if user["login"] != "admin":
-            assert redmine_server.request("DELETE", f"/users/{user['id']}.json")[0] == 204
-    status, data = redmine_server.request("GET", "/projects.json?limit=100")
-    for project in data["projects"]:
-        if project.get("parent") is None:      # children go with their parent
-            assert redmine_server.request("DELETE", f"/projects/{project['id']}.json")[0] == 204
-    return redmine_server
-
-
 @pytest.fixture
 def redmine_app(app, redmine, tmp_path):
-    """The app, its worker pointed at an inventory that offers the private Redmine (and nothing else)."""
-    offer_redmine(app, tmp_path / "inventory", redmine.inventory_vars())
-    return app
-
-
-def offer_redmine(app, inventory: Path, redmine_vars: dict) -> None:
-    inventory.mkdir(exist_ok=True)
-    host = {"ansible_connection": "local",
-            "ansible_python_interpreter": "{{ ansible_playbook_python }}",
-            **redmine_vars}
-    (inventory / "hosts.yml").write_text(yaml.safe_dump({"all": {"hosts": {"localhost": host}}}))
-    app.config["INVENTORY"] = str(inventory)
-
-
-def members(redmine: PrivateRedmine, project: str) -> dict[str, list[str]]:
-    """login -> role names, as Redmine's administrator sees the project's members."""
-    status, data = redmine.request("GET", f"/projects/{project}/memberships.json?limit=100")
-    assert status == 200, data
-    return {membership["user"]["name"]: [role["name"] for role in membership["roles"]]
-            for membership in data["memberships"] if "user" in membership}
-
-
-def account(redmine: PrivateRedmine, uid: str) -> dict:
-    """The volunteer's Redmine account, as its administrator sees it."""
-    status, data = redmine.request("GET", f"/users.json?status=&name={uid}")
-    assert status == 200
-    found = next(user for user in data["users"] if user["login"] == uid)
-    status, data = redmine.request("GET", f"/users/{found['id']}.json")
-    assert status == 200
-    return data["user"]
-
-
-def log_in(redmine: PrivateRedmine, uid: str, password: str) -> int:
-    """Redmine's answer to the volunteer's own login (HTTP basic auth on the REST API)."""
-    status, data = redmine.request("GET", "/users/current.json", auth=(uid, password))
-    assert status != 200 or data["user"]["login"] == uid
-    return status
+    """The app, its worker pointed at an inventory that offers Redmine (and nothing else)."""
+    return offer(app, tmp_path / "inventory", redmine)
 
 
 def outcomes(app, job_id: int, attempt: int = 1) -> dict[str, tuple[str, str]]:
@@ -240,7 +172,7 @@ def test_a_wrong_api_key_or_role_fails_the_job_naming_redmine(redmine_app, redmi
     worker = make_worker(redmine_app, directory)
     wrong = {"redmine_api_key": "0" * 40, "redmine_role": "Chef"}
     for name, value in wrong.items():
-        offer_redmine(redmine_app, tmp_path / "inventory", {**redmine.inventory_vars(), name: value})
+        offer(redmine_app, tmp_path / "inventory", {**redmine.inventory_vars(), name: value})
         job_id = queue(redmine_app, GRANT, targets, max_attempts=1)
         worker.run_once()
         assert job(redmine_app, job_id).state == "failed"

@@ -1,0 +1,74 @@
+"""The services as a volunteer or their administrators see them: what the roles must change."""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import json
+import xmlrpc.client
+
+from provisioner.private_services.dokuwiki import PrivateDokuWiki
+from provisioner.private_services.mailman import PrivateMailman
+from provisioner.private_services.redmine import PrivateRedmine
+
+from service_fixtures import LIST_DOMAIN as DOMAIN
+
+
+def rest(mailman: PrivateMailman, path: str) -> tuple[int, dict]:
+    token = base64.b64encode(f"{mailman.admin_user}:{mailman.admin_password}".encode()).decode()
+    connection = http.client.HTTPConnection("127.0.0.1", mailman.port, timeout=10)
+    try:
+        connection.request("GET", f"/3.1{path}", headers={"Authorization": f"Basic {token}"})
+        response = connection.getresponse()
+        body = response.read()
+    finally:
+        connection.close()
+    return response.status, json.loads(body) if response.status == 200 else {}
+
+
+def roster(mailman: PrivateMailman, slug: str) -> set[str]:
+    """The addresses subscribed to a working group's list, as Mailman's roster shows them."""
+    status, answer = rest(mailman, f"/lists/wg-{slug}.{DOMAIN}/roster/member")
+    assert status == 200, f"no list wg-{slug}@{DOMAIN}"
+    return {entry["email"] for entry in answer.get("entries", [])}
+
+
+def members(redmine: PrivateRedmine, project: str) -> dict[str, list[str]]:
+    """Member name -> role names, as Redmine's administrator sees the project's members."""
+    status, data = redmine.request("GET", f"/projects/{project}/memberships.json?limit=100")
+    assert status == 200, data
+    return {membership["user"]["name"]: [role["name"] for role in membership["roles"]]
+            for membership in data["memberships"] if "user" in membership}
+
+
+def account(redmine: PrivateRedmine, uid: str) -> dict:
+    """The volunteer's Redmine account, as its administrator sees it."""
+    status, data = redmine.request("GET", f"/users.json?status=&name={uid}")
+    assert status == 200
+    found = next(user for user in data["users"] if user["login"] == uid)
+    status, data = redmine.request("GET", f"/users/{found['id']}.json")
+    assert status == 200
+    return data["user"]
+
+
+def log_in(redmine: PrivateRedmine, uid: str, password: str) -> int:
+    """Redmine's answer to the volunteer's own login (HTTP basic auth on the REST API)."""
+    status, data = redmine.request("GET", "/users/current.json", auth=(uid, password))
+    assert status != 200 or data["user"]["login"] == uid
+    return status
+
+
+def as_person(wiki: PrivateDokuWiki, uid: str, password: str) -> xmlrpc.client.ServerProxy:
+    """XML-RPC as this person, basic auth on every call (no session): the wiki asks LDAP each time."""
+    credentials = base64.b64encode(f"{uid}:{password}".encode()).decode()
+    transport = xmlrpc.client.Transport(headers=[("Authorization", f"Basic {credentials}")])
+    return xmlrpc.client.ServerProxy(wiki.xmlrpc_url, transport=transport)
+
+
+def save_page(wiki: PrivateDokuWiki, uid: str, password: str, page: str, text: str):
+    """What saving the page gives this person: True, or the HTTP status of the refusal."""
+    with as_person(wiki, uid, password) as proxy:
+        try:
+            return proxy.wiki.putPage(page, text, {"sum": "a test edit"})
+        except xmlrpc.client.ProtocolError as refusal:
+            return refusal.errcode
