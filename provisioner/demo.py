@@ -5,6 +5,8 @@ password, the session key, the demo sysadmin's password (made anew each run).
 Mail goes to a small SMTP server on loopback that prints each message here,
 so the verification link can be followed from the terminal; a provisioning
 worker runs in a thread, so an approval's job runs as it would in production.
+Mailman, DokuWiki and Redmine start privately too where they are installed,
+with an inventory offering them (var/inventory, mode 0600).
 """
 
 from __future__ import annotations
@@ -15,11 +17,12 @@ import socket
 import sys
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from email import message_from_bytes
 from email.policy import default
 from pathlib import Path
 
+import yaml
 from flask import Flask
 from werkzeug.serving import run_simple
 
@@ -27,6 +30,9 @@ from . import create_app, workflow
 from .config import BY_NAME
 from .directory import Directory
 from .jobs import Worker
+from .private_services.dokuwiki import DokuWikiError, PrivateDokuWiki
+from .private_services.mailman import MailmanError, PrivateMailman
+from .private_services.redmine import LdapSource, PrivateRedmine, RedmineError, golden_database
 from .resources import get_catalogue, get_directory, get_store, job_settings, runner_settings
 from .runner import PlaybookRunner
 from .slapd import PrivateSlapd
@@ -59,14 +65,57 @@ def run_demo(folder: str, port: int) -> None:
                                           app.config["OCCUPATION_NAME"])
             workflow.create_sysadmin(get_directory(), DEMO_ADMIN, "demo-admin@occupy.example",
                                      "Demo Sysadmin", password)
-        print(f"\nslapd (private) at {slapd.url}, data in {folder_path / 'slapd'}")
-        print(f"Mail: printed below, from an SMTP server on 127.0.0.1:{smtp_port}")
-        print(f"Portal: http://127.0.0.1:{port}/   health: http://127.0.0.1:{port}/healthz")
-        print(f"Demo sysadmin: {DEMO_ADMIN}   password: {password}   (new at every start)")
-        print("A provisioning worker runs beside the portal.")
-        print("Ctrl-C stops the portal, the worker and slapd.\n", flush=True)
-        with _background_worker(app):
-            run_simple("127.0.0.1", port, app, threaded=True)
+        with ExitStack() as services:
+            offered = _start_services(services, folder_path, slapd, smtp_port, password)
+            app.config["INVENTORY"] = str(_write_inventory(folder_path / "inventory", offered))
+            print(f"\nslapd (private) at {slapd.url}, data in {folder_path / 'slapd'}")
+            for service in offered:
+                print(f"{type(service).__name__.removeprefix('Private')}: {service.url}")
+            print(f"Mail: printed below, from an SMTP server on 127.0.0.1:{smtp_port}")
+            print(f"Portal: http://127.0.0.1:{port}/   health: http://127.0.0.1:{port}/healthz")
+            print(f"Demo sysadmin: {DEMO_ADMIN}   password: {password}   (new at every start)")
+            print("A provisioning worker runs beside the portal; volunteers log in to the wiki and")
+            print("Redmine with their portal password. Ctrl-C stops everything.\n", flush=True)
+            with _background_worker(app):
+                run_simple("127.0.0.1", port, app, threaded=True)
+
+
+def _start_services(stack: ExitStack, folder: Path, slapd: PrivateSlapd, smtp_port: int,
+                    admin_password: str) -> list:
+    """Mailman, DokuWiki and Redmine, each where it is installed; the others are not offered."""
+    ldap = {"bind_dn": slapd.root_dn, "bind_password": slapd.root_password}
+    starters = {
+        "Mailing lists (Mailman 3)": lambda: PrivateMailman(
+            folder / "mailman", domain="lists.occupy.example", smtp_port=smtp_port),
+        "Wiki (DokuWiki)": lambda: PrivateDokuWiki(
+            folder / "wiki", ldap_url=slapd.url, base_dn=slapd.base_dn, admin_user=DEMO_ADMIN,
+            admin_password=admin_password, **ldap),
+        "Redmine": lambda: PrivateRedmine(
+            folder / "redmine", LdapSource(host="127.0.0.1", port=slapd.port,
+                                           base_dn=f"ou=people,{slapd.base_dn}", **ldap),
+            golden=golden_database(folder / "cache")),
+    }
+    started = []
+    for name, starter in starters.items():
+        print(f"Starting {name}...", flush=True)
+        try:
+            started.append(stack.enter_context(starter()))
+        except (MailmanError, DokuWikiError, RedmineError) as error:
+            print(f"  not offered in this demo: {error}", flush=True)
+    return started
+
+
+def _write_inventory(folder: Path, services: list) -> Path:
+    """inventory/local plus the demo services' addresses and credentials (mode 0600)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    host = {"ansible_connection": "local", "ansible_python_interpreter": "{{ ansible_playbook_python }}"}
+    for service in services:
+        host.update(service.inventory_vars())
+    hosts = folder / "hosts.yml"
+    hosts.touch(mode=0o600)
+    hosts.chmod(0o600)
+    hosts.write_text(yaml.safe_dump({"all": {"hosts": {"localhost": host}}}))
+    return folder
 
 
 @contextmanager

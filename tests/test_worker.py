@@ -8,8 +8,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-
 from provisioner.jobs import GRANT, REVOKE
 
 from job_helpers import (
@@ -157,10 +155,22 @@ def test_no_secret_reaches_the_artifacts_or_the_store(app, directory, slapd_serv
     assert not list(Path(app.config["RUNNER_DIR"]).glob("handoff-*"))   # the secrets file is gone
 
 
-@pytest.mark.parametrize("signal_number", [signal.SIGTERM])
-def test_a_worker_stops_cleanly_on_sigterm(app, directory, slapd_server, tmp_path, signal_number):
+def test_an_idle_worker_stops_cleanly_on_sigterm(app, directory, slapd_server, tmp_path):
     worker = start_worker(worker_environment(app, slapd_server, tmp_path, WORKER_POLL_SECONDS=0.1))
     time.sleep(1.5)
-    worker.send_signal(signal_number)
+    worker.send_signal(signal.SIGTERM)
+    output, _ = worker.communicate(timeout=30)
+    assert worker.returncode == 0, output
+
+
+def test_a_worker_that_has_run_a_job_still_stops_on_sigterm(app, directory, slapd_server, tmp_path):
+    """ansible-runner installs its own signal handlers unless given a cancel callback."""
+    job_id = queue(app, GRANT, add_volunteers(directory, 1))
+    worker = start_worker(worker_environment(app, slapd_server, tmp_path, WORKER_POLL_SECONDS=0.1))
+    deadline = time.monotonic() + 60
+    while job(app, job_id).state != "succeeded":
+        assert time.monotonic() < deadline and worker.poll() is None
+        time.sleep(0.1)
+    worker.send_signal(signal.SIGTERM)
     output, _ = worker.communicate(timeout=30)
     assert worker.returncode == 0, output

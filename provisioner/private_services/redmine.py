@@ -310,6 +310,9 @@ class PrivateRedmine:
                          "ANSIBLE_NOCOLOR": "1"},
                 suppress_env_files=True, quiet=True, timeout=SETUP_TIMEOUT,
                 event_handler=lambda event: events.append(event) or True,
+                # Without a callback ansible-runner installs its own SIGINT/SIGTERM handlers
+                # in the main thread, and the caller's (the demo's) would be lost.
+                cancel_callback=lambda: False,
             )
             if result.status != "successful":
                 raise RedmineError(f"the redmine_setup role failed: {_failure(events) or result.status}")
