@@ -12,15 +12,15 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-import signal
 import socket
 import subprocess
-import time
 from importlib import resources
 from pathlib import Path
 from urllib.parse import quote
 
 import ldap3
+
+from .private_services.process import OwnedProcess, free_port
 
 SCHEMA_DIR = Path("/etc/ldap/schema")
 MODULE_DIR = Path("/usr/lib/ldap")
@@ -28,8 +28,6 @@ SYSTEM_SCHEMAS = ("core", "cosine", "inetorgperson", "nis")
 MODULES = ("back_mdb", "memberof", "refint", "unique", "ppolicy", "argon2")
 # slapd crashes when the ldapi socket path reaches 108 bytes (sun_path).
 MAX_SOCKET_PATH = 100
-START_TIMEOUT = 10.0
-STOP_TIMEOUT = 10.0
 
 
 class SlapdError(RuntimeError):
@@ -55,12 +53,6 @@ def _find_binary(name: str) -> str:
     return path
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def hash_password(password: str) -> str:
     """Hash with slappasswd, the password passed on stdin, never on the command line."""
     result = subprocess.run(
@@ -74,7 +66,7 @@ def hash_password(password: str) -> str:
     return result.stdout.decode().strip()
 
 
-class PrivateSlapd:
+class PrivateSlapd(OwnedProcess):
     """A slapd process owned by this process, with its config and data under `folder`.
 
     Usable as a context manager. `fast_writes` turns on `dbnosync`, which is only
@@ -167,9 +159,9 @@ class PrivateSlapd:
         fixed_port = self.port is not None
         for _attempt in range(3):
             if not fixed_port:
-                self.port = _free_port()
+                self.port = free_port()
             self._launch(slapd)
-            if self._wait_until_answering():
+            if self._wait_until_ours():
                 return self
             if fixed_port:
                 break
@@ -191,19 +183,6 @@ class PrivateSlapd:
                 stdin=subprocess.DEVNULL, stdout=log, stderr=log,
             )
 
-    def _wait_until_answering(self) -> bool:
-        """True once our own slapd answers; False if it exited (a taken port, say)."""
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            if self._process.poll() is not None:
-                self._process = None
-                return False
-            if self._port_open() and self._is_ours():
-                return True
-            time.sleep(0.02)
-        self.stop()
-        return False
-
     def _port_open(self) -> bool:
         # A plain socket first: ldap3 leaks the socket of a refused connection.
         try:
@@ -214,6 +193,8 @@ class PrivateSlapd:
 
     def _is_ours(self) -> bool:
         """Only our slapd accepts our root password: another server on the port does not."""
+        if not self._port_open():
+            return False
         server = ldap3.Server(self.url, get_info=ldap3.NONE, connect_timeout=1)
         conn = ldap3.Connection(server, self.root_dn, self.root_password, receive_timeout=1)
         try:
@@ -229,24 +210,3 @@ class PrivateSlapd:
         except FileNotFoundError:
             return "no log"
         return text[-2000:] or f"see {self.log_path}"
-
-    @property
-    def running(self) -> bool:
-        return self._process is not None and self._process.poll() is None
-
-    def stop(self) -> None:
-        process, self._process = self._process, None
-        if process is None or process.poll() is not None:
-            return
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-    def __enter__(self) -> PrivateSlapd:
-        return self.start()
-
-    def __exit__(self, *exc_info) -> None:
-        self.stop()

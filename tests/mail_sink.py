@@ -5,7 +5,6 @@ from __future__ import annotations
 import mailbox
 import re
 import shutil
-import socket
 from email import message_from_bytes
 from email.message import EmailMessage
 from email.policy import default
@@ -14,13 +13,9 @@ from pathlib import Path
 from aiosmtpd.controller import Controller
 from aiosmtpd.handlers import Mailbox
 
+from provisioner.private_services.process import free_port
+
 LINK = re.compile(r"https?://\S+")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class MailSink:

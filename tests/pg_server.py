@@ -20,7 +20,6 @@ import pwd
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -29,6 +28,8 @@ from pathlib import Path
 
 import psycopg
 from psycopg import sql
+
+from provisioner.private_services.process import free_port
 
 INITDB_GLOB = "/usr/lib/postgresql/*/bin/initdb"
 DEBIAN_PACKAGE = "postgresql"
@@ -60,12 +61,6 @@ def find_binaries(pattern: str = INITDB_GLOB) -> Path:
             f"{DEBIAN_PACKAGE} package (make test does it for you)"
         )
     return Path(max(candidates, key=version)).parent
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _quote_setting(value: str) -> str:
@@ -149,7 +144,7 @@ class PrivatePostgres:
         atexit.register(self.stop)  # a crashed test run must not leave a server behind
         try:
             for _attempt in range(START_ATTEMPTS):
-                self.port = _free_port()
+                self.port = free_port()
                 log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
                 failure = self._pg_ctl_start()
                 if failure is None:

@@ -20,15 +20,14 @@ import contextlib
 import os
 import secrets
 import shutil
-import signal
-import socket
 import subprocess
-import time
 import urllib.error
 import urllib.request
 import xmlrpc.client
 from pathlib import Path
 from urllib.parse import urlsplit
+
+from .process import OwnedProcess, free_port
 
 DOKUWIKI_APP = Path("/usr/share/dokuwiki")
 DOKUWIKI_CONF = Path("/etc/dokuwiki")
@@ -40,8 +39,6 @@ CONF_SUFFIXES = (".php", ".conf", ".json", ".css")
 # Debian's conf files that are not DokuWiki's own, or that this module writes itself.
 CONF_SKIPPED = {"apache.conf", "lighttpd.conf", "local.php", "acl.auth.php", "users.auth.php"}
 SUPERUSER_GROUP = "sysadmins"
-START_TIMEOUT = 15.0
-STOP_TIMEOUT = 10.0
 XMLRPC_PATH = "/lib/exe/xmlrpc.php"
 
 # Logged-in people may edit outside the working groups' namespaces, as in Debian's
@@ -56,12 +53,6 @@ BASE_ACL = """# acl.auth.php
 
 class DokuWikiError(RuntimeError):
     """DokuWiki or PHP is missing, or the private wiki did not start."""
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _php_string(value: str) -> str:
@@ -84,13 +75,15 @@ def _find_php() -> str:
     return php
 
 
-class PrivateDokuWiki:
+class PrivateDokuWiki(OwnedProcess):
     """A DokuWiki served by `php -S` from `folder`, with authldap against the given directory.
 
     `admin_user` and `admin_password` are the LDAP account (a member of cn=sysadmins)
     that the wiki role logs in as; this class does not create it, it only hands it
     out through `inventory_vars()`. Usable as a context manager.
     """
+
+    start_timeout = 15.0
 
     def __init__(self, folder: str | os.PathLike, *, ldap_url: str, base_dn: str, bind_dn: str,
                  bind_password: str, admin_user: str | None = None, admin_password: str | None = None,
@@ -247,9 +240,9 @@ class PrivateDokuWiki:
         fixed_port = self.port is not None
         for _attempt in range(3):
             if not fixed_port:
-                self.port = _free_port()
+                self.port = free_port()
             self._launch(php)
-            if self._wait_until_answering():
+            if self._wait_until_ours():
                 self._check_xmlrpc()
                 return self
             if fixed_port:
@@ -264,19 +257,6 @@ class PrivateDokuWiki:
                  "-S", f"127.0.0.1:{self.port}", "-t", str(self.app_dir)],
                 cwd=self.app_dir, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
             )
-
-    def _wait_until_answering(self) -> bool:
-        """True once our own server answers; False if it exited (a taken port, say)."""
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            if self._process.poll() is not None:
-                self._process = None
-                return False
-            if self._is_ours():
-                return True
-            time.sleep(0.02)
-        self.stop()
-        return False
 
     def _is_ours(self) -> bool:
         """Only our server serves our random probe: another process on the port does not."""
@@ -314,23 +294,3 @@ class PrivateDokuWiki:
         """The php -S process's id while it runs."""
         return self._process.pid if self.running else None
 
-    @property
-    def running(self) -> bool:
-        return self._process is not None and self._process.poll() is None
-
-    def stop(self) -> None:
-        process, self._process = self._process, None
-        if process is None or process.poll() is not None:
-            return
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-    def __enter__(self) -> PrivateDokuWiki:
-        return self.start()
-
-    def __exit__(self, *exc_info) -> None:
-        self.stop()

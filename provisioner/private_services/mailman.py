@@ -22,10 +22,11 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import time
 from pathlib import Path
+
+from .process import free_port
 
 MAILMAN_BIN_DIR = Path("/usr/lib/mailman3/bin")   # Debian's master and runner scripts
 # The runners a REST-only instance needs; out and virgin deliver what Mailman
@@ -43,12 +44,6 @@ ADMIN_USER = "restadmin"
 
 class MailmanError(RuntimeError):
     """Mailman is missing, refused its configuration or did not start."""
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _find_mailman() -> str:
@@ -163,7 +158,7 @@ class PrivateMailman:
         fixed_port = self.port is not None
         for _attempt in range(3):
             if not fixed_port:
-                self.port = _free_port()
+                self.port = free_port()
             self._write_config()
             self._launch(mailman)
             if self._wait_until_answering():

@@ -29,17 +29,16 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import ansible_runner
 
 from ..config import CHECKOUT
+from .process import OwnedProcess, free_port
 
 REDMINE_ROOT = Path("/usr/share/redmine")            # Debian's code tree
 INSTANCES_DIR = Path("/var/lib/redmine")             # Debian's instances (REDMINE_INSTANCE)
@@ -51,8 +50,6 @@ DEFAULT_ROLE = "Developer"                           # one of Redmine's default 
 AUTH_SOURCE_NAME = "Occupy LDAP"
 RAKE_TIMEOUT = 600.0
 SETUP_TIMEOUT = 300.0
-START_TIMEOUT = 180.0         # about 5 s; a loaded 2-core machine needs much more
-STOP_TIMEOUT = 20.0
 REQUEST_TIMEOUT = 30.0
 
 
@@ -89,12 +86,6 @@ def _installed(package: str) -> bool:
     result = subprocess.run(["dpkg-query", "-W", "-f=${Status}", package],
                             capture_output=True, text=True, check=False)
     return result.returncode == 0 and "install ok installed" in result.stdout
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _fingerprint() -> str:
@@ -203,13 +194,17 @@ class SetupReport:
     changed: bool
 
 
-class PrivateRedmine:
+class PrivateRedmine(OwnedProcess):
     """A Redmine server owned by this process, with its instance folder `folder`.
 
     `golden` is a database file to start from (see `golden_database`); without it
     the database is created in place. Usable as a context manager;
     `inventory_vars()` gives the redmine role's inventory variables.
     """
+
+    start_timeout = 180.0   # about 5 s; a loaded 2-core machine needs much more
+    stop_timeout = 20.0
+    poll_interval = 0.1
 
     def __init__(self, folder: str | os.PathLike, ldap: LdapSource, *,
                  golden: str | os.PathLike | None = None, port: int | None = None,
@@ -232,10 +227,6 @@ class PrivateRedmine:
     @property
     def log_path(self) -> Path:
         return self.folder / "log" / "server.log"
-
-    @property
-    def running(self) -> bool:
-        return self._process is not None and self._process.poll() is None
 
     def inventory_vars(self) -> dict:
         return {"redmine_url": self.url, "redmine_api_key": self.api_key,
@@ -328,9 +319,9 @@ class PrivateRedmine:
         fixed_port = self.port is not None
         for _attempt in range(3):
             if not fixed_port:
-                self.port = _free_port()
+                self.port = free_port()
             self._launch()
-            if self._wait_until_serving():
+            if self._wait_until_ours():
                 return
             if fixed_port:
                 break
@@ -346,19 +337,6 @@ class PrivateRedmine:
                 cwd=REDMINE_ROOT, env=self._instance.environment(), stdin=subprocess.DEVNULL,
                 stdout=log, stderr=log, start_new_session=True,
             )
-
-    def _wait_until_serving(self) -> bool:
-        """True once our own Redmine answers; False if it exited (a taken port, say)."""
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            if self._process.poll() is not None:
-                self._process = None
-                return False
-            if self._is_ours():
-                return True
-            time.sleep(0.1)
-        self._stop_server()
-        return False
 
     def _is_ours(self) -> bool:
         """Only our Redmine knows our API key: another server on the port does not."""
@@ -390,30 +368,16 @@ class PrivateRedmine:
             data = {}
         return response.status, data
 
-    def _stop_server(self) -> None:
-        process, self._process = self._process, None
-        if process is None or process.poll() is not None:
-            return
+    def _terminate(self, process: subprocess.Popen, sig: signal.Signals) -> None:
+        """The whole process group: rails server's children go too."""
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+            os.killpg(process.pid, sig)
 
     def stop(self) -> None:
         """Stop the server and unlink the instance; the folder stays (start again at will)."""
-        self._stop_server()
+        self._stop_process()
         if self._instance is not None:
             self._instance.unlink()
-
-    def __enter__(self) -> PrivateRedmine:
-        return self.start()
-
-    def __exit__(self, *exc_info) -> None:
-        self.stop()
 
 
 def _failure(events: list[dict]) -> str | None:

@@ -11,9 +11,9 @@ from playwright.sync_api import sync_playwright
 from werkzeug.serving import make_server
 
 from provisioner import create_app
+from provisioner.private_services.process import free_port
 from provisioner.workflow import create_sysadmin
 
-from mail_sink import free_port
 from suite_config import app_config
 
 CHROMIUM = "/usr/bin/chromium"  # Debian's; `playwright install` needs the internet
