@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from flask import Flask
 
 from provisioner.clock import utc_now
 from provisioner.directory import Directory, NewPerson, Status
-from provisioner.jobs import JobSettings, Worker, queue_access
+from provisioner.jobs import Worker, queue_access
 from provisioner.resources import get_catalogue, get_store, job_settings, runner_settings
 from provisioner.runner import PlaybookRunner
 from provisioner.store import jobs
@@ -51,13 +52,13 @@ def make_worker(app: Flask, directory: Directory, clock: Clock | None = None, **
     with app.app_context():
         defaults = job_settings(app.config)
         return Worker(get_store(), directory, get_catalogue(), PlaybookRunner(runner_settings(app)),
-                      JobSettings(**{**defaults.__dict__, **settings}), clock=clock or utc_now)
+                      replace(defaults, **settings), clock=clock or utc_now)
 
 
 def queue(app: Flask, kind: str, targets: dict[str, list[str]], now: datetime | None = None,
           max_attempts: int = 5) -> int:
     with app.app_context():
-        settings = JobSettings(**{**job_settings(app.config).__dict__, "max_attempts": max_attempts})
+        settings = replace(job_settings(app.config), max_attempts=max_attempts)
         return queue_access(get_store(), kind, targets, actor="test", now=now or utc_now(),
                             settings=settings)
 

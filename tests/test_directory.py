@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from provisioner.directory import (
@@ -198,7 +200,7 @@ def test_a_stopped_server_gives_directory_unavailable_not_a_traceback(own_slapd)
 
 def test_a_wrong_bind_password_is_reported_as_the_portals_own_problem(own_slapd):
     settings = settings_for(own_slapd)
-    wrong = type(settings)(**{**settings.__dict__, "bind_password": "not the password"})
+    wrong = replace(settings, bind_password="not the password")
     with (pytest.raises(DirectoryUnavailable, match="refused the portal's bind") as raised,
           Directory(wrong) as directory):
         directory.ping()

@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from provisioner.jobs import GRANT, REVOKE
@@ -76,8 +77,8 @@ def test_a_job_stays_failed_after_its_last_attempt_and_other_jobs_in_the_run_suc
 
 def test_a_run_that_cannot_reach_the_directory_fails_every_job_in_plain_words(app, directory):
     job_id = queue(app, GRANT, add_volunteers(directory, 2), max_attempts=1)
-    app.extensions["directory_settings"] = type(app.extensions["directory_settings"])(
-        **{**app.extensions["directory_settings"].__dict__, "url": "ldap://127.0.0.1:1"})
+    app.extensions["directory_settings"] = replace(app.extensions["directory_settings"],
+                                                   url="ldap://127.0.0.1:1")
     make_worker(app, directory).run_once()
     failed = job(app, job_id)
     assert failed.state == "failed"

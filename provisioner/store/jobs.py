@@ -8,7 +8,7 @@ FOR UPDATE SKIP LOCKED, so workers on several hosts never wait on each other.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
@@ -145,7 +145,7 @@ def renew_lease(connection: Connection, job_ids: Iterable[int], worker: str, *,
 def record_results(connection: Connection, results: list[JobResult]) -> None:
     if results:
         connection.execute(job_results.insert(), [
-            {**result.__dict__, "task": result.task[:200]} for result in results])
+            {**asdict(result), "task": result.task[:200]} for result in results])
 
 
 def finish(connection: Connection, job_id: int, worker: str, *, succeeded: bool, error: str | None,
@@ -225,4 +225,4 @@ def latest_for(connection: Connection, uid: str) -> Job | None:
     if job_id is None:
         return None
     job = get(connection, job_id)
-    return Job(**{**job.__dict__, "results": [r for r in job.results if r.uid == uid]})
+    return replace(job, results=[result for result in job.results if result.uid == uid])
