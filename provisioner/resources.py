@@ -8,6 +8,7 @@ and the config keeps `***`, so a config dump never shows them.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 from flask import Flask, current_app, g
@@ -69,6 +70,8 @@ def get_portal() -> Portal:
             catalogue=get_catalogue(), secret_key=config["SECRET_KEY"],
             public_url=config["PUBLIC_URL"], verify_link_hours=config["VERIFY_LINK_HOURS"],
             jobs=job_settings(config),
+            session_idle=timedelta(minutes=config["SESSION_IDLE_MINUTES"]),
+            session_lifetime=timedelta(hours=config["SESSION_MAX_HOURS"]),
         )
     return g.portal
 

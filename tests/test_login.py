@@ -1,12 +1,16 @@
-"""Logging in: bind checks, session cookie, safe redirects."""
+"""Logging in and out: bind checks, server-side sessions, the session cookie, safe redirects."""
 
 from __future__ import annotations
+
+from datetime import timedelta
 
 import pytest
 
 from provisioner import create_app
+from provisioner.clock import utc_now
 from provisioner.resources import get_store
 from provisioner.store import audit
+from provisioner.store.schema import sessions
 
 from portal_actions import ADMIN_PASSWORD, Visitor
 from suite_config import app_config
@@ -37,10 +41,54 @@ def test_the_session_is_renewed_at_login(app, sysadmin):
     visitor = Visitor(app.test_client())
     with visitor.client.session_transaction() as session:
         session["planted"] = "by an attacker"
+        session["_user_id"] = "a-token-the-attacker-knows"
     visitor.log_in("sam", ADMIN_PASSWORD)
     with visitor.client.session_transaction() as session:
         assert "planted" not in session
-        assert session["_user_id"] == "sam"
+        assert session["_user_id"] not in ("sam", "a-token-the-attacker-knows")
+    assert visitor.client.get("/admin/requests").status_code == 200
+
+
+def copy_of(app, visitor: Visitor) -> Visitor:
+    """Another browser holding the same session cookie (a stolen or copied cookie)."""
+    thief = Visitor(app.test_client())
+    cookie = visitor.client.get_cookie("session")
+    thief.client.set_cookie("session", cookie.value)
+    return thief
+
+
+def test_after_logout_a_copy_of_the_session_cookie_is_worthless(app, sysadmin):
+    thief = copy_of(app, sysadmin)
+    assert thief.client.get("/admin/requests").status_code == 200
+    sysadmin.log_out()
+    assert thief.client.get("/admin/requests").status_code == 302
+
+
+def test_logging_out_everywhere_ends_every_session_of_the_person(app, sysadmin):
+    laptop = Visitor(app.test_client())
+    laptop.log_in("sam", ADMIN_PASSWORD)
+    response = sysadmin.submit("/account", {}, action="/logout-everywhere")
+    assert response.status_code == 302
+    assert laptop.client.get("/admin/requests").status_code == 302
+    assert sysadmin.client.get("/admin/requests").status_code == 302
+    with app.app_context(), get_store().begin() as connection:
+        assert audit.entries(connection, person="sam")[0].action == "logout-everywhere"
+
+
+def age_sessions(app, *, created: timedelta, seen: timedelta) -> None:
+    now = utc_now()
+    with app.app_context(), get_store().begin() as connection:
+        connection.execute(sessions.update().values(created_at=now - created, last_seen=now - seen))
+
+
+@pytest.mark.parametrize("created, seen, still_in", [
+    (timedelta(hours=1), timedelta(minutes=10), True),       # in use: goes on
+    (timedelta(minutes=31), timedelta(minutes=31), False),   # idle past 30 minutes
+    (timedelta(hours=13), timedelta(minutes=1), False),      # past 12 hours, however busy
+])
+def test_a_session_ends_when_idle_or_too_old(app, sysadmin, created, seen, still_in):
+    age_sessions(app, created=created, seen=seen)
+    assert (sysadmin.client.get("/admin/requests").status_code == 200) is still_in
 
 
 @pytest.mark.parametrize("target, expected", [

@@ -26,6 +26,19 @@ used_tokens = sa.Table(
     sa.Column("used_at", sa.DateTime(timezone=True), nullable=False),
 )
 
+# Logged-in sessions, so that one or all of a person's sessions can be ended (logout,
+# logout everywhere, password reset). The cookie holds a random token; only its
+# SHA-256 is kept here.
+sessions = sa.Table(
+    "sessions", metadata,
+    sa.Column("digest", sa.String(64), primary_key=True),
+    sa.Column("uid", sa.String(64), nullable=False, index=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("last_seen", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("ended_at", sa.DateTime(timezone=True)),
+    sa.Column("remote_addr", sa.String(45)),
+)
+
 # Provisioning jobs: grant or revoke access for some volunteers. A worker holds a
 # running job under a lease; when the lease runs out (the worker died), another
 # worker may claim it again.

@@ -4,7 +4,16 @@ No Flask here: the web views and the CLI both call these, and every transition
 writes its audit record.
 """
 
-from .accounts import create_sysadmin, initialise_directory, is_sysadmin, log_in
+from .accounts import (
+    create_sysadmin,
+    end_all_sessions,
+    end_session,
+    initialise_directory,
+    is_sysadmin,
+    log_in,
+    resume_session,
+    start_session,
+)
 from .approval import approve, reject, verified_requests
 from .context import Portal
 from .errors import InvalidInput, LinkInvalid, WorkflowError
@@ -13,6 +22,7 @@ from .suspension import reinstate, suspend
 
 __all__ = [
     "AVAILABILITY", "InvalidInput", "LinkInvalid", "Portal", "Registration", "WorkflowError",
-    "approve", "create_sysadmin", "initialise_directory", "is_sysadmin", "log_in", "purge_expired",
+    "approve", "create_sysadmin", "end_all_sessions", "end_session", "initialise_directory",
+    "is_sysadmin", "log_in", "purge_expired", "resume_session", "start_session",
     "register", "reinstate", "reject", "suspend", "verified_requests", "verify_email",
 ]

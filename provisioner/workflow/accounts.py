@@ -6,6 +6,7 @@ from ..catalogue import Catalogue
 from ..directory import SYSADMINS_GROUP, AlreadyExists, Directory, NewPerson, Person, Status
 from ..directory.layout import UID_PATTERN
 from ..passwords import check_new_password
+from ..store import sessions
 from .context import Portal
 
 
@@ -49,3 +50,34 @@ def log_in(portal: Portal, uid: str, password: str, *, remote_addr: str | None =
     portal.audit("login" if accepted else "login-failed", actor=subject if accepted else None,
                  subject=subject, remote_addr=remote_addr)
     return person if accepted else None
+
+
+def start_session(portal: Portal, person: Person, *, remote_addr: str | None = None) -> str:
+    """A new session after a successful login; returns the token for the session cookie."""
+    with portal.store.begin() as connection:
+        return sessions.begin(connection, person.uid, now=portal.clock(), remote_addr=remote_addr)
+
+
+def resume_session(portal: Portal, token: str) -> Person | None:
+    """The person behind a live session whose account is still active, else None."""
+    with portal.store.begin() as connection:
+        uid = sessions.resume(connection, token, now=portal.clock(), idle=portal.session_idle,
+                              lifetime=portal.session_lifetime)
+    person = portal.directory.people.find(uid) if uid else None
+    if person is None or person.pending or person.status != Status.ACTIVE:
+        return None
+    return person
+
+
+def end_session(portal: Portal, token: str) -> None:
+    with portal.store.begin() as connection:
+        sessions.end(connection, token, now=portal.clock())
+
+
+def end_all_sessions(portal: Portal, uid: str, *, actor: str, remote_addr: str | None = None) -> int:
+    """Log this person out everywhere; returns how many sessions ended."""
+    with portal.store.begin() as connection:
+        ended = sessions.end_all(connection, uid, now=portal.clock())
+    portal.audit("logout-everywhere", actor=actor, subject=uid, remote_addr=remote_addr,
+                 detail=f"{ended} session(s) ended")
+    return ended

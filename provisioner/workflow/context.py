@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from ..catalogue import Catalogue
 from ..clock import utc_now
@@ -23,6 +23,8 @@ class Portal:
     secret_key: str = field(repr=False)
     public_url: str
     verify_link_hours: int = 48
+    session_idle: timedelta = timedelta(minutes=30)
+    session_lifetime: timedelta = timedelta(hours=12)
     jobs: JobSettings = field(default_factory=JobSettings)
     clock: Callable[[], datetime] = utc_now
 
