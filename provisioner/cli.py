@@ -42,6 +42,10 @@ def init_directory() -> None:
         click.echo("The directory is complete: nothing to change.")
 
 
+# How the audit log names someone acting from the portal host's command line.
+HOST_OPERATOR = "(command line)"
+
+
 def read_password() -> str:
     """From a hidden prompt on a terminal, else the first line of stdin; never argv."""
     if sys.stdin.isatty():
@@ -73,6 +77,32 @@ def purge_expired() -> None:
     except DirectoryError as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"Removed {len(purged)} expired request(s){': ' if purged else '.'}{', '.join(purged)}")
+
+
+@click.command("reset-totp")
+@click.argument("uid")
+@with_appcontext
+def reset_totp_command(uid: str) -> None:
+    """Remove someone's two-step login (the way back for a locked-out last sysadmin)."""
+    try:
+        workflow.reset_totp(get_portal(), uid, actor=HOST_OPERATOR, from_host=True)
+    except (DirectoryError, workflow.WorkflowError) as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"{uid} logs in with their password alone now, and is mailed about it.")
+
+
+@click.command("set-coordinator")
+@click.argument("uid")
+@click.argument("group")
+@click.option("--remove", is_flag=True, help="Stop them coordinating the group.")
+@with_appcontext
+def set_coordinator(uid: str, group: str, remove: bool) -> None:
+    """Make UID a coordinator (an owner) of the working group GROUP (its slug), or stop it."""
+    try:
+        workflow.set_coordinator(get_portal(), uid, group, coordinates=not remove, actor=HOST_OPERATOR)
+    except (DirectoryError, workflow.WorkflowError) as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"{uid} {'no longer coordinates' if remove else 'coordinates'} {group}.")
 
 
 @click.command("worker")
@@ -113,7 +143,8 @@ def _create_app() -> Flask:
 
 
 cli = FlaskGroup(create_app=_create_app, help="occupy-provisioner: volunteers in, accounts out.")
-for command in (init_directory, create_admin, purge_expired, worker, demo):
+for command in (init_directory, create_admin, purge_expired, reset_totp_command, set_coordinator,
+                worker, demo):
     cli.add_command(command)
 
 

@@ -65,6 +65,7 @@ SETTINGS = (
     Setting("JOB_LEASE_SECONDS", 300, int,
             help="how long a silent worker keeps its jobs before another takes them over"),
     Setting("WORKER_POLL_SECONDS", 2.0, float, help="how often an idle worker looks for jobs"),
+    Setting("RESET_LINK_MINUTES", 60, int, help="how long a password reset link works"),
 )
 BY_NAME = {setting.name: setting for setting in SETTINGS}
 

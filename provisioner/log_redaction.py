@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import re
 
-TOKEN_IN_PATH = re.compile(r"(/verify/)[^\s\"?#]+")
+TOKEN_IN_PATH = re.compile(r"(/verify/|/reset/|/account/email/)[^\s\"?#]+")
 REQUEST_LOGGERS = ("werkzeug", "gunicorn.access")
 
 

@@ -25,7 +25,10 @@ from .private_services.process import OwnedProcess, free_port
 SCHEMA_DIR = Path("/etc/ldap/schema")
 MODULE_DIR = Path("/usr/lib/ldap")
 SYSTEM_SCHEMAS = ("core", "cosine", "inetorgperson", "nis")
-MODULES = ("back_mdb", "memberof", "refint", "unique", "ppolicy", "argon2")
+# otp: only for the OATH-LDAP schema (oathTOTPToken, oathSecret...) where the portal
+# keeps TOTP secrets. Its overlay is not enabled: binds stay password-only, so the
+# services reading LDAP are unaffected; the portal checks the codes itself.
+MODULES = ("back_mdb", "memberof", "refint", "unique", "ppolicy", "argon2", "otp")
 # slapd crashes when the ldapi socket path reaches 108 bytes (sun_path).
 MAX_SOCKET_PATH = 100
 
@@ -128,6 +131,9 @@ class PrivateSlapd(OwnedProcess):
             # Registration requests are for the portal (today the root DN) only:
             # nobody reads them and nobody binds as one.
             f'access to dn.subtree="ou=pending,{base}" by * none',
+            # TOTP secrets and their last used step: the portal (today the root DN,
+            # which no ACL limits) only; not even their owner may read them.
+            "access to attrs=oathSecret,oathSecretTime,oathTOTPLastTimeStep by * none",
             # People change their own password; nobody reads a hash.
             "access to attrs=userPassword by self =w by anonymous auth by * none",
             "access to * by users read by * none",

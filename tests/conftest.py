@@ -16,7 +16,7 @@ from provisioner.workflow import create_sysadmin, initialise_directory
 from ldap_helpers import wipe
 from mail_sink import MailSink
 from pg_server import start_private_postgres
-from portal_actions import ADMIN_PASSWORD, Visitor
+from portal_actions import ADMIN_PASSWORD, Visitor, enrol_totp
 from suite_config import BASE_DN, app_config, settings_for
 
 pytest_plugins = ["service_fixtures"]
@@ -98,8 +98,9 @@ def visitor(client):
 
 @pytest.fixture
 def sysadmin(app, directory):
-    """A second browser, logged in as the sysadmin sam."""
+    """A second browser, logged in as the sysadmin sam (who set up TOTP, as sysadmins must)."""
     create_sysadmin(directory, "sam", "sam@example.org", "Sam Admin", ADMIN_PASSWORD)
+    enrol_totp(app, "sam")
     admin = Visitor(app.test_client())
     assert admin.log_in("sam", ADMIN_PASSWORD).status_code == 302
     return admin

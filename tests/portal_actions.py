@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+import base64
 import re
+import time
+from dataclasses import replace
+from datetime import timedelta
 
+import pyotp
+from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
+
+from provisioner.clock import utc_now
+from provisioner.resources import get_directory, get_portal
+from provisioner.workflow import confirm_enrolment, new_secret
+from provisioner.workflow.totp import PERIOD
 
 CSRF_TOKEN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 VOLUNTEER_PASSWORD = "plum tuesday lantern orbit"
@@ -21,6 +32,29 @@ def registration(**overrides) -> dict:
     }
     form.update(overrides)
     return form
+
+
+def enrol_totp(app: Flask, uid: str, *, ago: timedelta = timedelta(minutes=5)) -> list[str]:
+    """Set up TOTP for `uid` through the workflow, as if done `ago`, so the codes of the
+    next steps are all still unused; returns the recovery codes."""
+    with app.app_context():
+        moment = utc_now() - ago
+        portal = replace(get_portal(), clock=lambda: moment)
+        secret = new_secret()
+        return confirm_enrolment(portal, uid, secret, pyotp.TOTP(secret).at(moment))
+
+
+def authenticator_code(app: Flask, uid: str) -> str:
+    """What `uid`'s authenticator app shows: the code of the first time step not used yet
+    (now, or the next one), waiting when even the next one was used already."""
+    with app.app_context():
+        token = get_directory().people.totp(uid)
+    assert token is not None, f"{uid} has not set up two-step login"
+    now = int(time.time()) // PERIOD
+    step = max(now, (token.last_step if token.last_step is not None else now - 1) + 1)
+    if step > now + 1:  # the window accepts one step ahead: wait until this one is in reach
+        time.sleep((step - 1) * PERIOD - time.time() + 0.1)
+    return pyotp.TOTP(base64.b32encode(token.secret).decode()).generate_otp(step)
 
 
 class Visitor:
@@ -46,7 +80,17 @@ class Visitor:
         return self.submit(path, {})
 
     def log_in(self, uid: str, password: str) -> TestResponse:
+        """Log in; when asked for a TOTP code, enter what the person's authenticator shows."""
+        response = self.enter_password(uid, password)
+        if response.status_code == 302 and response.location == "/login/code":
+            response = self.enter_code(authenticator_code(self.client.application, uid.strip().lower()))
+        return response
+
+    def enter_password(self, uid: str, password: str) -> TestResponse:
         return self.submit("/login", {"uid": uid, "password": password})
+
+    def enter_code(self, code: str) -> TestResponse:
+        return self.submit("/login/code", {"code": code})
 
     def log_out(self) -> TestResponse:
         return self.submit("/account", {}, action="/logout")

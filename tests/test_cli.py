@@ -10,8 +10,12 @@ import pytest
 
 from provisioner import create_app
 from provisioner.cli import cli
+from provisioner.resources import get_portal, get_store
+from provisioner.store import audit
+from provisioner.workflow import has_totp
 
 from ldap_helpers import snapshot
+from portal_actions import enrol_totp
 from suite_config import app_config
 
 PASSWORD = "a long enough admin password"
@@ -106,3 +110,28 @@ def test_purge_expired_keeps_requests_whose_link_still_works(run, directory, vis
     result = run("purge-expired")
     assert result.exit_code == 0 and "Removed 0 expired request(s)." in result.output
     assert directory.people.find("vera") is not None
+
+
+def test_set_coordinator_makes_and_unmakes_a_coordinator(run, directory):
+    run("create-admin", "cora", "cora@example.org", input=PASSWORD)
+    made = run("set-coordinator", "cora", "kitchen")
+    assert made.exit_code == 0, made.output
+    assert directory.groups.get("wg-kitchen").owners == ("cora",)
+    assert run("set-coordinator", "cora", "kitchen", "--remove").exit_code == 0
+    assert directory.groups.get("wg-kitchen").owners == ()
+    refused = run("set-coordinator", "cora", "kitchen,ou=people")
+    assert refused.exit_code == 1 and "Traceback" not in refused.output
+
+
+def test_reset_totp_from_the_host_is_the_way_back_for_a_locked_out_sysadmin(app, run, directory,
+                                                                           inbox):
+    run("create-admin", "sam", "sam@example.org", input=PASSWORD)
+    enrol_totp(app, "sam")
+    result = run("reset-totp", "sam")
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        assert not has_totp(get_portal(), "sam")
+        with get_store().begin() as connection:
+            entry = audit.entries(connection, person="sam")[0]
+    assert (entry.action, entry.actor) == ("totp-reset", "(command line)")
+    assert run("reset-totp", "sam").exit_code == 1     # nothing left to reset: said, not a traceback

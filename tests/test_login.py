@@ -12,7 +12,7 @@ from provisioner.resources import get_store
 from provisioner.store import audit
 from provisioner.store.schema import sessions
 
-from portal_actions import ADMIN_PASSWORD, Visitor
+from portal_actions import ADMIN_PASSWORD, Visitor, authenticator_code
 from suite_config import app_config
 
 
@@ -106,6 +106,8 @@ def test_after_login_the_redirect_only_goes_to_a_path_on_this_site(app, sysadmin
     response = visitor.client.post("/login", query_string={"next": target},
                                    data={"uid": "sam", "password": ADMIN_PASSWORD,
                                          "csrf_token": token})
+    assert response.location == "/login/code"  # sam uses TOTP: the target waits for the code
+    response = visitor.enter_code(authenticator_code(app, "sam"))
     assert response.status_code == 302
     assert response.location == expected
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ldap3.utils.conv import escape_filter_chars
+
 from .connection import DirectoryConnection
 from .errors import NotFound
 from .layout import Layout
@@ -68,6 +70,25 @@ class Groups:
     def remove_member(self, name: str, uid: str) -> bool:
         """False when they were not a member."""
         return self._conn.delete_value(self._group_dn(name), "member", self._layout.person_dn(uid))
+
+    def add_owner(self, name: str, uid: str) -> bool:
+        """Make an active person a coordinator (an `owner`); False when they were one already."""
+        person = self._people.get(uid)
+        if person.pending:
+            raise NotFound(f"{uid!r} is still a registration request, not an account")
+        return self._conn.add_value(self._group_dn(name), "owner", person.dn)
+
+    def remove_owner(self, name: str, uid: str) -> bool:
+        """False when they were not an owner."""
+        return self._conn.delete_value(self._group_dn(name), "owner", self._layout.person_dn(uid))
+
+    def owned_by(self, uid: str) -> list[str]:
+        """Names of the groups this person is an `owner` (a coordinator) of."""
+        owner = escape_filter_chars(self._layout.person_dn(uid))
+        found = self._conn.search(self._layout.groups, f"(&(objectClass=groupOfNames)(owner={owner}))",
+                                  attributes=["cn"])
+        names = (self._layout.group_name(record.dn) for record in found)
+        return sorted(name for name in names if name)
 
     def _group_dn(self, name: str) -> str:
         dn = self._layout.group_dn(name)

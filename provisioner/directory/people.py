@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -11,7 +12,7 @@ from ldap3.utils.conv import escape_filter_chars
 from ldap3.utils.dn import escape_rdn
 
 from .connection import DirectoryConnection, Record
-from .errors import InvalidValue, NotFound
+from .errors import DirectoryError, InvalidValue, NotFound
 from .layout import UID_PATTERN, Layout, check_uid
 
 PERSON_CLASSES = ["inetOrgPerson", "occupyVolunteer"]
@@ -96,6 +97,23 @@ def check_mail(mail: object) -> str:
             or mail.count("@") != 1 or any(c.isspace() or ord(c) < 32 for c in mail)):
         raise InvalidValue("a mail address is up to 254 ASCII characters with one @ and no spaces")
     return mail
+
+
+# TOTP lives in the person's own entry, in the OATH-LDAP attributes of slapd's otp
+# module: readable by the portal's bind only (slapd.conf's ACL). The entry gets the
+# auxiliary class oathTOTPToken but never oathTOTPUser, so even with the otp overlay
+# on, binds (the services' logins) would stay password-only.
+TOTP_CLASS = "oathTOTPToken"
+TOTP_KEY = "oathSecret"
+TOTP_ENROLLED = "oathSecretTime"
+TOTP_LAST_STEP = "oathTOTPLastTimeStep"
+
+
+@dataclass(frozen=True)
+class TotpToken:
+    secret: bytes = field(repr=False)  # the raw shared secret, as OATH-LDAP keeps it
+    enrolled_at: datetime | None
+    last_step: int | None  # the time step of the last code accepted; codes up to it are refused
 
 
 class People:
@@ -221,3 +239,104 @@ class People:
         if person is None or person.pending:
             return False
         return self._conn.check_password(person.dn, password)
+
+    def set_display_name(self, uid: str, display_name: str) -> None:
+        """Replace cn, displayName, givenName and sn together, so they never disagree."""
+        given_name, surname = _split_name(display_name)
+        self._conn.modify(self.get(uid).dn, {
+            "cn": [(ldap3.MODIFY_REPLACE, [display_name])],
+            "displayName": [(ldap3.MODIFY_REPLACE, [display_name])],
+            "givenName": [(ldap3.MODIFY_REPLACE, [given_name] if given_name else [])],
+            "sn": [(ldap3.MODIFY_REPLACE, [surname])],
+        })
+
+    def set_mail(self, uid: str, mail: str) -> None:
+        """AlreadyExists when another entry has this address (the unique overlay)."""
+        self._conn.modify(self.get(uid).dn, {"mail": [(ldap3.MODIFY_REPLACE, [check_mail(mail)])]})
+
+    def password_state(self, uid: str) -> str:
+        """A digest that changes whenever the password is set, to bind single-use links to it.
+
+        From the stored hash (a new salt each time) where the portal's bind may read it,
+        and from ppolicy's pwdChangedTime (to the second) in any case; never the hash itself.
+        """
+        record = self._conn.read(self.get(uid).dn, attributes=["userPassword", "pwdChangedTime"])
+        material = [] if record is None else [
+            *(value if isinstance(value, bytes) else str(value).encode()
+              for value in record.all("userPassword")),
+            str(record.first("pwdChangedTime", "")).encode(),
+        ]
+        return hashlib.sha256(b"\x00".join(material)).hexdigest()[:32]
+
+    # TOTP (second factor). Active accounts only: they live under ou=people.
+
+    def _totp_record(self, uid: str) -> Record | None:
+        return self._conn.read(self._layout.person_dn(uid),
+                               attributes=["objectClass", TOTP_KEY, TOTP_ENROLLED, TOTP_LAST_STEP])
+
+    def totp(self, uid: str) -> TotpToken | None:
+        """The person's TOTP secret and last used step; None when they have not enrolled."""
+        record = self._totp_record(uid)
+        secret = record.first(TOTP_KEY) if record is not None else None
+        if secret is None:
+            return None
+        # Without the schema ldap3 hands back text when the bytes happen to be UTF-8.
+        secret = secret.encode() if isinstance(secret, str) else bytes(secret)
+        last_step = record.first(TOTP_LAST_STEP)
+        return TotpToken(secret=secret, enrolled_at=_generalized_time(record.first(TOTP_ENROLLED)),
+                         last_step=int(last_step) if last_step is not None else None)
+
+    def has_totp(self, uid: str) -> bool:
+        record = self._conn.read(self._layout.person_dn(uid), attributes=["objectClass"])
+        return record is not None and TOTP_CLASS.lower() in {c.lower() for c in record.all("objectClass")}
+
+    def set_totp(self, uid: str, secret: bytes, *, enrolled_at: datetime, last_step: int) -> None:
+        """Store a confirmed secret (replacing any earlier one) with the step of the confirming code."""
+        person = self.get(uid)
+        if person.pending:
+            raise NotFound(f"{uid!r} is still a registration request, not an account")
+        changes = {
+            TOTP_KEY: [(ldap3.MODIFY_REPLACE, [secret])],
+            TOTP_ENROLLED: [(ldap3.MODIFY_REPLACE,
+                             [enrolled_at.astimezone(UTC).strftime("%Y%m%d%H%M%SZ")])],
+            TOTP_LAST_STEP: [(ldap3.MODIFY_REPLACE, [str(last_step)])],
+        }
+        if not self.has_totp(uid):
+            changes["objectClass"] = [(ldap3.MODIFY_ADD, [TOTP_CLASS])]
+        self._conn.modify(person.dn, changes)
+
+    def advance_totp_step(self, uid: str, last_step: int | None, step: int) -> bool:
+        """Record `step` as used, only if the last used step is still `last_step`.
+
+        One modify (delete the old value, add the new), which slapd applies whole or not at
+        all: of two portal processes accepting codes at once, only one succeeds. False when
+        another login moved the step first.
+        """
+        if last_step is None:
+            change = [(ldap3.MODIFY_ADD, [str(step)])]
+        else:
+            change = [(ldap3.MODIFY_DELETE, [str(last_step)]), (ldap3.MODIFY_ADD, [str(step)])]
+        try:
+            self._conn.modify(self._layout.person_dn(uid), {TOTP_LAST_STEP: change})
+        except DirectoryError:
+            current = self.totp(uid)
+            if current is None or current.last_step != last_step:
+                return False
+            raise
+        return True
+
+    def remove_totp(self, uid: str) -> bool:
+        """Remove the secret and its class; False when the person had none."""
+        if not self.has_totp(uid):
+            return False
+        record = self._totp_record(uid)
+        changes = {name: [(ldap3.MODIFY_DELETE, [])]
+                   for name in (TOTP_KEY, TOTP_ENROLLED, TOTP_LAST_STEP) if record.all(name)}
+        changes["objectClass"] = [(ldap3.MODIFY_DELETE, [TOTP_CLASS])]
+        self._conn.modify(self._layout.person_dn(uid), changes)
+        return True
+
+    def with_totp(self) -> set[str]:
+        """The uids of everyone who has enrolled."""
+        found = self._conn.search(self._layout.people, f"(objectClass={TOTP_CLASS})", attributes=["uid"])
+        return {record.first("uid") for record in found}

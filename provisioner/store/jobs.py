@@ -58,10 +58,12 @@ def enqueue(connection: Connection, kind: str, targets: Mapping[str, Iterable[st
 
     Volunteers already waiting in a queued job of the same kind with the same groups
     are left out (approving twice never queues twice). A queued job of the other kind
-    for the same volunteers is superseded: the newest decision wins.
+    for the same volunteers loses the working groups this one names: the newest
+    decision about each group wins, and decisions about their other groups stand
+    (granting kitchen then revoking tech must still grant kitchen).
     """
     wanted = {uid: sorted(groups) for uid, groups in targets.items()}
-    _supersede(connection, list(wanted), kind, now)
+    _supersede(connection, wanted, kind, now)
     waiting = connection.execute(
         sa.select(job_targets.c.uid, job_targets.c.groups)
         .join(jobs, jobs.c.id == job_targets.c.job_id)
@@ -82,18 +84,26 @@ def enqueue(connection: Connection, kind: str, targets: Mapping[str, Iterable[st
     return job_id
 
 
-def _supersede(connection: Connection, uids: list[str], kind: str, now: datetime) -> None:
+def _supersede(connection: Connection, wanted: Mapping[str, list[str]], kind: str,
+               now: datetime) -> None:
     superseded = connection.execute(
-        sa.select(job_targets.c.job_id, job_targets.c.uid)
+        sa.select(job_targets.c.job_id, job_targets.c.uid, job_targets.c.groups)
         .join(jobs, jobs.c.id == job_targets.c.job_id)
-        .where(jobs.c.kind != kind, jobs.c.state == QUEUED, job_targets.c.uid.in_(uids))
+        .where(jobs.c.kind != kind, jobs.c.state == QUEUED, job_targets.c.uid.in_(list(wanted)))
     ).all()
-    for job_id, uid in superseded:
-        connection.execute(job_targets.delete().where(job_targets.c.job_id == job_id,
-                                                      job_targets.c.uid == uid))
-    emptied = {job_id for job_id, _ in superseded} - set(connection.execute(
-        sa.select(job_targets.c.job_id).where(job_targets.c.job_id.in_([j for j, _ in superseded])))
-        .scalars())
+    touched = set()
+    for job_id, uid, groups in superseded:
+        remaining = [group for group in groups.split() if group not in wanted[uid]]
+        if remaining == groups.split() and groups:
+            continue  # no group in common: both decisions stand
+        touched.add(job_id)
+        target = job_targets.c.job_id == job_id, job_targets.c.uid == uid
+        if remaining:
+            connection.execute(job_targets.update().where(*target).values(groups=" ".join(remaining)))
+        else:
+            connection.execute(job_targets.delete().where(*target))
+    emptied = touched - set(connection.execute(
+        sa.select(job_targets.c.job_id).where(job_targets.c.job_id.in_(list(touched)))).scalars())
     if emptied:
         connection.execute(jobs.update().where(jobs.c.id.in_(emptied)).values(
             state=CANCELLED, finished_at=now, error=f"superseded by a newer {kind}"))

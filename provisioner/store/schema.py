@@ -82,3 +82,32 @@ job_results = sa.Table(
     sa.Column("message", sa.Text),
     sa.Column("at", sa.DateTime(timezone=True), nullable=False),
 )
+
+# Volunteers' requests to join a working group, decided by its coordinators or a
+# sysadmin. At most one open request per person and group, kept by the database
+# (a partial unique index) so that two quick clicks cannot make two.
+group_requests = sa.Table(
+    "group_requests", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("uid", sa.String(64), nullable=False, index=True),
+    sa.Column("slug", sa.String(32), nullable=False),      # the working group, from the catalogue
+    sa.Column("state", sa.String(16), nullable=False),     # open, approved, declined
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("decided_at", sa.DateTime(timezone=True)),
+    sa.Column("decided_by", sa.String(64)),
+    sa.Column("reason", sa.Text),                          # a decline's reason, as mailed
+    sa.Index("group_requests_one_open", "uid", "slug", unique=True,
+             sqlite_where=sa.text("state = 'open'"), postgresql_where=sa.text("state = 'open'")),
+)
+
+# TOTP recovery codes: ten per enrolment, each usable once. Only a salted scrypt hash
+# of each code is kept; the codes themselves are shown once and never stored.
+totp_recovery_codes = sa.Table(
+    "totp_recovery_codes", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("uid", sa.String(64), nullable=False, index=True),
+    sa.Column("salt", sa.String(32), nullable=False),      # hex, 16 random bytes per code
+    sa.Column("digest", sa.String(64), nullable=False),    # hex scrypt of the code
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("used_at", sa.DateTime(timezone=True)),
+)

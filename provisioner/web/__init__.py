@@ -8,7 +8,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from ..directory import DirectoryUnavailable
 from ..mail import MailError
 from ..store import StoreUnavailable
-from . import account, admin, auth, health, jobs, public, security, users
+from . import account, admin, auth, groups, health, jobs, public, security, settings, totp, users
 
 csrf = CSRFProtect()
 
@@ -17,7 +17,7 @@ def init_app(app: Flask) -> None:
     security.init_app(app)
     csrf.init_app(app)
     users.init_app(app)
-    for module in (health, public, auth, account, admin, jobs):
+    for module in (health, public, auth, account, admin, jobs, groups, settings, totp):
         app.register_blueprint(module.blueprint)
     app.register_error_handler(CSRFError, _csrf_failed)
     for error in (DirectoryUnavailable, StoreUnavailable, MailError):

@@ -1,17 +1,56 @@
-"""Logging in and out."""
+"""Logging in (password, then a TOTP code for those who enrolled) and out.
+
+Between the two steps the person is not logged in: the Flask session holds only
+their uid and a deadline, and the server-side session (the token in the cookie)
+begins after the second step.
+"""
 
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
+from flask_wtf import FlaskForm
+from wtforms import StringField
+from wtforms.validators import DataRequired, Length
 
+from ..directory import Person
 from ..resources import get_portal
-from ..workflow import end_all_sessions, end_session, is_sysadmin, log_in, start_session
+from ..workflow import (
+    InvalidInput,
+    Portal,
+    WorkflowError,
+    check_second_factor,
+    end_all_sessions,
+    end_session,
+    has_totp,
+    is_sysadmin,
+    log_in,
+    must_enrol,
+    start_session,
+)
+from ..workflow.totp import LOGIN_CODE_TIME
 from .forms import LoginForm
-from .security import safe_next
+from .security import ENROL_FIRST, safe_next
 from .users import User
 
 blueprint = Blueprint("auth", __name__)
+# The Flask session's key for "password accepted, code still to come".
+PENDING_LOGIN = "second_factor_pending"
+
+
+class CodeForm(FlaskForm):
+    code = StringField("Code", validators=[DataRequired(), Length(max=64)],
+                       description="6 digits from your authenticator app, or a recovery code",
+                       render_kw={"autocomplete": "one-time-code", "inputmode": "text",
+                                  "autocapitalize": "none", "spellcheck": "false"})
+
+
+def begin_session(portal: Portal, person: Person) -> None:
+    """Log the person in on a new server-side session and a cleared cookie session, so
+    nothing planted before (session fixation) or left from an earlier step survives."""
+    session.clear()
+    token = start_session(portal, person, remote_addr=request.remote_addr)
+    login_user(User(person, is_sysadmin(portal, person), token))
 
 
 @blueprint.route("/login", methods=["GET", "POST"])
@@ -22,15 +61,63 @@ def login():
         portal = get_portal()
         person = log_in(portal, form.uid.data, form.password.data, remote_addr=request.remote_addr)
         if person is not None:
-            session.clear()  # a new session at login: nothing planted before survives
-            token = start_session(portal, person, remote_addr=request.remote_addr)
-            login_user(User(person, is_sysadmin(portal, person), token))
+            session.clear()
+            if has_totp(portal, person.uid):
+                until = portal.clock() + LOGIN_CODE_TIME
+                session[PENDING_LOGIN] = {"uid": person.uid, "until": until.timestamp(), "next": target}
+                return redirect(url_for(".second_step"))
+            begin_session(portal, person)
+            if must_enrol(portal, person):
+                flash(ENROL_FIRST, "error")
+                return redirect(url_for("totp.enrol", next=target))
             return redirect(target or url_for("account.overview"))
         form.password.errors.append("Wrong username or password, or the account is not active yet.")
         return render_template("login.html", form=form), 401
     if current_user.is_authenticated and request.method == "GET":
         return redirect(target or url_for("account.overview"))
     return render_template("login.html", form=form)
+
+
+def _pending_login(portal: Portal) -> dict | None:
+    """The uid (and where to go next) of a password accepted less than 5 minutes ago."""
+    pending = session.get(PENDING_LOGIN)
+    if (not isinstance(pending, dict) or not isinstance(pending.get("uid"), str)
+            or not isinstance(pending.get("until"), int | float)
+            or portal.clock().timestamp() > pending["until"]):
+        return None
+    return pending
+
+
+@blueprint.route("/login/code", methods=["GET", "POST"])
+def second_step():
+    portal = get_portal()
+    pending = _pending_login(portal)
+    if pending is None and current_user.is_authenticated:
+        return redirect(url_for("account.overview"))
+    if pending is None:
+        session.pop(PENDING_LOGIN, None)
+        flash("Please enter your username and password again: the page for the code stays open "
+              f"{int(LOGIN_CODE_TIME.total_seconds() // 60)} minutes.", "error")
+        return redirect(url_for(".login"))
+    form = CodeForm()
+    if not form.validate_on_submit():
+        status = 401 if request.method == "POST" else 200
+        return render_template("totp/code.html", form=form), status
+    try:
+        done = check_second_factor(portal, pending["uid"], form.code.data, remote_addr=request.remote_addr)
+    except InvalidInput as refused:
+        form.code.errors.append(refused.errors["code"])
+        return render_template("totp/code.html", form=form), 401
+    except WorkflowError as error:
+        session.pop(PENDING_LOGIN, None)
+        flash(str(error), "error")
+        return redirect(url_for(".login"))
+    target = safe_next(pending.get("next"))
+    begin_session(portal, done.person)
+    if done.recovery_code_used:
+        flash(f"You logged in with a recovery code; {done.recovery_codes_left} left, each usable once. "
+              "If you lost your authenticator, set up a new one on the two-step login page.")
+    return redirect(target or url_for("account.overview"))
 
 
 @blueprint.post("/logout")

@@ -17,12 +17,57 @@ from .accounts import (
 from .approval import approve, reject, verified_requests
 from .context import Portal
 from .errors import InvalidInput, LinkInvalid, WorkflowError
+from .memberships import (
+    MyGroups,
+    NotAllowed,
+    RequestToDecide,
+    approve_join,
+    coordinated_groups,
+    decline_join,
+    groups_decided_by,
+    leave_group,
+    my_groups,
+    request_to_join,
+    requests_to_decide,
+    set_coordinator,
+    working_groups_of,
+)
+from .password_reset import check_reset_link, request_password_reset, reset_password
 from .registration import AVAILABILITY, Registration, purge_expired, register, verify_email
+from .self_service import (
+    change_display_name,
+    change_password,
+    check_email_change_link,
+    confirm_email_change,
+    request_email_change,
+)
 from .suspension import reinstate, suspend
+from .totp import (
+    SecondFactor,
+    TotpStatus,
+    check_second_factor,
+    confirm_enrolment,
+    enrolled_uids,
+    has_totp,
+    must_enrol,
+    new_secret,
+    provisioning_uri,
+    reset_totp,
+    totp_required,
+    totp_status,
+)
 
 __all__ = [
     "AVAILABILITY", "InvalidInput", "LinkInvalid", "Portal", "Registration", "WorkflowError",
     "approve", "create_sysadmin", "end_all_sessions", "end_session", "initialise_directory",
     "is_sysadmin", "log_in", "purge_expired", "resume_session", "start_session",
     "register", "reinstate", "reject", "suspend", "verified_requests", "verify_email",
+    "MyGroups", "NotAllowed", "RequestToDecide", "approve_join", "coordinated_groups",
+    "decline_join", "groups_decided_by", "leave_group", "my_groups", "request_to_join", "set_coordinator",
+    "requests_to_decide", "working_groups_of",
+    "change_display_name", "change_password", "check_email_change_link", "check_reset_link",
+    "confirm_email_change", "request_email_change", "request_password_reset", "reset_password",
+    "SecondFactor", "TotpStatus", "check_second_factor", "confirm_enrolment", "enrolled_uids",
+    "has_totp", "must_enrol", "new_secret", "provisioning_uri", "reset_totp", "totp_required",
+    "totp_status",
 ]

@@ -1,0 +1,162 @@
+"""Working groups, self-service: a volunteer asks to join or leaves; coordinators decide requests."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+
+from ..directory import DirectoryError, InvalidValue, NotFound
+from ..resources import get_portal
+from ..workflow import (
+    InvalidInput,
+    NotAllowed,
+    WorkflowError,
+    approve_join,
+    coordinated_groups,
+    decline_join,
+    leave_group,
+    my_groups,
+    request_to_join,
+    requests_to_decide,
+)
+from ..workflow.memberships import MAX_REASON
+
+blueprint = Blueprint("groups", __name__)
+# What is shown to the person as a refusal; an unreachable directory stays a 503.
+REFUSALS = (WorkflowError, NotFound, InvalidValue)
+FOR_DECIDERS_ONLY = "This page is for working-group coordinators and sysadmins."
+
+
+def decides_join_requests() -> bool:
+    """Whether the logged-in person coordinates a working group or is a sysadmin; once a request."""
+    if not current_user.is_authenticated:
+        return False
+    if "decides_join_requests" not in g:
+        g.decides_join_requests = (current_user.is_sysadmin
+                                   or bool(coordinated_groups(get_portal(), current_user.uid)))
+    return g.decides_join_requests
+
+
+def _shows_join_requests_link() -> bool:
+    try:
+        return decides_join_requests()
+    except DirectoryError:  # an error page must still render when the directory is down
+        return False
+
+
+@blueprint.app_context_processor
+def _navigation() -> dict:
+    return {"decides_join_requests": _shows_join_requests_link}
+
+
+def _forbidden(message: str = FOR_DECIDERS_ONLY):
+    return render_template("error.html", title="Forbidden", message=message), 403
+
+
+def coordinator_required(view: Callable) -> Callable:
+    """Anonymous people go to the login page; people who decide no group's requests get 403."""
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        if not current_user.is_authenticated:
+            return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+        if not decides_join_requests():
+            return _forbidden()
+        return view(*args, **kwargs)
+    return wrapper
+
+
+def _refused(verb: str, error: Exception) -> None:
+    reasons = "; ".join(error.errors.values()) if isinstance(error, InvalidInput) else str(error)
+    flash(f"Not {verb}: {reasons}", "error")
+
+
+# A volunteer's own working groups.
+
+@blueprint.get("/account/groups")
+@login_required
+def mine():
+    return render_template("groups/mine.html", groups=my_groups(get_portal(), current_user.uid),
+                           catalogue=get_portal().catalogue)
+
+
+@blueprint.post("/account/groups/join")
+@login_required
+def join():
+    try:
+        join_request, made = request_to_join(get_portal(), current_user.uid, request.form.get("group"),
+                                             remote_addr=request.remote_addr)
+    except REFUSALS as error:
+        _refused("sent", error)
+    else:
+        name = get_portal().catalogue.get(join_request.slug).name
+        if made:
+            flash(f"Your request to join {name} is sent to its coordinators. "
+                  "You will get a mail when they decide.")
+        else:
+            flash(f"You already asked to join {name}: your request is waiting for its coordinators.")
+    return redirect(url_for(".mine"))
+
+
+@blueprint.post("/account/groups/leave")
+@login_required
+def leave():
+    try:
+        group = leave_group(get_portal(), current_user.uid, request.form.get("group"),
+                            remote_addr=request.remote_addr)
+    except REFUSALS as error:
+        _refused("left", error)
+    else:
+        flash(f"You left {group.name}. Your access to its mailing list, wiki and project "
+              "is being removed.")
+    return redirect(url_for(".mine"))
+
+
+# Coordinators and sysadmins decide.
+
+@blueprint.get("/groups/requests")
+@coordinator_required
+def requests_to_decide_page():
+    try:
+        waiting = requests_to_decide(get_portal(), current_user.uid)
+    except NotAllowed as error:
+        return _forbidden(str(error))
+    return render_template("groups/requests.html", requests=waiting, max_reason=MAX_REASON)
+
+
+@blueprint.post("/groups/requests/<int:request_id>/approve")
+@coordinator_required
+def approve(request_id: int):
+    try:
+        decided = approve_join(get_portal(), request_id, actor=current_user.uid,
+                               remote_addr=request.remote_addr)
+    except NotAllowed as error:
+        return _forbidden(str(error))
+    except REFUSALS as error:
+        _refused("approved", error)
+    else:
+        flash(f"{decided.uid} is now in {_group_name(decided.slug)}; their access is being set up.")
+    return redirect(url_for(".requests_to_decide_page"))
+
+
+@blueprint.post("/groups/requests/<int:request_id>/decline")
+@coordinator_required
+def decline(request_id: int):
+    try:
+        decided = decline_join(get_portal(), request_id, request.form.get("reason", ""),
+                               actor=current_user.uid, remote_addr=request.remote_addr)
+    except NotAllowed as error:
+        return _forbidden(str(error))
+    except REFUSALS as error:
+        _refused("declined", error)
+    else:
+        flash(f"{decided.uid}'s request to join {_group_name(decided.slug)} is declined "
+              "and they have been told.")
+    return redirect(url_for(".requests_to_decide_page"))
+
+
+def _group_name(slug: str) -> str:
+    group = get_portal().catalogue.get(slug)
+    return group.name if group else slug

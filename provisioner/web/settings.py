@@ -1,0 +1,198 @@
+"""Password reset by email, and a person's own changes: name, email address, password."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
+from wtforms import EmailField, PasswordField, StringField
+from wtforms.validators import DataRequired, EqualTo, Length
+
+from ..resources import get_portal
+from ..workflow import (
+    InvalidInput,
+    LinkInvalid,
+    WorkflowError,
+    change_display_name,
+    change_password,
+    check_email_change_link,
+    check_reset_link,
+    confirm_email_change,
+    request_email_change,
+    request_password_reset,
+    reset_password,
+)
+
+blueprint = Blueprint("settings", __name__)
+
+STRONG_HINT = "At least 12 characters; a few unusual words work well"
+NEW_PASSWORD = {"autocomplete": "new-password"}
+CURRENT_PASSWORD = {"autocomplete": "current-password"}
+
+
+class ResetRequestForm(FlaskForm):
+    mail = EmailField("Your account's email address", validators=[DataRequired(), Length(max=254)])
+
+
+class NewPasswordForm(FlaskForm):
+    password = PasswordField("New password", validators=[DataRequired(), Length(max=1024)],
+                             description=STRONG_HINT, render_kw=NEW_PASSWORD)
+    password_again = PasswordField("New password again", render_kw=NEW_PASSWORD, validators=[
+        DataRequired(), EqualTo("password", message="the two passwords differ")])
+
+
+class ChangePasswordForm(NewPasswordForm):
+    old_password = PasswordField("Current password", validators=[DataRequired(), Length(max=1024)],
+                                 render_kw=CURRENT_PASSWORD)
+
+
+class DisplayNameForm(FlaskForm):
+    display_name = StringField("Your name, as others will see it",
+                               validators=[DataRequired(), Length(max=128)])
+
+
+class EmailChangeForm(FlaskForm):
+    mail = EmailField("New email address", validators=[DataRequired(), Length(max=254)])
+    password = PasswordField("Current password", validators=[DataRequired(), Length(max=1024)],
+                             description="To be sure it is you asking", render_kw=CURRENT_PASSWORD)
+
+
+def _reset_lifetime() -> timedelta:
+    return timedelta(minutes=current_app.config["RESET_LINK_MINUTES"])
+
+
+def _show_refused(form: FlaskForm, refused: InvalidInput) -> None:
+    for name, reason in refused.errors.items():
+        getattr(form, name).errors.append(reason)
+
+
+def _link_failed(error: LinkInvalid, retry: str):
+    return render_template("settings/link_failed.html", reason=str(error), retry=retry), 400
+
+
+# Password reset: for people who are not logged in.
+
+@blueprint.route("/reset", methods=["GET", "POST"])
+def reset_request():
+    form = ResetRequestForm()
+    if form.validate_on_submit():
+        try:
+            request_password_reset(get_portal(), form.mail.data, lifetime=_reset_lifetime(),
+                                   remote_addr=request.remote_addr)
+        except InvalidInput as refused:
+            _show_refused(form, refused)
+        else:
+            return redirect(url_for(".reset_sent"))
+    status = 400 if request.method == "POST" else 200
+    return render_template("settings/reset_request.html", form=form), status
+
+
+@blueprint.get("/reset/sent")
+def reset_sent():
+    return render_template("settings/reset_sent.html",
+                           minutes=current_app.config["RESET_LINK_MINUTES"])
+
+
+@blueprint.route("/reset/<token>", methods=["GET", "POST"])
+def reset_with_link(token: str):
+    """GET checks the link and shows the form; only the POST uses it."""
+    form = NewPasswordForm()
+    portal = get_portal()
+    try:
+        person = check_reset_link(portal, token, lifetime=_reset_lifetime())
+        if form.validate_on_submit():
+            reset_password(portal, token, form.password.data, lifetime=_reset_lifetime(),
+                           remote_addr=request.remote_addr)
+            flash("Your new password is set and you are logged out everywhere. Log in with it.")
+            return redirect(url_for("auth.login"))
+    except LinkInvalid as error:
+        return _link_failed(error, url_for(".reset_request"))
+    except InvalidInput as refused:
+        _show_refused(form, refused)
+    status = 400 if request.method == "POST" else 200
+    return render_template("settings/reset_form.html", form=form, person=person), status
+
+
+# Changes to one's own account.
+
+@blueprint.route("/account/name", methods=["GET", "POST"])
+@login_required
+def name():
+    form = DisplayNameForm(data={"display_name": current_user.person.display_name})
+    if form.validate_on_submit():
+        try:
+            change_display_name(get_portal(), current_user.uid, form.display_name.data,
+                                remote_addr=request.remote_addr)
+        except InvalidInput as refused:
+            _show_refused(form, refused)
+        except WorkflowError as error:
+            flash(str(error), "error")
+        else:
+            flash("Your name is changed.")
+            return redirect(url_for("account.overview"))
+    status = 400 if request.method == "POST" else 200
+    return render_template("settings/name.html", form=form), status
+
+
+@blueprint.route("/account/password", methods=["GET", "POST"])
+@login_required
+def password():
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        try:
+            ended = change_password(get_portal(), current_user.uid, form.old_password.data,
+                                    form.password.data, keep_session=current_user.session_token,
+                                    remote_addr=request.remote_addr)
+        except InvalidInput as refused:
+            _show_refused(form, refused)
+        except WorkflowError as error:
+            flash(str(error), "error")
+        else:
+            others = f" {ended} other session(s) were logged out." if ended else ""
+            flash("Your password is changed." + others)
+            return redirect(url_for("account.overview"))
+    status = 400 if request.method == "POST" else 200
+    return render_template("settings/password.html", form=form), status
+
+
+@blueprint.route("/account/email", methods=["GET", "POST"])
+@login_required
+def email():
+    form = EmailChangeForm()
+    if form.validate_on_submit():
+        portal = get_portal()
+        try:
+            new_mail = request_email_change(portal, current_user.uid, form.mail.data,
+                                            form.password.data, remote_addr=request.remote_addr)
+        except InvalidInput as refused:
+            _show_refused(form, refused)
+        except WorkflowError as error:
+            flash(str(error), "error")
+        else:
+            flash(f"We sent a link to {new_mail}. Open it within {portal.verify_link_hours} hours "
+                  f"to confirm the address; until then your address stays "
+                  f"{current_user.person.mail}.")
+            return redirect(url_for("account.overview"))
+    status = 400 if request.method == "POST" else 200
+    return render_template("settings/email.html", form=form), status
+
+
+@blueprint.route("/account/email/<token>", methods=["GET", "POST"])
+def email_confirm(token: str):
+    """The link mailed to the new address: GET shows a button, the POST changes the address.
+
+    No login is asked for: the link itself proves the new mailbox, and it names the account.
+    """
+    portal = get_portal()
+    try:
+        person, new_mail = check_email_change_link(portal, token)
+        if request.method == "POST":  # CSRFProtect has checked the form's token already
+            confirm_email_change(portal, token, remote_addr=request.remote_addr)
+            return render_template("settings/email_changed.html", new_mail=new_mail)
+    except LinkInvalid as error:
+        return _link_failed(error, url_for(".email"))
+    return render_template("settings/email_confirm.html", token=token, person=person,
+                           new_mail=new_mail)
+

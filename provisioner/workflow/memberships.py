@@ -1,0 +1,253 @@
+"""Joining and leaving working groups, by the volunteers themselves.
+
+A volunteer asks to join; the group's coordinators (the `owner`s of its LDAP
+group) and the sysadmins are mailed, and one of them approves or declines.
+Approving adds the LDAP membership and queues a grant. Leaving needs nobody's
+approval: the membership goes at once and a revoke is queued.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..catalogue import WorkingGroup
+from ..directory import SYSADMINS_GROUP, Person, Status
+from ..jobs import GRANT, REVOKE
+from ..mail import MailError
+from ..store import group_requests
+from ..store.group_requests import APPROVED, DECLINED, JoinRequest
+from .accounts import is_sysadmin
+from .context import Portal
+from .errors import InvalidInput, WorkflowError
+
+MAX_REASON = 2000
+DECISIONS_PAGE = "/groups/requests"
+MY_GROUPS_PAGE = "/account/groups"
+
+
+class NotAllowed(WorkflowError):
+    """The person may not decide this request (the views answer 403)."""
+
+
+@dataclass(frozen=True)
+class MyGroups:
+    """A volunteer's standing with each working group of the catalogue."""
+
+    member: list[WorkingGroup]
+    requested: list[WorkingGroup]   # an open request waits for a decision
+    others: list[WorkingGroup]
+    history: list[JoinRequest]      # their requests, newest first
+
+
+@dataclass(frozen=True)
+class RequestToDecide:
+    request: JoinRequest
+    group: WorkingGroup | None      # None when the catalogue no longer lists it
+    person: Person | None           # None when the account is gone
+
+
+def _working_group(portal: Portal, slug: object) -> WorkingGroup:
+    """The catalogue's group for `slug`; anything else is refused before the directory is asked."""
+    group = portal.catalogue.get(slug) if isinstance(slug, str) else None
+    if group is None:
+        raise InvalidInput({"group": "there is no such working group in the catalogue"})
+    return group
+
+
+def _active(portal: Portal, uid: str) -> Person | None:
+    person = portal.directory.people.find(uid)
+    if person is None or person.pending or person.status != Status.ACTIVE:
+        return None
+    return person
+
+
+def working_groups_of(portal: Portal, uid: str) -> list[str]:
+    """Slugs of the catalogue's working groups this person is a member of."""
+    names = portal.directory.groups.of(uid)
+    return [name.removeprefix("wg-") for name in names
+            if name.startswith("wg-") and name.removeprefix("wg-") in portal.catalogue]
+
+
+def coordinated_groups(portal: Portal, uid: str) -> list[str]:
+    """Slugs of the catalogue's working groups this person coordinates (is an `owner` of)."""
+    names = portal.directory.groups.owned_by(uid)
+    return [name.removeprefix("wg-") for name in names
+            if name.startswith("wg-") and name.removeprefix("wg-") in portal.catalogue]
+
+
+def groups_decided_by(portal: Portal, person: Person) -> list[str]:
+    """The slugs whose join requests this person decides: every group for a sysadmin."""
+    if is_sysadmin(portal, person):
+        return [group.slug for group in portal.catalogue]
+    return coordinated_groups(portal, person.uid)
+
+
+def my_groups(portal: Portal, uid: str) -> MyGroups:
+    member = set(working_groups_of(portal, uid))
+    with portal.store.begin() as connection:
+        history = group_requests.of_person(connection, uid)
+    requested = {request.slug for request in history if request.state == group_requests.OPEN}
+    return MyGroups(
+        member=[group for group in portal.catalogue if group.slug in member],
+        requested=[group for group in portal.catalogue
+                   if group.slug in requested and group.slug not in member],
+        others=[group for group in portal.catalogue
+                if group.slug not in member and group.slug not in requested],
+        history=history,
+    )
+
+
+def request_to_join(portal: Portal, uid: str, slug: object, *,
+                    remote_addr: str | None = None) -> tuple[JoinRequest, bool]:
+    """Open a request to join; (request, True) when made now, (the open one, False) if one waits.
+
+    A new request is mailed to the group's coordinators and to the sysadmins.
+    """
+    group = _working_group(portal, slug)
+    person = _active(portal, uid)
+    if person is None:
+        raise WorkflowError("Only an active account can join a working group.")
+    if group.slug in working_groups_of(portal, uid):
+        raise WorkflowError(f"You are already in {group.name}.")
+    # Read before anything is stored: a group missing from the directory is refused whole.
+    coordinators = set(portal.directory.groups.get(group.group).owners)
+    with portal.store.begin() as connection:
+        request, made = group_requests.open_request(connection, person.uid, group.slug,
+                                                    now=portal.clock())
+    if made:
+        portal.audit("join-requested", actor=person.uid, subject=person.uid,
+                     remote_addr=remote_addr, detail=group.slug)
+        _tell_deciders(portal, person, group, coordinators)
+    return request, made
+
+
+def _tell_deciders(portal: Portal, person: Person, group: WorkingGroup, coordinators: set[str]) -> None:
+    """One mail to each coordinator and sysadmin; a failed mail is audited and the rest still go."""
+    directory = portal.directory
+    sysadmins = set(directory.groups.get(SYSADMINS_GROUP).members)
+    people = directory.people.find_many(sorted((coordinators | sysadmins) - {person.uid}))
+    for uid, recipient in people.items():
+        if recipient.pending or recipient.status != Status.ACTIVE:
+            continue
+        role = "a coordinator of " + group.name if uid in coordinators else "a sysadmin"
+        try:
+            portal.mailer.send(recipient.mail, "join_request", display_name=recipient.display_name,
+                               requester_name=person.display_name, requester_uid=person.uid,
+                               group=group.name, role=role, link=portal.link(DECISIONS_PAGE))
+        except MailError as error:
+            portal.audit("mail-failed", subject=person.uid,
+                         detail=f"join request for {group.slug} to {uid}: {error}")
+
+
+def requests_to_decide(portal: Portal, actor: str) -> list[RequestToDecide]:
+    """Open requests for the groups `actor` coordinates (all groups for a sysadmin), oldest first."""
+    decider = _active(portal, actor)
+    if decider is None:
+        raise NotAllowed("Only coordinators and sysadmins decide join requests.")
+    slugs = groups_decided_by(portal, decider)
+    if not slugs:
+        raise NotAllowed("Only coordinators and sysadmins decide join requests.")
+    with portal.store.begin() as connection:
+        requests = group_requests.open_for(connection, None if is_sysadmin(portal, decider) else slugs)
+    people = portal.directory.people.find_many(sorted({request.uid for request in requests}))
+    return [RequestToDecide(request, portal.catalogue.get(request.slug), people.get(request.uid))
+            for request in requests]
+
+
+def _request_for(portal: Portal, request_id: int, actor: str, verb: str, *,
+                 remote_addr: str | None) -> JoinRequest:
+    """The open request, once `actor` is known to decide for its group."""
+    with portal.store.begin() as connection:
+        request = group_requests.get(connection, request_id)
+    if request is None:
+        raise WorkflowError("There is no such request.")
+    decider = _active(portal, actor)
+    if decider is None or request.slug not in groups_decided_by(portal, decider):
+        portal.audit("join-decision-refused", actor=actor, subject=request.uid,
+                     remote_addr=remote_addr, detail=f"tried to {verb} a request for {request.slug}")
+        raise NotAllowed("Only the group's coordinators and the sysadmins decide this request.")
+    if request.state != group_requests.OPEN:
+        raise WorkflowError(f"{request.uid}'s request to join {request.slug} was {request.state} "
+                            f"already, by {request.decided_by}.")
+    return request
+
+
+def approve_join(portal: Portal, request_id: int, *, actor: str,
+                 remote_addr: str | None = None) -> JoinRequest:
+    """Add the membership and queue a grant; the volunteer is mailed."""
+    request = _request_for(portal, request_id, actor, "approve", remote_addr=remote_addr)
+    group = portal.catalogue.get(request.slug)
+    if group is None:
+        raise WorkflowError(f"{request.slug} is no longer in the catalogue: decline the request.")
+    person = _active(portal, request.uid)
+    if person is None:
+        raise WorkflowError(f"{request.uid} has no active account now: decline the request.")
+    # Claimed first, so a coordinator declining at the same moment cannot be overruled;
+    # reopened if the directory or the queue fails, so approving again completes it.
+    with portal.store.begin() as connection:
+        if not group_requests.decide(connection, request.id, APPROVED, by=actor, at=portal.clock()):
+            raise WorkflowError(f"{request.uid}'s request was decided meanwhile by someone else.")
+    try:
+        portal.directory.groups.add_member(group.group, person.uid)
+        portal.queue_access(GRANT, {person.uid: [group.slug]}, actor=actor)
+    except Exception:
+        with portal.store.begin() as connection:
+            group_requests.reopen(connection, request.id)
+        raise
+    portal.audit("join-approved", actor=actor, subject=person.uid, remote_addr=remote_addr,
+                 detail=group.slug)
+    _tell_volunteer(portal, person, "join_approved", group=group.name,
+                    link=portal.link(MY_GROUPS_PAGE))
+    with portal.store.begin() as connection:
+        return group_requests.get(connection, request.id)
+
+
+def decline_join(portal: Portal, request_id: int, reason: str = "", *, actor: str,
+                 remote_addr: str | None = None) -> JoinRequest:
+    """Close the request without a membership; the volunteer is mailed the reason, if one is given."""
+    reason = (reason or "").strip()
+    if len(reason) > MAX_REASON:
+        raise InvalidInput({"reason": f"keep the reason under {MAX_REASON} characters"})
+    request = _request_for(portal, request_id, actor, "decline", remote_addr=remote_addr)
+    with portal.store.begin() as connection:
+        if not group_requests.decide(connection, request.id, DECLINED, by=actor, at=portal.clock(),
+                                     reason=reason or None):
+            raise WorkflowError(f"{request.uid}'s request was decided meanwhile by someone else.")
+    portal.audit("join-declined", actor=actor, subject=request.uid, remote_addr=remote_addr,
+                 detail=f"{request.slug}: {reason}" if reason else request.slug)
+    group = portal.catalogue.get(request.slug)
+    person = portal.directory.people.find(request.uid)
+    if person is not None:
+        _tell_volunteer(portal, person, "join_declined",
+                        group=group.name if group else request.slug, reason=reason)
+    with portal.store.begin() as connection:
+        return group_requests.get(connection, request.id)
+
+
+def _tell_volunteer(portal: Portal, person: Person, template: str, **context) -> None:
+    try:
+        portal.mailer.send(person.mail, template, display_name=person.display_name, **context)
+    except MailError as error:
+        portal.audit("mail-failed", subject=person.uid, detail=f"{template}: {error}")
+
+
+def leave_group(portal: Portal, uid: str, slug: object, *, remote_addr: str | None = None) -> WorkingGroup:
+    """Leave at once: the membership goes and a revoke of that group's access is queued."""
+    group = _working_group(portal, slug)
+    if group.slug not in working_groups_of(portal, uid):
+        raise WorkflowError(f"You are not in {group.name}.")
+    portal.directory.groups.remove_member(group.group, uid)
+    portal.queue_access(REVOKE, {uid: [group.slug]}, actor=uid)
+    portal.audit("left-group", actor=uid, subject=uid, remote_addr=remote_addr, detail=group.slug)
+    return group
+
+
+def set_coordinator(portal: Portal, uid: str, slug: object, *, coordinates: bool, actor: str) -> None:
+    """Make someone a coordinator (an owner of the group's LDAP group), or stop it."""
+    group = _working_group(portal, slug)
+    if coordinates:
+        portal.directory.groups.add_owner(group.group, uid)
+    else:
+        portal.directory.groups.remove_owner(group.group, uid)
+    portal.audit("coordinator-added" if coordinates else "coordinator-removed", actor=actor,
+                 subject=uid, detail=f"working group {group.slug}")

@@ -1,0 +1,215 @@
+"""A logged-in person looks after their own account: name, email address, password.
+
+A new address takes effect only once a link mailed to it is used, and the old
+address is told. Changing the address or the password needs the current
+password, so a session left open (or stolen) is not enough to take the account.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import timedelta
+
+from ..directory import AlreadyExists, InvalidValue, Person, Status
+from ..directory.people import check_mail
+from ..mail import MailError
+from ..passwords import WeakPassword, check_new_password
+from ..store import sessions, tokens
+from .context import Portal
+from .errors import InvalidInput, LinkInvalid, WorkflowError
+from .links import make_token, read_token
+
+EMAIL_CHANGE_PURPOSE = "email-change"
+MAX_DISPLAY_NAME = 128
+# Letters, marks and digits of any script, spaces, and the punctuation names use.
+# Everything else (LDAP filter characters, quotes, angle brackets, controls) is refused.
+NAME_PUNCTUATION = frozenset(" .,'’-()/&")
+# RFC 5322 dot-atom local part and a DNS host name: no quotes, parentheses,
+# backslashes or spaces, which no one needs in an address and filters dislike.
+ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+ADDRESS_PATTERN = re.compile(
+    rf"{ATEXT}(?:\.{ATEXT})*@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{{0,61}}[A-Za-z0-9])?\.)+[A-Za-z]{{2,63}}")
+ADDRESS_HINT = "an email address such as name@example.org"
+WRONG_CURRENT = "this is not your current password"
+
+
+def check_address(mail: str) -> str | None:
+    """Why this is not an address the portal mails to, or None."""
+    try:
+        check_mail(mail)
+    except InvalidValue:
+        return ADDRESS_HINT
+    return None if ADDRESS_PATTERN.fullmatch(mail) else ADDRESS_HINT
+
+
+def check_display_name(name: str) -> str | None:
+    """Why this display name is refused, or None."""
+    if not name or len(name) > MAX_DISPLAY_NAME:
+        return f"your name, 1 to {MAX_DISPLAY_NAME} characters"
+    if any(ch not in NAME_PUNCTUATION and unicodedata.category(ch)[0] not in "LMN" for ch in name):
+        return "use letters, digits, spaces and . , ' - ( ) / & only"
+    return None
+
+
+def _active_person(portal: Portal, uid: str) -> Person:
+    person = portal.directory.people.get(uid)
+    if person.pending or person.status != Status.ACTIVE:
+        raise WorkflowError("Only an active account can be changed.")
+    return person
+
+
+def check_password_rules(person: Person, password: str) -> None:
+    """InvalidInput({"password": why}) unless the password will do for this person."""
+    personal = (person.uid, person.mail.partition("@")[0], *person.display_name.split())
+    try:
+        check_new_password(password, personal=personal)
+    except WeakPassword as error:
+        raise InvalidInput({"password": str(error)}) from None
+
+
+def store_password(portal: Portal, person: Person, password: str) -> None:
+    """Set the password by password-modify (slapd hashes it).
+
+    slapd's ppolicy clears every lock when a password is set, the suspension lock
+    too, so a person suspended meanwhile is locked again at once.
+    """
+    people = portal.directory.people
+    try:
+        people.set_password(person.uid, password)
+    except InvalidValue as error:  # the directory's own password policy
+        raise InvalidInput({"password": f"the directory refused this password ({error})"}) from None
+    if people.get(person.uid).status == Status.SUSPENDED:
+        people.lock(person.uid)
+
+
+def notify_password_changed(portal: Portal, person: Person) -> None:
+    """Tell the owner, so that a change they did not make does not go unnoticed."""
+    try:
+        portal.mailer.send(person.mail, "password_changed", uid=person.uid,
+                           display_name=person.display_name, reset_link=portal.link("/reset"))
+    except MailError as error:
+        portal.audit("mail-failed", subject=person.uid, detail=f"password changed: {error}")
+
+
+def change_display_name(portal: Portal, uid: str, display_name: str, *,
+                        remote_addr: str | None = None) -> str:
+    """Set cn, displayName, givenName and sn from the new name; returns it as stored."""
+    display_name = " ".join(display_name.split())
+    if reason := check_display_name(display_name):
+        raise InvalidInput({"display_name": reason})
+    person = _active_person(portal, uid)
+    if display_name == person.display_name:
+        return display_name
+    portal.directory.people.set_display_name(uid, display_name)
+    portal.audit("name-changed", actor=uid, subject=uid, remote_addr=remote_addr,
+                 detail=f"from {person.display_name!r} to {display_name!r}")
+    return display_name
+
+
+def change_password(portal: Portal, uid: str, old_password: str, new_password: str, *,
+                    keep_session: str | None = None, remote_addr: str | None = None) -> int:
+    """Set a new password once the old one binds; ends every other session.
+
+    Returns how many sessions ended. InvalidInput names the refused field.
+    """
+    person = _active_person(portal, uid)
+    if not portal.directory.people.check_password(uid, old_password):
+        portal.audit("password-change-refused", actor=uid, subject=uid, remote_addr=remote_addr,
+                     detail="wrong current password")
+        raise InvalidInput({"old_password": WRONG_CURRENT})
+    if new_password == old_password:
+        raise InvalidInput({"password": "choose a password different from the current one"})
+    check_password_rules(person, new_password)
+    store_password(portal, person, new_password)
+    with portal.store.begin() as connection:
+        ended = sessions.end_all(connection, uid, now=portal.clock(), keep=keep_session)
+    portal.audit("password-changed", actor=uid, subject=uid, remote_addr=remote_addr,
+                 detail=f"{ended} other session(s) ended")
+    notify_password_changed(portal, person)
+    return ended
+
+
+def email_link_lifetime(portal: Portal) -> timedelta:
+    return timedelta(hours=portal.verify_link_hours)
+
+
+def request_email_change(portal: Portal, uid: str, new_mail: str, password: str, *,
+                         remote_addr: str | None = None) -> str:
+    """Mail a confirmation link to the new address and a notice to the old one.
+
+    Nothing changes in the directory until the link is used. Returns the new address.
+    """
+    new_mail = new_mail.strip()
+    if reason := check_address(new_mail):
+        raise InvalidInput({"mail": reason})
+    person = _active_person(portal, uid)
+    if not portal.directory.people.check_password(uid, password):
+        portal.audit("email-change-refused", actor=uid, subject=uid, remote_addr=remote_addr,
+                     detail="wrong current password")
+        raise InvalidInput({"password": WRONG_CURRENT})
+    if new_mail == person.mail:
+        raise InvalidInput({"mail": "this is already your address"})
+    _refuse_if_taken(portal, person, new_mail, remote_addr=remote_addr)
+    token = make_token(portal.secret_key, EMAIL_CHANGE_PURPOSE,
+                       {"uid": uid, "entry": person.entry_id, "from": person.mail, "to": new_mail,
+                        "pw": portal.directory.people.password_state(uid)},
+                       portal.clock())
+    portal.mailer.send(new_mail, "email_change", uid=uid, display_name=person.display_name,
+                       hours=portal.verify_link_hours,
+                       link=portal.link(f"/account/email/{token}"))
+    try:
+        portal.mailer.send(person.mail, "email_change_notice", uid=uid,
+                           display_name=person.display_name, new_mail=new_mail,
+                           hours=portal.verify_link_hours)
+    except MailError as error:
+        portal.audit("mail-failed", subject=uid, detail=f"email change notice: {error}")
+    portal.audit("email-change-requested", actor=uid, subject=uid, remote_addr=remote_addr,
+                 detail=f"to {new_mail}, waiting for confirmation")
+    return new_mail
+
+
+def _refuse_if_taken(portal: Portal, person: Person, mail: str, *,
+                     remote_addr: str | None) -> None:
+    holder = portal.directory.people.find_by_mail(mail)
+    if holder is not None and holder.uid != person.uid:
+        portal.audit("email-change-refused", actor=person.uid, subject=person.uid,
+                     remote_addr=remote_addr, detail="address used by another account")
+        raise InvalidInput({"mail": "this address belongs to another account or request: "
+                                    "use another one"})
+
+
+def check_email_change_link(portal: Portal, token: str) -> tuple[Person, str]:
+    """The person and the new address of a confirmation link that still works."""
+    payload = read_token(portal.secret_key, EMAIL_CHANGE_PURPOSE, token,
+                         max_age=email_link_lifetime(portal), now=portal.clock())
+    person = portal.directory.people.find(str(payload.get("uid", "")))
+    new_mail = payload.get("to")
+    if (person is None or person.pending or person.status != Status.ACTIVE
+            or person.entry_id != payload.get("entry") or not isinstance(new_mail, str)):
+        raise LinkInvalid("This link no longer matches an account.")
+    with portal.store.begin() as connection:
+        used = tokens.was_used(connection, token)
+    if used or person.mail == new_mail:
+        raise LinkInvalid("This link was used already: your address is changed.")
+    if (person.mail != payload.get("from")
+            or portal.directory.people.password_state(person.uid) != payload.get("pw")):
+        raise LinkInvalid("This link no longer works: the address or the password of the account "
+                          "changed since it was sent. Ask for a new one if you still need it.")
+    return person, new_mail
+
+
+def confirm_email_change(portal: Portal, token: str, *, remote_addr: str | None = None) -> str:
+    """Make the new address the account's; returns it. LinkInvalid for a link that cannot be used."""
+    person, new_mail = check_email_change_link(portal, token)
+    with portal.store.begin() as connection:
+        if not tokens.mark_used(connection, token, EMAIL_CHANGE_PURPOSE, portal.clock()):
+            raise LinkInvalid("This link was used already: your address is changed.")
+        try:
+            portal.directory.people.set_mail(person.uid, new_mail)
+        except AlreadyExists:  # someone took the address after the link was sent
+            raise LinkInvalid("This address now belongs to another account or request, so your "
+                              "address was not changed.") from None
+    portal.audit("email-changed", actor=person.uid, subject=person.uid, remote_addr=remote_addr,
+                 detail=f"from {person.mail} to {new_mail}")
+    return new_mail
