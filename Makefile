@@ -27,3 +27,4 @@ $(VENV)/.installed: pyproject.toml
 
 bench: install
 	$(BIN)/python bench/provisioning.py
+	$(BIN)/python bench/services.py
