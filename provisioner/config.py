@@ -66,6 +66,14 @@ SETTINGS = (
             help="how long a silent worker keeps its jobs before another takes them over"),
     Setting("WORKER_POLL_SECONDS", 2.0, float, help="how often an idle worker looks for jobs"),
     Setting("RESET_LINK_MINUTES", 60, int, help="how long a password reset link works"),
+    Setting("LOGIN_MAX_FAILURES", 10, int,
+            help="wrong passwords (or codes) for one account in the window before it is locked"),
+    Setting("LOGIN_MAX_FAILURES_PER_ADDRESS", 50, int,
+            help="wrong passwords (or codes) from one client address in the window before it is locked"),
+    Setting("LOGIN_WINDOW_MINUTES", 15, int,
+            help="the window the failures are counted in; a lockout ends when they leave it"),
+    Setting("MAILS_PER_ADDRESS_PER_HOUR", 3, int,
+            help="registration and reset mails to one address in an hour; more are not sent"),
 )
 BY_NAME = {setting.name: setting for setting in SETTINGS}
 

@@ -19,6 +19,7 @@ from .jobs import JobSettings
 from .mail import Mailer
 from .runner import RunnerSettings
 from .store import Store
+from .store.throttle import LimitSettings
 from .workflow import Portal
 
 MASK = "***"
@@ -72,8 +73,16 @@ def get_portal() -> Portal:
             jobs=job_settings(config),
             session_idle=timedelta(minutes=config["SESSION_IDLE_MINUTES"]),
             session_lifetime=timedelta(hours=config["SESSION_MAX_HOURS"]),
+            limits=limit_settings(config),
         )
     return g.portal
+
+
+def limit_settings(config) -> LimitSettings:
+    return LimitSettings(max_failures=config["LOGIN_MAX_FAILURES"],
+                         max_failures_per_address=config["LOGIN_MAX_FAILURES_PER_ADDRESS"],
+                         window=timedelta(minutes=config["LOGIN_WINDOW_MINUTES"]),
+                         mails_per_address_per_hour=config["MAILS_PER_ADDRESS_PER_HOUR"])
 
 
 def job_settings(config) -> JobSettings:

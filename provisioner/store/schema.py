@@ -111,3 +111,15 @@ totp_recovery_codes = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("used_at", sa.DateTime(timezone=True)),
 )
+
+# Abuse limits: one row per counted event (a failed login, a failed code, a mail sent),
+# so that every portal process sees the same counts. The key is a lowercased uid or
+# an address (client or mail); never a password or a code.
+throttle_events = sa.Table(
+    "throttle_events", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("key", sa.String(320), nullable=False),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("throttle_events_lookup", "kind", "key", "at"),
+)

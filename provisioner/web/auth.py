@@ -19,15 +19,14 @@ from ..workflow import (
     InvalidInput,
     Portal,
     WorkflowError,
-    check_second_factor,
     end_all_sessions,
     end_session,
     has_totp,
     is_sysadmin,
-    log_in,
     must_enrol,
     start_session,
 )
+from ..workflow.limits import TooManyAttempts, limited_log_in, limited_second_factor
 from ..workflow.totp import LOGIN_CODE_TIME
 from .forms import LoginForm
 from .security import ENROL_FIRST, safe_next
@@ -59,7 +58,12 @@ def login():
     target = safe_next(request.args.get("next"))
     if form.validate_on_submit():
         portal = get_portal()
-        person = log_in(portal, form.uid.data, form.password.data, remote_addr=request.remote_addr)
+        try:
+            person = limited_log_in(portal, form.uid.data, form.password.data,
+                                    remote_addr=request.remote_addr)
+        except TooManyAttempts as refused:
+            form.password.errors.append(str(refused))
+            return render_template("login.html", form=form), 429
         if person is not None:
             session.clear()
             if has_totp(portal, person.uid):
@@ -104,7 +108,11 @@ def second_step():
         status = 401 if request.method == "POST" else 200
         return render_template("totp/code.html", form=form), status
     try:
-        done = check_second_factor(portal, pending["uid"], form.code.data, remote_addr=request.remote_addr)
+        done = limited_second_factor(portal, pending["uid"], form.code.data,
+                                     remote_addr=request.remote_addr)
+    except TooManyAttempts as refused:
+        form.code.errors.append(str(refused))
+        return render_template("totp/code.html", form=form), 429
     except InvalidInput as refused:
         form.code.errors.append(refused.errors["code"])
         return render_template("totp/code.html", form=form), 401

@@ -17,6 +17,7 @@ from .accounts import (
 from .approval import approve, reject, verified_requests
 from .context import Portal
 from .errors import InvalidInput, LinkInvalid, WorkflowError
+from .limits import TooManyAttempts, limited_log_in, limited_second_factor, mail_allowed
 from .memberships import (
     MyGroups,
     NotAllowed,
@@ -70,4 +71,5 @@ __all__ = [
     "SecondFactor", "TotpStatus", "check_second_factor", "confirm_enrolment", "enrolled_uids",
     "has_totp", "must_enrol", "new_secret", "provisioning_uri", "reset_totp", "totp_required",
     "totp_status",
+    "TooManyAttempts", "limited_log_in", "limited_second_factor", "mail_allowed",
 ]

@@ -12,6 +12,7 @@ from ..directory import Directory
 from ..jobs import JobSettings, queue_access
 from ..mail import Mailer
 from ..store import Store, audit
+from ..store.throttle import LimitSettings
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,7 @@ class Portal:
     session_idle: timedelta = timedelta(minutes=30)
     session_lifetime: timedelta = timedelta(hours=12)
     jobs: JobSettings = field(default_factory=JobSettings)
+    limits: LimitSettings = field(default_factory=LimitSettings)
     clock: Callable[[], datetime] = utc_now
 
     def link(self, path: str) -> str:

@@ -16,6 +16,7 @@ from ..mail import MailError
 from ..store import sessions, tokens
 from .context import Portal
 from .errors import InvalidInput, LinkInvalid
+from .limits import mail_allowed
 from .links import make_token, read_token
 from .self_service import check_address, check_password_rules, notify_password_changed, store_password
 
@@ -44,6 +45,9 @@ def request_password_reset(portal: Portal, mail: str, *, lifetime: timedelta = D
                      detail="no account with this address" if person is None
                      else f"account is {'pending' if person.pending else person.status}")
         return
+    if not mail_allowed(portal, person.mail, purpose="password reset", subject=person.uid,
+                        remote_addr=remote_addr):
+        return  # the same answer as ever; a link or three went out this hour already
     token = make_token(portal.secret_key, RESET_PURPOSE,
                        {"uid": person.uid, "entry": person.entry_id,
                         "pw": portal.directory.people.password_state(person.uid)},

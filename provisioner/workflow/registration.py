@@ -19,7 +19,9 @@ from ..passwords import WeakPassword, check_new_password
 from ..store import tokens
 from .context import Portal
 from .errors import InvalidInput, LinkInvalid
+from .limits import mail_allowed
 from .links import make_token, read_token
+from .self_service import check_address
 
 USERNAME_PATTERN = re.compile(r"[a-z][a-z0-9-]{2,31}")
 # Names that look official, belong to the system or the mail server, or could be
@@ -82,6 +84,8 @@ def validate(portal: Portal, registration: Registration) -> None:
         errors["display_name"] = f"your name, 1 to {MAX_DISPLAY_NAME} printable characters"
     try:
         check_mail(registration.mail)
+        if check_address(registration.mail):
+            raise InvalidValue("not an address")
     except InvalidValue:
         errors["mail"] = "an email address such as name@example.org"
     personal = (registration.uid, registration.mail.partition("@")[0],
@@ -112,6 +116,8 @@ def register(portal: Portal, registration: Registration, *, remote_addr: str | N
     end fails; in those cases nothing is left behind.
     """
     validate(portal, registration)
+    if not mail_allowed(portal, registration.mail, purpose="registration", remote_addr=remote_addr):
+        return  # the same answer as ever; the owner of the address got mails enough this hour
     people = portal.directory.people
     taken_by_mail = people.find_by_mail(registration.mail)
     if taken_by_mail is not None or people.find(registration.uid) is not None:
