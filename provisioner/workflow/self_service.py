@@ -28,6 +28,7 @@ NAME_PUNCTUATION = frozenset(" .,'’-()/&")
 # RFC 5322 dot-atom local part and a DNS host name: no quotes, parentheses,
 # backslashes or spaces, which no one needs in an address and filters dislike.
 ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+UNCHANGED_HINT = "choose a password different from the current one"
 ADDRESS_PATTERN = re.compile(
     rf"{ATEXT}(?:\.{ATEXT})*@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{{0,61}}[A-Za-z0-9])?\.)+[A-Za-z]{{2,63}}")
 ADDRESS_HINT = "an email address such as name@example.org"
@@ -119,7 +120,7 @@ def change_password(portal: Portal, uid: str, old_password: str, new_password: s
                      detail="wrong current password")
         raise InvalidInput({"old_password": WRONG_CURRENT})
     if new_password == old_password:
-        raise InvalidInput({"password": "choose a password different from the current one"})
+        raise InvalidInput({"password": UNCHANGED_HINT})
     check_password_rules(person, new_password)
     store_password(portal, person, new_password)
     with portal.store.begin() as connection:
