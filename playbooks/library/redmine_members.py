@@ -15,7 +15,9 @@ description:
     existing membership keeps the roles it has.
   - Revoke: the volunteer's memberships in the batch's groups' projects are removed, and
     the account is locked once it is a member of no project at all.
-  - Talks to Redmine's REST API over one keep-alive connection, as an administrator.
+  - Talks to Redmine's REST API as an administrator, over I(connections) keep-alive
+    connections at once, a volunteer at a time on each: Redmine spends most of a request
+    waiting on its database, so a few in flight finish a batch several times sooner.
     Reports per volunteer under C(volunteers), with C(service=redmine). The task fails
     only when Redmine as a whole cannot be used (it does not answer, refuses the key, has
     no such role); a problem with one volunteer is reported for that volunteer.
@@ -27,12 +29,15 @@ options:
   project_public: {description: whether new projects are public, type: bool, default: false}
   validate_certs: {description: check Redmine's TLS certificate, type: bool, default: true}
   timeout: {description: seconds to wait for one answer, type: int, default: 30}
+  connections: {description: how many volunteers are worked on at once, type: int, default: 4}
   volunteers: {description: the batch, type: list, elements: dict, required: true}
 """
 
 import http.client
 import json
 import ssl
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from urllib.parse import quote, urlencode, urlsplit
 
@@ -66,7 +71,7 @@ class Answer:
 
 
 class RedmineClient:
-    """One keep-alive HTTP connection to Redmine's REST API, as the key's owner."""
+    """One keep-alive HTTP connection to Redmine's REST API, as the key's owner; one thread's."""
 
     def __init__(self, url: str, api_key: str, timeout: int, validate_certs: bool):
         parts = urlsplit(url)
@@ -134,6 +139,31 @@ class RedmineClient:
         return Answer(response.status, data)
 
 
+class ClientPerThread:
+    """A RedmineClient for each thread that asks: an http.client connection is not thread-safe."""
+
+    def __init__(self, url: str, api_key: str, timeout: int, validate_certs: bool):
+        self._arguments = (url, api_key, timeout, validate_certs)
+        self.url = RedmineClient(*self._arguments).url    # checks the address before any thread
+        self._local = threading.local()
+        self._clients: list[RedmineClient] = []
+        self._lock = threading.Lock()
+
+    def request(self, method: str, path: str, body: dict | None = None,
+                query: dict | None = None) -> Answer:
+        client = getattr(self._local, "client", None)
+        if client is None:
+            client = self._local.client = RedmineClient(*self._arguments)
+            with self._lock:
+                self._clients.append(client)
+        return client.request(method, path, body, query)
+
+    def close(self) -> None:
+        with self._lock:
+            for client in self._clients:
+                client.close()
+
+
 @dataclass
 class Project:
     identifier: str
@@ -166,7 +196,7 @@ def split_name(display_name: str | None, uid: str) -> tuple[str, str]:
 
 
 class RedmineAccess:
-    def __init__(self, client: RedmineClient, auth_source_id: int, project_public: bool):
+    def __init__(self, client: RedmineClient | ClientPerThread, auth_source_id: int, project_public: bool):
         self.client = client
         self.auth_source_id = auth_source_id
         self.project_public = project_public
@@ -349,6 +379,37 @@ def _project_ids(user: dict) -> set[int]:
             if "project" in membership}
 
 
+def act_on_batch(access: RedmineAccess, volunteers: list[dict], connections: int,
+                 results: dict[str, dict]) -> None:
+    """Grant or revoke each volunteer, `connections` at a time, into `results` by uid.
+
+    A uid's entries run in order on one thread. When Redmine as a whole fails, no
+    volunteer is started after it and the first such error is raised, as one at a
+    time would; `results` keeps every volunteer finished before it.
+    """
+    by_uid: dict[str, list[dict]] = {}
+    for volunteer in volunteers:
+        by_uid.setdefault(volunteer["uid"], []).append(volunteer)
+    unavailable = threading.Event()
+
+    def act_on(entries: list[dict]) -> None:
+        for volunteer in entries:
+            if unavailable.is_set():
+                return
+            act = access.revoke if volunteer["action"] == "revoke" else access.grant
+            try:
+                results[volunteer["uid"]] = act(volunteer)
+            except RedmineUnavailable:
+                unavailable.set()
+                raise
+
+    with ThreadPoolExecutor(max_workers=max(1, connections)) as pool:
+        futures = [pool.submit(act_on, entries) for entries in by_uid.values()]
+    errors = [future.exception() for future in futures if future.exception() is not None]
+    if errors:
+        raise errors[0]
+
+
 def batch_projects(volunteers: list[dict]) -> dict[str, str]:
     projects = {}
     for volunteer in volunteers:
@@ -366,6 +427,7 @@ def main() -> None:
         "project_public": {"type": "bool", "default": False},
         "validate_certs": {"type": "bool", "default": True},
         "timeout": {"type": "int", "default": 30},
+        "connections": {"type": "int", "default": 4},
         "volunteers": {"type": "list", "elements": "dict", "required": True},
     })
     params = module.params
@@ -373,16 +435,14 @@ def main() -> None:
     results: dict[str, dict] = {}
     access = None
     try:
-        client = RedmineClient(params["url"], params["api_key"], params["timeout"],
-                               params["validate_certs"])
+        client = ClientPerThread(params["url"], params["api_key"], params["timeout"],
+                                 params["validate_certs"])
         access = RedmineAccess(client, params["auth_source_id"], params["project_public"])
         try:
             access.check_administrator()
             access.resolve_role(params["role"])
             access.ensure_projects(batch_projects(volunteers))
-            for volunteer in volunteers:
-                act = access.revoke if volunteer["action"] == "revoke" else access.grant
-                results[volunteer["uid"]] = act(volunteer)
+            act_on_batch(access, volunteers, params["connections"], results)
         finally:
             client.close()
     except RedmineUnavailable as error:
