@@ -1,0 +1,65 @@
+"""The benchmark runner: runs the parts asked for, prints one table, writes it as JSON.
+
+    .venv/bin/python bench/run.py                       # everything (make bench)
+    .venv/bin/python bench/run.py --only directory,portal --quick
+
+Parts: directory (approvals/s: layer, raw ldap3, ldapmodify), portal (gunicorn under
+load), provisioning (one playbook run per batch vs one per volunteer), services (through
+Mailman, DokuWiki and Redmine against their bare REST calls, with the worker's memory).
+--quick runs fewer and smaller rounds, to try a change; its figures are not for the README.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from figures import table
+
+PARTS = ("directory", "portal")
+RESULTS = Path(__file__).resolve().parent.parent / "var" / "bench" / "results.json"
+
+
+def arguments(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", default=",".join(PARTS),
+                        help=f"comma-separated parts to run, of {', '.join(PARTS)} (default: all)")
+    parser.add_argument("--quick", action="store_true", help="fewer, smaller runs")
+    parser.add_argument("--output", type=Path, default=RESULTS, help=f"the JSON file (default: {RESULTS})")
+    options = parser.parse_args(argv)
+    options.parts = [part.strip() for part in options.only.split(",") if part.strip()]
+    if unknown := [part for part in options.parts if part not in PARTS]:
+        parser.error(f"no such part: {', '.join(unknown)} (parts: {', '.join(PARTS)})")
+    return options
+
+
+def main(argv: list[str]) -> None:
+    options = arguments(argv)
+    started, rows, details = time.monotonic(), [], {}
+    for part in options.parts:
+        part_started = time.monotonic()
+        print(f"{part}...", file=sys.stderr, flush=True)
+        part_rows, details[part] = importlib.import_module(part).run(quick=options.quick)
+        rows += part_rows
+        print(f"{part}: {time.monotonic() - part_started:.0f} s", file=sys.stderr, flush=True)
+    total = time.monotonic() - started
+    load = os.getloadavg()[2]       # other work on the machine slows every part, not always evenly
+    heading = (f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores, "
+               f"{'quick, ' if options.quick else ''}{total:.0f} s in all, 15-minute load average {load:.1f}")
+    print(f"\n{heading}\n\n{table(rows)}")
+    options.output.parent.mkdir(parents=True, exist_ok=True)
+    options.output.write_text(json.dumps({
+        "heading": heading, "parts": options.parts, "quick": options.quick, "cores": os.cpu_count(),
+        "total_seconds": round(total, 1), "load_average_15_min": load,
+        "rows": [row.as_dict() for row in rows], "details": details}, indent=2) + "\n")
+    print(f"\nWritten to {options.output}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
