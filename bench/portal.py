@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import secrets
 import shutil
 import subprocess
@@ -41,6 +40,7 @@ import pyotp
 from aiosmtpd.controller import Controller
 from figures import Row, Spread
 from loadgen import Browser
+from processes import environment_for, peak_rss_mb
 
 from provisioner import create_app
 from provisioner.clock import utc_now
@@ -79,9 +79,7 @@ class Gunicorn(OwnedProcess):
 
     def __init__(self, folder: Path, settings: dict):
         self.folder, self.port = folder, free_port()
-        self.environment = {**os.environ, **{f"PROVISIONER_{name}": str(value).lower()
-                                             if isinstance(value, bool) else str(value)
-                                             for name, value in settings.items()}}
+        self.environment = environment_for(settings)
 
     def start(self) -> Gunicorn:
         gunicorn = Path(sys.executable).parent / "gunicorn"
@@ -106,15 +104,8 @@ class Gunicorn(OwnedProcess):
         """VmHWM of the master and of each worker, in MB."""
         pid = self._process.pid
         workers = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-        return {("master" if process == str(pid) else f"worker {process}"): vm_hwm_mb(process)
+        return {("master" if process == str(pid) else f"worker {process}"): peak_rss_mb(process)
                 for process in [str(pid), *workers]}
-
-
-def vm_hwm_mb(pid: str) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError(f"no VmHWM for process {pid}")
 
 
 def settings(slapd: PrivateSlapd, folder: Path, smtp_port: int) -> dict:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from figures import table
 
-PARTS = ("directory", "portal")
+PARTS = ("directory", "portal", "provisioning", "services")
 RESULTS = Path(__file__).resolve().parent.parent / "var" / "bench" / "results.json"
 
 
