@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 # by the tests and the demo. python3-venv only where this Python cannot make a venv.
 DEBIAN_PACKAGES := slapd ldap-utils chromium postgresql mailman3 dokuwiki php-cli php-ldap redmine redmine-sqlite ruby-webrick $(shell $(PYTHON) -c 'import ensurepip' 2>/dev/null || echo python3-venv)
 
-.PHONY: demo test install debian-packages bench
+.PHONY: demo test test-deploy install debian-packages bench
 
 demo: install
 	$(BIN)/provisioner demo
@@ -15,6 +15,15 @@ test: install
 	$(BIN)/pytest
 
 install: debian-packages $(VENV)/.installed
+
+# site.yml into a fresh Debian root (debootstrap), twice; ansible-lint. Needs root.
+test-deploy: install $(VENV)/.deploy-tools
+	@scripts/install-debian-packages debootstrap
+	$(BIN)/pytest tests/deploy
+
+$(VENV)/.deploy-tools: $(VENV)/.installed
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test,demo,deploy]'
+	@touch $@
 
 debian-packages:
 	@scripts/install-debian-packages $(DEBIAN_PACKAGES)
@@ -25,6 +34,7 @@ $(VENV)/.installed: pyproject.toml
 	@$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test,demo]'
 	@touch $@
 
+# e.g. make bench BENCH_ARGS="--only directory,portal --quick"; see bench/README.md
+BENCH_ARGS ?=
 bench: install
-	$(BIN)/python bench/provisioning.py
-	$(BIN)/python bench/services.py
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
