@@ -144,6 +144,24 @@ def test_a_volunteer_redmine_refuses_fails_alone(redmine_app, redmine, directory
     assert set(members(redmine, "wg-kitchen")) == {"Volunteer 0"}
 
 
+def test_a_batch_larger_than_the_connections_in_flight_gives_each_volunteer_their_own_outcome(
+        redmine_app, redmine, directory):
+    """The module works on 4 volunteers at once: outcomes must not mix up or go missing."""
+    status, _ = redmine.request("POST", "/users.json", {"user": {
+        "login": "someone", "firstname": "Some", "lastname": "One", "mail": "vol0005@example.org",
+        "password": "a local password 123"}})
+    assert status == 201
+    targets = add_volunteers(directory, 10)
+    job_id = queue(redmine_app, GRANT, targets, max_attempts=1)
+    make_worker(redmine_app, directory).run_once()
+
+    refused = ("failed", "Redmine did not create an account for vol0005: Email has already been taken")
+    granted = ("changed", "Redmine account created; member of wg-kitchen, wg-tech")
+    assert outcomes(redmine_app, job_id) == {uid: refused if uid == "vol0005" else granted for uid in targets}
+    for project in ("wg-kitchen", "wg-tech"):
+        assert members(redmine, project) == {f"Volunteer {n}": ["Developer"] for n in range(10) if n != 5}
+
+
 def test_redmine_down_fails_the_job_naming_it_and_a_retry_once_it_is_back_completes(
         redmine_app, redmine, directory):
     targets = add_volunteers(directory, 2)

@@ -37,6 +37,7 @@ import http.client
 import json
 import ssl
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from urllib.parse import quote, urlencode, urlsplit
@@ -48,6 +49,10 @@ LOCKED = 3
 PAGE = 100
 # Answers of a proxy in front of a Redmine that is down.
 UNAVAILABLE = (502, 503, 504)
+# Redmine on SQLite (Debian's redmine-sqlite) answers 500 when another request holds the
+# database's write lock: with several requests in flight, a 500 is tried again, a little
+# later each time. Safe: a request that was done answers "already taken" (422) instead.
+BUSY_RETRY_SECONDS = (0.2, 0.5, 1.0)
 
 
 class RedmineUnavailable(Exception):
@@ -110,6 +115,22 @@ class RedmineClient:
                 query: dict | None = None) -> Answer:
         target = self._prefix + path + (f"?{urlencode(query)}" if query else "")
         payload = json.dumps(body).encode() if body is not None else None
+        for pause in (*BUSY_RETRY_SECONDS, None):
+            status, raw = self._exchange(method, target, payload)
+            if status != 500 or pause is None:
+                break
+            time.sleep(pause)
+        if status == 401:
+            raise RedmineUnavailable(f"Redmine at {self.url} refused the API key (HTTP 401)")
+        if status in UNAVAILABLE:
+            raise RedmineUnavailable(f"Redmine at {self.url} is unavailable (HTTP {status})")
+        try:
+            data = json.loads(raw) if raw.strip() else {}
+        except ValueError:
+            data = {}
+        return Answer(status, data)
+
+    def _exchange(self, method: str, target: str, payload: bytes | None) -> tuple[int, bytes]:
         # A kept-alive connection the server has closed fails on first use: one fresh
         # try. Repeating a POST is safe: a done one answers "already taken".
         for attempt in (1, 2):
@@ -120,23 +141,14 @@ class RedmineClient:
                 raw = response.read()
             except (http.client.HTTPException, OSError) as error:
                 self.close()
-                if attempt == 2 or isinstance(error, TimeoutError):
-                    raise RedmineUnavailable(
-                        f"Redmine REST API at {self.url} does not answer: {error or type(error).__name__}"
-                    ) from error
-                continue
+                if attempt == 1 and not isinstance(error, TimeoutError):
+                    continue
+                raise RedmineUnavailable(
+                    f"Redmine REST API at {self.url} does not answer: {error or type(error).__name__}"
+                ) from error
             if response.will_close:
                 self.close()
-            break
-        if response.status == 401:
-            raise RedmineUnavailable(f"Redmine at {self.url} refused the API key (HTTP 401)")
-        if response.status in UNAVAILABLE:
-            raise RedmineUnavailable(f"Redmine at {self.url} is unavailable (HTTP {response.status})")
-        try:
-            data = json.loads(raw) if raw.strip() else {}
-        except ValueError:
-            data = {}
-        return Answer(response.status, data)
+            return response.status, raw
 
 
 class ClientPerThread:
