@@ -1,15 +1,18 @@
 """A private OpenLDAP server in a folder: the one way dev, demo, tests and benchmarks run a directory.
 
-It writes a slapd.conf with the project's schema and overlays, checks it with
+It writes a slapd.conf with the project's schema, overlays and access rules
+(schema/access.conf, the list the deploy role uses too), checks it with
 `slaptest`, starts slapd on a free loopback port and an ldapi socket, waits until
 it answers and stops it with SIGTERM. The data folder survives a stop, so the
 demo keeps its people between runs; the configuration is written anew at every
-start, with a root password that lives only in the calling process.
+start, with a root password and service account passwords that live only in the
+calling process.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import shutil
 import socket
@@ -20,6 +23,9 @@ from urllib.parse import quote
 
 import ldap3
 
+from .directory.connection import DirectoryConnection, DirectorySettings
+from .directory.layout import Layout
+from .directory.tree import SERVICE_ACCOUNTS, ensure_service_accounts
 from .private_services.process import OwnedProcess, free_port
 
 SCHEMA_DIR = Path("/etc/ldap/schema")
@@ -39,6 +45,22 @@ class SlapdError(RuntimeError):
 
 def project_schema_path() -> Path:
     return Path(str(resources.files("provisioner") / "schema" / "occupy.schema"))
+
+
+def access_rules(base_dn: str) -> list[str]:
+    """The rules of schema/access.conf for `base_dn`, one string each, in order.
+
+    A rule is a paragraph: its lines joined by spaces, comment lines dropped,
+    `{base}` replaced by the base DN.
+    """
+    text = (resources.files("provisioner") / "schema" / "access.conf").read_text()
+    rules = []
+    for paragraph in re.split(r"\n\s*\n", text):
+        lines = [line.strip() for line in paragraph.splitlines()]
+        rule = " ".join(line for line in lines if line and not line.startswith("#"))
+        if rule:
+            rules.append(rule.replace("{base}", base_dn))
+    return rules
 
 
 def policy_dn(base_dn: str) -> str:
@@ -73,15 +95,18 @@ class PrivateSlapd(OwnedProcess):
     """A slapd process owned by this process, with its config and data under `folder`.
 
     Usable as a context manager. `fast_writes` turns on `dbnosync`, which is only
-    safe for throwaway data (tests, benchmarks).
+    safe for throwaway data (tests, benchmarks). `create_service_accounts()` makes
+    the bind accounts of ou=services, as the deploy role does on a real host.
     """
 
     def __init__(self, folder: str | os.PathLike, base_dn: str, *, port: int | None = None,
                  fast_writes: bool = False):
         self.folder = Path(folder).resolve()
         self.base_dn = base_dn
+        self.layout = Layout(base_dn)
         self.root_dn = f"cn=admin,{base_dn}"
         self.root_password = secrets.token_urlsafe(32)
+        self.service_passwords = {name: secrets.token_urlsafe(32) for name in SERVICE_ACCOUNTS}
         self.port = port
         self.fast_writes = fast_writes
         self._process: subprocess.Popen | None = None
@@ -109,6 +134,19 @@ class PrivateSlapd(OwnedProcess):
     def log_path(self) -> Path:
         return self.folder / "slapd.log"
 
+    def service_dn(self, name: str) -> str:
+        return f"cn={name},{self.layout.services}"
+
+    def create_service_accounts(self, organisation: str) -> list[str]:
+        """As the root DN: the base entry, ou=services and its bind accounts, with our passwords."""
+        settings = DirectorySettings(url=self.url, base_dn=self.base_dn, bind_dn=self.root_dn,
+                                     bind_password=self.root_password)
+        connection = DirectoryConnection(settings)
+        try:
+            return ensure_service_accounts(connection, self.layout, organisation, self.service_passwords)
+        finally:
+            connection.close()
+
     def config_text(self) -> str:
         base = self.base_dn
         includes = [SCHEMA_DIR / f"{name}.schema" for name in SYSTEM_SCHEMAS] + [project_schema_path()]
@@ -128,15 +166,11 @@ class PrivateSlapd(OwnedProcess):
             "maxsize 1073741824",
             *(["dbnosync"] if self.fast_writes else []),
             "index objectClass,uid,mail,cn,member,memberOf,owner,occupyStatus eq",
-            # Registration requests are for the portal (today the root DN) only:
-            # nobody reads them and nobody binds as one.
-            f'access to dn.subtree="ou=pending,{base}" by * none',
-            # TOTP secrets and their last used step: the portal (today the root DN,
-            # which no ACL limits) only; not even their owner may read them.
-            "access to attrs=oathSecret,oathSecretTime,oathTOTPLastTimeStep by * none",
-            # People change their own password; nobody reads a hash.
-            "access to attrs=userPassword by self =w by anonymous auth by * none",
-            "access to * by users read by * none",
+            # The default size limit (500) would cut the portal's searches over
+            # everyone, and the replicator's refresh, short.
+            *(f'limits dn.exact="{self.service_dn(name)}" size=unlimited time=unlimited'
+              for name in ("portal", "replicator")),
+            *(f"access {rule}" for rule in access_rules(base)),
             "",
             "overlay memberof",
             "memberof-group-oc groupOfNames",

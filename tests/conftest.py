@@ -17,17 +17,18 @@ from ldap_helpers import wipe
 from mail_sink import MailSink
 from pg_server import start_private_postgres
 from portal_actions import ADMIN_PASSWORD, Visitor, enrol_totp
-from suite_config import BASE_DN, app_config, settings_for
+from suite_config import BASE_DN, ORGANISATION, app_config, settings_for
 
 pytest_plugins = ["service_fixtures"]
 
 
 @pytest.fixture(scope="session")
 def slapd_server():
-    """The suite's slapd. If slapd is missing this fails (SlapdError), never skips."""
+    """The suite's slapd, with its service accounts. If slapd is missing this fails, never skips."""
     folder = tempfile.mkdtemp(prefix="slapd-")  # short: ldapi paths must stay under 108 bytes
     try:
         with PrivateSlapd(folder, BASE_DN, fast_writes=True) as server:
+            server.create_service_accounts(ORGANISATION)
             yield server
     finally:
         shutil.rmtree(folder, ignore_errors=True)
@@ -40,7 +41,7 @@ def catalogue():
 
 @pytest.fixture
 def empty_directory(slapd_server):
-    """A Directory on an empty server: not even the base entry."""
+    """A Directory on a server as deployed: the base entry and the service accounts only."""
     wipe(slapd_server)
     with Directory(settings_for(slapd_server)) as directory:
         yield directory
@@ -50,7 +51,7 @@ def empty_directory(slapd_server):
 @pytest.fixture
 def directory(empty_directory, catalogue):
     """A Directory on an initialised tree: OUs, policy, sysadmins and working groups."""
-    initialise_directory(empty_directory, catalogue, "Occupy Test")
+    initialise_directory(empty_directory, catalogue, ORGANISATION)
     return empty_directory
 
 
@@ -81,11 +82,12 @@ def client(app):
 
 @pytest.fixture
 def own_slapd():
-    """A slapd of the test's own, which the test may stop."""
+    """A slapd of the test's own (with its service accounts), which the test may stop."""
     folder = tempfile.mkdtemp(prefix="slapd-")
     server = PrivateSlapd(folder, BASE_DN, fast_writes=True)
     try:
-        yield server.start()
+        server.start().create_service_accounts(ORGANISATION)
+        yield server
     finally:
         server.stop()
         shutil.rmtree(folder, ignore_errors=True)

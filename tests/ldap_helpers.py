@@ -1,4 +1,4 @@
-"""Raw LDAP access for tests: reading what the product code wrote, as the root DN."""
+"""Raw LDAP access for tests: reading what the product code wrote, as the root DN or another."""
 
 from __future__ import annotations
 
@@ -11,15 +11,18 @@ from provisioner.slapd import PrivateSlapd
 
 
 @contextmanager
-def root_connection(server: PrivateSlapd) -> Iterator[ldap3.Connection]:
-    conn = ldap3.Connection(
-        ldap3.Server(server.url, get_info=ldap3.NONE), server.root_dn, server.root_password,
-        auto_bind=True, raise_exceptions=True,
-    )
+def bound_connection(server: PrivateSlapd, dn: str, password: str, *,
+                     raise_exceptions: bool = True) -> Iterator[ldap3.Connection]:
+    conn = ldap3.Connection(ldap3.Server(server.url, get_info=ldap3.NONE), dn, password,
+                            auto_bind=True, raise_exceptions=raise_exceptions)
     try:
         yield conn
     finally:
         conn.unbind()
+
+
+def root_connection(server: PrivateSlapd):
+    return bound_connection(server, server.root_dn, server.root_password)
 
 
 def snapshot(server: PrivateSlapd) -> dict[str, dict]:
@@ -30,12 +33,19 @@ def snapshot(server: PrivateSlapd) -> dict[str, dict]:
 
 
 def wipe(server: PrivateSlapd) -> None:
-    """Delete every entry, the deepest first."""
+    """Delete every entry the portal made, the deepest first.
+
+    The base entry and ou=services stay: the deploy role makes them before the
+    portal runs, and the portal binds as one of their accounts.
+    """
+    kept = {server.base_dn.lower(), server.layout.services.lower()}
     with root_connection(server) as conn:
         try:
             conn.search(server.base_dn, "(objectClass=*)", attributes=["1.1"])
         except ldap3.core.exceptions.LDAPNoSuchObjectResult:
             return
-        dns = [item["dn"] for item in conn.response]
+        dns = [item["dn"] for item in conn.response
+               if item["dn"].lower() not in kept and not item["dn"].lower().endswith(
+                   "," + server.layout.services.lower())]
         for dn in sorted(dns, key=lambda dn: dn.count(","), reverse=True):
             conn.delete(dn)

@@ -6,11 +6,13 @@ from provisioner.directory import DirectorySettings
 from provisioner.slapd import PrivateSlapd
 
 BASE_DN = "dc=test,dc=occupy"
+ORGANISATION = "Occupy Test"
 
 
 def settings_for(server: PrivateSlapd) -> DirectorySettings:
-    return DirectorySettings(url=server.url, base_dn=server.base_dn, bind_dn=server.root_dn,
-                             bind_password=server.root_password, timeout=2.0)
+    """The portal's settings: it binds as cn=portal, as in production, never as the root DN."""
+    return DirectorySettings(url=server.url, base_dn=server.base_dn, bind_dn=server.service_dn("portal"),
+                             bind_password=server.service_passwords["portal"], timeout=2.0)
 
 
 def app_config(server: PrivateSlapd, database: str = "sqlite://", smtp_port: int = 9,
@@ -24,8 +26,8 @@ def app_config(server: PrivateSlapd, database: str = "sqlite://", smtp_port: int
         "SECURE_COOKIES": False,
         "LDAP_URL": server.url,
         "LDAP_BASE_DN": server.base_dn,
-        "LDAP_BIND_DN": server.root_dn,
-        "LDAP_BIND_PASSWORD": server.root_password,
+        "LDAP_BIND_DN": server.service_dn("portal"),
+        "LDAP_BIND_PASSWORD": server.service_passwords["portal"],
         "LDAP_TIMEOUT": 2.0,
         "TESTING": True,
     }

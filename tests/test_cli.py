@@ -86,8 +86,8 @@ def test_the_installed_command_works_from_environment_variables(empty_directory,
            "PROVISIONER_SECRET_KEY": "cli-test-secret-key",
            "PROVISIONER_LDAP_URL": slapd_server.url,
            "PROVISIONER_LDAP_BASE_DN": slapd_server.base_dn,
-           "PROVISIONER_LDAP_BIND_DN": slapd_server.root_dn,
-           "PROVISIONER_LDAP_BIND_PASSWORD": slapd_server.root_password}
+           "PROVISIONER_LDAP_BIND_DN": slapd_server.service_dn("portal"),
+           "PROVISIONER_LDAP_BIND_PASSWORD": slapd_server.service_passwords["portal"]}
     init = subprocess.run([command, "init-directory"], env=env, capture_output=True, text=True)
     assert init.returncode == 0, init.stderr
     admin = subprocess.run([command, "create-admin", "root-admin", "ra@example.org"], env=env,

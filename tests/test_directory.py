@@ -37,8 +37,10 @@ def test_the_tree_and_groups_are_created_once_and_a_second_run_changes_nothing(
         empty_directory, catalogue, slapd_server):
     created = initialise_directory(empty_directory, catalogue, "Occupy Test")
     base = slapd_server.base_dn
-    for ou in ("people", "pending", "groups", "services"):
+    for ou in ("people", "pending", "groups", "policies"):
         assert f"ou={ou},{base}" in created
+    # The deploy step (here the private slapd) made these, as the root DN, before.
+    assert base not in created and f"ou=services,{base}" not in created
     assert f"cn=sysadmins,ou=groups,{base}" in created
     for wg in catalogue:
         assert empty_directory.groups.get(wg.group).description == wg.description

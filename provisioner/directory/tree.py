@@ -1,8 +1,14 @@
-"""The tree every occupation's directory starts from: base, OUs, password policy, groups."""
+"""The tree every occupation's directory starts from: base, OUs, password policy, groups.
+
+It is made in two steps. First, as the root DN (the deploy role, or the private
+slapd), the base entry and the bind accounts of ou=services; then, as the portal
+(init-directory), everything else. The portal binds as one of those accounts and
+may neither create nor read them.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from .connection import DirectoryConnection
 from .errors import InvalidValue
@@ -20,6 +26,11 @@ PASSWORD_POLICY = {
     "pwdLockoutDuration": "900",
     "pwdFailureCountInterval": "900",
 }
+SERVICE_ACCOUNTS = ("portal", "wiki", "redmine", "replicator")
+# Bad binds never lock a service account: anyone could otherwise lock the portal out.
+SERVICE_POLICY = {"pwdAttribute": "userPassword", "pwdLockout": "FALSE"}
+# No password matches this value; password modify sets the real one.
+_UNUSABLE_HASH = "{CRYPT}*"
 
 
 def _base_entry(base_dn: str, organisation: str) -> tuple[list[str], dict]:
@@ -36,19 +47,51 @@ def ensure_tree(connection: DirectoryConnection, layout: Layout, groups: Groups,
     """Create whatever is missing; return the DNs created (none on a second run)."""
     wanted: list[tuple[str, list[str], dict]] = [
         (layout.base_dn, *_base_entry(layout.base_dn, organisation)),
-        *((dn, ["organizationalUnit"], {"ou": dn.split(",", 1)[0].split("=", 1)[1]})
-          for dn in layout.organisational_units),
+        *((dn, ["organizationalUnit"], {"ou": _ou_name(dn)})
+          for dn in layout.organisational_units if dn != layout.services),
         (layout.password_policy, ["organizationalRole", "pwdPolicy"],
          {"cn": "default", **PASSWORD_POLICY}),
     ]
-    created = []
-    for dn, object_classes, attributes in wanted:
-        if connection.read(dn, attributes=["objectClass"]) is None:
-            connection.add(dn, object_classes, attributes)
-            created.append(dn)
+    created = _ensure_entries(connection, wanted)
     all_groups = [(SYSADMINS_GROUP, "Sysadmins: approve volunteers and run the portal"),
                   *working_groups]
     for name, description in all_groups:
         if groups.ensure(name, description):
             created.append(layout.group_dn(name))
     return created
+
+
+def ensure_service_accounts(connection: DirectoryConnection, layout: Layout, organisation: str,
+                            passwords: Mapping[str, str]) -> list[str]:
+    """As the root DN: the base entry, ou=services and one bind account per service.
+
+    Each account gets its password in `passwords` (password modify), anew at every
+    run, so a run also rotates them. Returns the DNs created.
+    """
+    policy = f"cn=service-accounts,{layout.services}"
+    wanted: list[tuple[str, list[str], dict]] = [
+        (layout.base_dn, *_base_entry(layout.base_dn, organisation)),
+        (layout.services, ["organizationalUnit"], {"ou": _ou_name(layout.services)}),
+        (policy, ["organizationalRole", "pwdPolicy"], {"cn": "service-accounts", **SERVICE_POLICY}),
+        *((f"cn={name},{layout.services}", ["applicationProcess", "simpleSecurityObject"],
+           {"cn": name, "userPassword": _UNUSABLE_HASH, "pwdPolicySubentry": policy})
+          for name in SERVICE_ACCOUNTS),
+    ]
+    created = _ensure_entries(connection, wanted)
+    for name in SERVICE_ACCOUNTS:
+        connection.set_password(f"cn={name},{layout.services}", passwords[name])
+    return created
+
+
+def _ensure_entries(connection: DirectoryConnection,
+                    wanted: list[tuple[str, list[str], dict]]) -> list[str]:
+    created = []
+    for dn, object_classes, attributes in wanted:
+        if connection.read(dn, attributes=["objectClass"]) is None:
+            connection.add(dn, object_classes, attributes)
+            created.append(dn)
+    return created
+
+
+def _ou_name(dn: str) -> str:
+    return dn.split(",", 1)[0].split("=", 1)[1]
