@@ -1,7 +1,9 @@
 """`make demo`: the portal on a private slapd, with a sysadmin whose password is printed.
 
 Every secret here is random and lives only in this process: slapd's root
-password, the session key, the demo sysadmin's password (made anew each run).
+password and its service accounts' (the portal, the wiki and Redmine each bind as
+their own, as in production), the session key, the demo sysadmin's password
+(made anew each run).
 Mail goes to a small SMTP server on loopback that prints each message here,
 so the verification link can be followed from the terminal; a provisioning
 worker runs in a thread, so an approval's job runs as it would in production.
@@ -47,6 +49,7 @@ def run_demo(folder: str, port: int) -> None:
     # SIGTERM (kill, timeout) unwinds like Ctrl-C, so slapd is stopped too.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     with PrivateSlapd(folder_path / "slapd", base_dn) as slapd, _printing_mail_server() as smtp_port:
+        slapd.create_service_accounts(BY_NAME["OCCUPATION_NAME"].default)
         app = create_app({
             "SMTP_PORT": smtp_port,
             "PUBLIC_URL": f"http://127.0.0.1:{port}",
@@ -54,8 +57,8 @@ def run_demo(folder: str, port: int) -> None:
             "SECRET_KEY": secrets.token_urlsafe(32),
             "LDAP_URL": slapd.url,
             "LDAP_BASE_DN": base_dn,
-            "LDAP_BIND_DN": slapd.root_dn,
-            "LDAP_BIND_PASSWORD": slapd.root_password,
+            "LDAP_BIND_DN": slapd.service_dn("portal"),
+            "LDAP_BIND_PASSWORD": slapd.service_passwords["portal"],
             "DATABASE_URL": f"sqlite:///{folder_path / 'provisioner.sqlite'}",
             "RUNNER_DIR": str(folder_path / "runner"),
         })
@@ -83,16 +86,18 @@ def run_demo(folder: str, port: int) -> None:
 def _start_services(stack: ExitStack, folder: Path, slapd: PrivateSlapd, smtp_port: int,
                     admin_password: str) -> list:
     """Mailman, DokuWiki and Redmine, each where it is installed; the others are not offered."""
-    ldap = {"bind_dn": slapd.root_dn, "bind_password": slapd.root_password}
+    def ldap(service: str) -> dict:
+        return {"bind_dn": slapd.service_dn(service), "bind_password": slapd.service_passwords[service]}
+
     starters = {
         "Mailing lists (Mailman 3)": lambda: PrivateMailman(
             folder / "mailman", domain="lists.occupy.example", smtp_port=smtp_port),
         "Wiki (DokuWiki)": lambda: PrivateDokuWiki(
             folder / "wiki", ldap_url=slapd.url, base_dn=slapd.base_dn, admin_user=DEMO_ADMIN,
-            admin_password=admin_password, **ldap),
+            admin_password=admin_password, **ldap("wiki")),
         "Redmine": lambda: PrivateRedmine(
             folder / "redmine", LdapSource(host="127.0.0.1", port=slapd.port,
-                                           base_dn=f"ou=people,{slapd.base_dn}", **ldap),
+                                           base_dn=f"ou=people,{slapd.base_dn}", **ldap("redmine")),
             golden=golden_database(folder / "cache")),
     }
     started = []

@@ -55,6 +55,8 @@ def mailman(mailman_server):
 
 @pytest.fixture(scope="session")
 def wiki_server(slapd_server):
+    # Still the root DN: test_wiki_access checks where this very password ends up. The
+    # wiki's own account (cn=wiki, which the demo uses) passes the other wiki tests too.
     with _folder("wiki-") as folder, PrivateDokuWiki(
             folder, ldap_url=slapd_server.url, base_dn=BASE_DN, bind_dn=slapd_server.root_dn,
             bind_password=slapd_server.root_password, admin_user=WIKI_ADMIN,
@@ -79,7 +81,8 @@ def redmine_server(slapd_server, request, tmp_path_factory):
     golden = golden_database(cache.mkdir("redmine-golden") if cache else tmp_path_factory.mktemp("golden"))
     ldap = LdapSource(host="127.0.0.1", port=slapd_server.port,
                       base_dn=f"ou=people,{slapd_server.base_dn}",
-                      bind_dn=slapd_server.root_dn, bind_password=slapd_server.root_password)
+                      bind_dn=slapd_server.service_dn("redmine"),
+                      bind_password=slapd_server.service_passwords["redmine"])
     with _folder("redmine-") as folder, PrivateRedmine(folder, ldap, golden=golden) as server:
         yield server
 
