@@ -6,7 +6,7 @@ It writes a slapd.conf with the project's schema, overlays and access rules
 it answers and stops it with SIGTERM. The data folder survives a stop, so the
 demo keeps its people between runs; the configuration is written anew at every
 start, with a root password and service account passwords that live only in the
-calling process.
+calling process. Several of them can replicate each other (multi-provider).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import secrets
 import shutil
 import socket
 import subprocess
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from urllib.parse import quote
@@ -63,6 +64,24 @@ def access_rules(base_dn: str) -> list[str]:
     return rules
 
 
+@dataclass(frozen=True)
+class Replication:
+    """Multi-provider replication: this server pulls from each of `peers` as cn=replicator.
+
+    Every provider of a set has its own `server_id` (1 to 4095) and the same
+    replicator password, which is also the replicator account's password.
+    """
+
+    server_id: int
+    peers: tuple[str, ...]
+    replicator_password: str = field(repr=False)
+
+    def __post_init__(self):
+        # The password is written unquoted into slapd.conf.
+        if not re.fullmatch(r"[A-Za-z0-9_.~-]+", self.replicator_password):
+            raise SlapdError("the replicator password must be letters, digits and _.~- only")
+
+
 def policy_dn(base_dn: str) -> str:
     """The password policy every account gets (created by init-directory)."""
     return f"cn=default,ou=policies,{base_dn}"
@@ -100,15 +119,18 @@ class PrivateSlapd(OwnedProcess):
     """
 
     def __init__(self, folder: str | os.PathLike, base_dn: str, *, port: int | None = None,
-                 fast_writes: bool = False):
+                 fast_writes: bool = False, replication: Replication | None = None):
         self.folder = Path(folder).resolve()
         self.base_dn = base_dn
         self.layout = Layout(base_dn)
         self.root_dn = f"cn=admin,{base_dn}"
         self.root_password = secrets.token_urlsafe(32)
         self.service_passwords = {name: secrets.token_urlsafe(32) for name in SERVICE_ACCOUNTS}
+        if replication is not None:
+            self.service_passwords["replicator"] = replication.replicator_password
         self.port = port
         self.fast_writes = fast_writes
+        self.replication = replication
         self._process: subprocess.Popen | None = None
         socket_path = self.folder / "ldapi"
         if len(str(socket_path).encode()) >= MAX_SOCKET_PATH:
@@ -134,6 +156,26 @@ class PrivateSlapd(OwnedProcess):
     def log_path(self) -> Path:
         return self.folder / "slapd.log"
 
+    @classmethod
+    def providers(cls, folders: list[str | os.PathLike], base_dn: str, **options) -> list[PrivateSlapd]:
+        """Servers (not started) replicating each other, their ports chosen now.
+
+        They share the service account passwords: the accounts, created on one of
+        them, reach the others by replication.
+        """
+        ports = [free_port() for _ in folders]
+        urls = [f"ldap://127.0.0.1:{port}" for port in ports]
+        password = secrets.token_urlsafe(32)
+        servers = [
+            cls(folder, base_dn, port=port, replication=Replication(
+                server_id=number, peers=tuple(url for url in urls if url != urls[number - 1]),
+                replicator_password=password), **options)
+            for number, (folder, port) in enumerate(zip(folders, ports, strict=True), start=1)
+        ]
+        for server in servers[1:]:
+            server.service_passwords = servers[0].service_passwords
+        return servers
+
     def service_dn(self, name: str) -> str:
         return f"cn={name},{self.layout.services}"
 
@@ -150,12 +192,15 @@ class PrivateSlapd(OwnedProcess):
     def config_text(self) -> str:
         base = self.base_dn
         includes = [SCHEMA_DIR / f"{name}.schema" for name in SYSTEM_SCHEMAS] + [project_schema_path()]
+        replication = self.replication
         lines = [f"include {path}" for path in includes]
         lines += [
             f"pidfile {self.folder / 'slapd.pid'}",
             f"argsfile {self.folder / 'slapd.args'}",
+            *([f"serverID {replication.server_id}"] if replication else []),
             f"modulepath {MODULE_DIR}",
             *(f"moduleload {module}" for module in MODULES),
+            *(["moduleload syncprov"] if replication else []),
             "password-hash {ARGON2}",
             "",
             "database mdb",
@@ -166,11 +211,13 @@ class PrivateSlapd(OwnedProcess):
             "maxsize 1073741824",
             *(["dbnosync"] if self.fast_writes else []),
             "index objectClass,uid,mail,cn,member,memberOf,owner,occupyStatus eq",
+            *(["index entryCSN,entryUUID eq"] if replication else []),
             # The default size limit (500) would cut the portal's searches over
             # everyone, and the replicator's refresh, short.
             *(f'limits dn.exact="{self.service_dn(name)}" size=unlimited time=unlimited'
               for name in ("portal", "replicator")),
             *(f"access {rule}" for rule in access_rules(base)),
+            *self._replication_lines(),
             "",
             "overlay memberof",
             "memberof-group-oc groupOfNames",
@@ -188,13 +235,29 @@ class PrivateSlapd(OwnedProcess):
         ]
         return "\n".join(lines) + "\n"
 
+    def _replication_lines(self) -> list[str]:
+        replication = self.replication
+        if replication is None:
+            return []
+        # Short timeouts: the providers are on loopback, and a stopping slapd waits
+        # that long for its replication connections.
+        pulls = [
+            f"syncrepl rid={rid:03d} provider={peer} bindmethod=simple "
+            f'binddn="{self.service_dn("replicator")}" credentials={replication.replicator_password} '
+            f'searchbase="{self.base_dn}" type=refreshAndPersist retry="1 +" timeout=1 network-timeout=1'
+            for rid, peer in enumerate(replication.peers, start=1)
+        ]
+        return [*pulls, "multiprovider on", "overlay syncprov", "syncprov-checkpoint 100 5"]
+
     def start(self) -> PrivateSlapd:
         if self._process is not None:
             return self
         slapd = _find_binary("slapd")
         (self.folder / "data").mkdir(parents=True, exist_ok=True)
-        self.config_path.write_text(self.config_text())
+        # 0600 before anything is written: it holds the replicator's password in clear.
+        self.config_path.touch(mode=0o600)
         self.config_path.chmod(0o600)
+        self.config_path.write_text(self.config_text())
         self._check_config()
         fixed_port = self.port is not None
         for _attempt in range(3):

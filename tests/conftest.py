@@ -13,7 +13,7 @@ from provisioner.directory import Directory
 from provisioner.slapd import PrivateSlapd
 from provisioner.workflow import create_sysadmin, initialise_directory
 
-from ldap_helpers import wipe
+from ldap_helpers import eventually, holds, wipe
 from mail_sink import MailSink
 from pg_server import start_private_postgres
 from portal_actions import ADMIN_PASSWORD, Visitor, enrol_totp
@@ -91,6 +91,28 @@ def own_slapd():
     finally:
         server.stop()
         shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def replicating_pair():
+    """Two slapd providers replicating each other, which the test may stop.
+
+    Both ports are chosen before either starts (each names the other); the service
+    accounts are made on the first only and reach the second by replication.
+    """
+    folders = [tempfile.mkdtemp(prefix="slapd-") for _ in range(2)]
+    first, second = PrivateSlapd.providers(folders, BASE_DN, fast_writes=True)
+    try:
+        first.start()
+        second.start()
+        first.create_service_accounts(ORGANISATION)
+        eventually(lambda: holds(second, second.service_dn("replicator")))
+        yield first, second
+    finally:
+        for server in (first, second):
+            server.stop()
+        for folder in folders:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture

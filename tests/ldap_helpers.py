@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import ldap3
+from ldap3.core.exceptions import LDAPNoSuchObjectResult
 
 from provisioner.slapd import PrivateSlapd
 
@@ -49,3 +51,20 @@ def wipe(server: PrivateSlapd) -> None:
                    "," + server.layout.services.lower())]
         for dn in sorted(dns, key=lambda dn: dn.count(","), reverse=True):
             conn.delete(dn)
+
+
+def holds(server: PrivateSlapd, dn: str) -> bool:
+    """Whether `server` has the entry `dn` (read as the root DN)."""
+    with root_connection(server) as conn:
+        try:
+            return conn.search(dn, "(objectClass=*)", search_scope=ldap3.BASE, attributes=["1.1"])
+        except LDAPNoSuchObjectResult:
+            return False
+
+
+def eventually(condition: Callable[[], bool], timeout: float = 15.0) -> None:
+    """Wait until `condition()` holds (replication is asynchronous); fail after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"still not so after {timeout} s"
+        time.sleep(0.05)
