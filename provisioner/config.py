@@ -36,7 +36,9 @@ class Setting:
 
 SETTINGS = (
     Setting("SECRET_KEY", None, help="signs sessions and links; a long random string", secret=True),
-    Setting("LDAP_URL", "ldap://127.0.0.1:3389", help="the LDAP server"),
+    Setting("LDAP_URL", "ldap://127.0.0.1:3389",
+            help="the LDAP server; or several replicas separated by spaces or commas, tried in "
+                 "order: when the one in use stops answering, the portal moves to the next"),
     Setting("LDAP_BASE_DN", "dc=occupy,dc=example", help="the occupation's base DN"),
     Setting("LDAP_BIND_DN", "cn=admin,dc=occupy,dc=example", help="the portal's bind account"),
     Setting("LDAP_BIND_PASSWORD", None, help="its password", secret=True),

@@ -1,14 +1,18 @@
-"""One connection to the LDAP server, with ldap3's errors turned into ours.
+"""One connection to the LDAP servers, with ldap3's errors turned into ours.
 
-A fresh `ldap3.Server` is made for each connection: a Server object remembers an
-address that refused it for minutes, so a long-lived one would keep failing after
-slapd comes back.
+The settings may name several servers (replicas of each other): the connection
+uses the first that answers, starting with the one it used last, and when that one
+stops answering in the middle of an operation, runs the operation once more on
+the next. A fresh `ldap3.Server` is made for each connection: a Server object (and
+ldap3's ServerPool) remembers an address that refused it for minutes, so a
+long-lived one would keep failing after slapd comes back.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+import re
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -38,11 +42,19 @@ _UNREACHABLE = (
 
 @dataclass(frozen=True)
 class DirectorySettings:
-    url: str
+    url: str      # one URL, or several separated by spaces or commas, tried in order
     base_dn: str
     bind_dn: str
     bind_password: str = field(repr=False)
     timeout: float = 5.0
+
+    @property
+    def urls(self) -> tuple[str, ...]:
+        return tuple(url for url in re.split(r"[\s,]+", self.url) if url)
+
+
+class _NoServerAnswers(Exception):
+    """Every server was tried; the message lists each with its error."""
 
 
 @dataclass(frozen=True)
@@ -66,31 +78,57 @@ class DirectoryConnection:
     def __init__(self, settings: DirectorySettings):
         self.settings = settings
         self._conn: ldap3.Connection | None = None
+        self._current = 0      # index in settings.urls of the server used last
 
-    def _server(self) -> ldap3.Server:
-        return ldap3.Server(self.settings.url, get_info=ldap3.NONE,
-                            connect_timeout=self.settings.timeout)
+    @property
+    def url(self) -> str:
+        """The server in use, or to be tried first."""
+        return self.settings.urls[self._current]
 
     @property
     def _receive_timeout(self) -> int:
         return max(1, math.ceil(self.settings.timeout))  # ldap3 packs it as an integer
 
-    def _connection(self) -> ldap3.Connection:
-        if self._conn is not None and not self._conn.closed:
-            return self._conn
-        conn = ldap3.Connection(
-            self._server(), user=self.settings.bind_dn, password=self.settings.bind_password,
-            raise_exceptions=True, receive_timeout=self._receive_timeout,
-        )
-        with self._translated("connect"):
+    def _open(self, user: str, password: str, *, raise_exceptions: bool) -> tuple[ldap3.Connection, bool]:
+        """Connect to the first server that answers, from the one used last; bind as `user`."""
+        urls = self.settings.urls
+        failures = []
+        for step in range(len(urls)):
+            index = (self._current + step) % len(urls)
+            server = ldap3.Server(urls[index], get_info=ldap3.NONE, connect_timeout=self.settings.timeout)
+            conn = ldap3.Connection(server, user=user, password=password,
+                                    raise_exceptions=raise_exceptions, receive_timeout=self._receive_timeout)
             try:
                 conn.open()
-                conn.bind()
+                self._current = index
+                return conn, conn.bind()
+            except _UNREACHABLE as error:
+                _discard(conn)
+                failures.append(f"{urls[index]}: {error}")
             except ldap_errors.LDAPException:
                 _discard(conn)
                 raise
-        self._conn = conn
-        return conn
+        raise _NoServerAnswers("; ".join(failures))
+
+    def _connection(self) -> ldap3.Connection:
+        if self._conn is None or self._conn.closed:
+            self._conn, _ = self._open(self.settings.bind_dn, self.settings.bind_password,
+                                       raise_exceptions=True)
+        return self._conn
+
+    def _run(self, action: str, operation: Callable[[ldap3.Connection], object]):
+        """`operation` on the connection; once more, on the next server, if this one went away.
+
+        A write the first server took just before it went away is then tried again:
+        an add may answer AlreadyExists once replication has brought it over.
+        """
+        with self._translated(action):
+            try:
+                return operation(self._connection())
+            except _UNREACHABLE:
+                self.close()
+                self._current = (self._current + 1) % len(self.settings.urls)
+            return operation(self._connection())
 
     def close(self) -> None:
         conn, self._conn = self._conn, None
@@ -103,15 +141,20 @@ class DirectoryConnection:
             yield
         except DirectoryError:
             raise
+        except _NoServerAnswers as error:
+            raise DirectoryUnavailable(
+                f"the directory does not answer ({action}); tried {error}; "
+                "is slapd running and PROVISIONER_LDAP_URL right?"
+            ) from None
         except _UNREACHABLE as error:
             self.close()
             raise DirectoryUnavailable(
-                f"the directory at {self.settings.url} does not answer ({action}: {error}); "
+                f"the directory at {self.url} does not answer ({action}: {error}); "
                 "is slapd running and PROVISIONER_LDAP_URL right?"
             ) from None
         except ldap_errors.LDAPInvalidCredentialsResult:
             raise DirectoryUnavailable(
-                f"the directory at {self.settings.url} refused the portal's bind as "
+                f"the directory at {self.url} refused the portal's bind as "
                 f"{self.settings.bind_dn}: check PROVISIONER_LDAP_BIND_DN and its password"
             ) from None
         except ldap_errors.LDAPEntryAlreadyExistsResult:
@@ -136,14 +179,14 @@ class DirectoryConnection:
 
     def search(self, base: str, search_filter: str, *, attributes: list[str],
                scope: str = ldap3.SUBTREE) -> list[Record]:
-        with self._translated("search"):
-            conn = self._connection()
+        def run(conn: ldap3.Connection) -> list[Record]:
             conn.search(base, search_filter, search_scope=scope, attributes=attributes)
             return [
                 Record(item["dn"], {k: list(v) if isinstance(v, list) else [v]
                                     for k, v in item["attributes"].items()})
                 for item in conn.response if item["type"] == "searchResEntry"
             ]
+        return self._run("search", run)
 
     def read(self, dn: str, *, attributes: list[str]) -> Record | None:
         try:
@@ -153,56 +196,51 @@ class DirectoryConnection:
         return found[0] if found else None
 
     def add(self, dn: str, object_classes: list[str], attributes: dict) -> None:
-        with self._translated(f"add {dn}"):
-            present = {name: value for name, value in attributes.items() if value not in (None, [], ())}
-            self._connection().add(dn, object_classes, present)
+        present = {name: value for name, value in attributes.items() if value not in (None, [], ())}
+        self._run(f"add {dn}", lambda conn: conn.add(dn, object_classes, present))
 
     def modify(self, dn: str, changes: dict) -> None:
-        with self._translated(f"modify {dn}"):
-            self._connection().modify(dn, changes)
+        self._run(f"modify {dn}", lambda conn: conn.modify(dn, changes))
 
     def add_value(self, dn: str, attribute: str, value: str) -> bool:
         """Add one value; False when it was there already."""
-        with self._translated(f"modify {dn}"):
+        def run(conn: ldap3.Connection) -> bool:
             try:
-                self._connection().modify(dn, {attribute: [(ldap3.MODIFY_ADD, [value])]})
+                return conn.modify(dn, {attribute: [(ldap3.MODIFY_ADD, [value])]})
             except ldap_errors.LDAPAttributeOrValueExistsResult:
                 return False
-        return True
+        return self._run(f"modify {dn}", run)
 
     def delete_value(self, dn: str, attribute: str, value: str) -> bool:
         """Remove one value; False when it was not there."""
-        with self._translated(f"modify {dn}"):
+        def run(conn: ldap3.Connection) -> bool:
             try:
-                self._connection().modify(dn, {attribute: [(ldap3.MODIFY_DELETE, [value])]})
+                return conn.modify(dn, {attribute: [(ldap3.MODIFY_DELETE, [value])]})
             except ldap_errors.LDAPNoSuchAttributeResult:
                 return False
-        return True
+        return self._run(f"modify {dn}", run)
 
     def move(self, dn: str, new_rdn: str, new_parent: str) -> None:
-        with self._translated(f"move {dn}"):
-            self._connection().modify_dn(dn, new_rdn, delete_old_dn=True, new_superior=new_parent)
+        self._run(f"move {dn}", lambda conn: conn.modify_dn(dn, new_rdn, delete_old_dn=True,
+                                                           new_superior=new_parent))
 
     def delete(self, dn: str) -> None:
-        with self._translated(f"delete {dn}"):
-            self._connection().delete(dn)
+        self._run(f"delete {dn}", lambda conn: conn.delete(dn))
 
     def set_password(self, dn: str, password: str) -> None:
         """RFC 3062 password modify: slapd hashes it; we never see a hash."""
-        with self._translated(f"set the password of {dn}"):
-            self._connection().extend.standard.modify_password(user=dn, new_password=password)
+        self._run(f"set the password of {dn}",
+                  lambda conn: conn.extend.standard.modify_password(user=dn, new_password=password))
 
     def check_password(self, dn: str, password: str) -> bool:
-        """Bind as `dn` on a connection of its own. Never an unauthenticated bind."""
+        """Bind as `dn` on a connection of its own, to the server the portal uses (or the
+        next that answers). Never an unauthenticated bind."""
         if not password:
             return False
-        conn = ldap3.Connection(self._server(), user=dn, password=password,
-                                receive_timeout=self._receive_timeout)
         with self._translated("check a password"):
-            try:
-                return conn.bind()
-            finally:
-                _discard(conn)
+            conn, bound = self._open(dn, password, raise_exceptions=False)
+            _discard(conn)
+            return bound
 
 
 def _discard(conn: ldap3.Connection) -> None:
