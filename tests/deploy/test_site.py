@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import re
 import socket
-import ssl
 import subprocess
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import ldap3
 import pytest
-from ldap3.core.exceptions import LDAPException
 
 from provisioner.private_services.process import free_port
+
+from ldap_session import ldap_session
 
 
 def _wait_for_port(port: int, what: str, timeout: float = 30) -> None:
@@ -37,26 +39,27 @@ def test_a_second_run_changes_nothing(deployment):
 @pytest.fixture(scope="module")
 def slapd(deployment):
     """slapd started from the root's own configuration, as the host's init would."""
-    deployment.stop_processes()  # the one the openldap role started
+    deployment.root.stop_processes()  # the one the openldap role started
     urls = f"ldap://127.0.0.1:{deployment.ldap_port}/ ldaps://127.0.0.1:{deployment.ldaps_port}/ ldapi:///"
-    started = deployment.chroot("/usr/sbin/slapd", "-h", urls, "-u", "openldap", "-g", "openldap",
+    started = deployment.root.chroot("/usr/sbin/slapd", "-h", urls, "-u", "openldap", "-g", "openldap",
                                 "-F", "/etc/ldap/slapd.d")
     assert started.returncode == 0, started.stderr
     _wait_for_port(deployment.ldap_port, "slapd")
     yield deployment
-    deployment.stop_processes()
+    deployment.root.stop_processes()
 
 
-def bind(deployment, account: str, password: str | None = None, *, tls: bool = False) -> ldap3.Connection:
-    dn = account if "=" in account else f"cn={account},ou=services,{deployment.base_dn}"
+@contextmanager
+def bind(deployment, account: str, password: str | None = None, *, tls: bool = False
+         ) -> Iterator[ldap3.Connection]:
+    """A connection bound as one of the service accounts; fails the test when refused."""
+    dn = f"cn={account},ou=services,{deployment.base_dn}"
     password = password or deployment.secrets[f"vault_ldap_{account}_password"]
-    if tls:
-        server = ldap3.Server(f"ldaps://127.0.0.1:{deployment.ldaps_port}", get_info=ldap3.NONE,
-                              tls=ldap3.Tls(validate=ssl.CERT_NONE))
-    else:
-        server = ldap3.Server(f"ldap://127.0.0.1:{deployment.ldap_port}", get_info=ldap3.NONE)
-    # Bound now, so that a refused password fails here; `with` unbinds it.
-    return ldap3.Connection(server, dn, password, auto_bind=True, raise_exceptions=False)
+    url = (f"ldaps://127.0.0.1:{deployment.ldaps_port}" if tls
+           else f"ldap://127.0.0.1:{deployment.ldap_port}")
+    with ldap_session(url, dn, password) as conn:
+        assert conn is not None, f"{dn} could not bind at {url}"
+        yield conn
 
 
 def dns_under(conn: ldap3.Connection, base: str, search_filter: str = "(objectClass=*)",
@@ -66,7 +69,7 @@ def dns_under(conn: ldap3.Connection, base: str, search_filter: str = "(objectCl
 
 
 def config_search(deployment, base: str, search_filter: str, *attributes: str) -> str:
-    result = deployment.chroot("ldapsearch", "-Q", "-LLL", "-o", "ldif-wrap=no", "-Y", "EXTERNAL",
+    result = deployment.root.chroot("ldapsearch", "-Q", "-LLL", "-o", "ldif-wrap=no", "-Y", "EXTERNAL",
                                "-H", "ldapi:///", "-b", base, search_filter, *attributes)
     assert result.returncode == 0, result.stderr
     return result.stdout
@@ -116,11 +119,11 @@ def test_services_read_people_over_tls_but_never_pending_entries_or_passwords(sl
 
 
 def test_anonymous_sees_nothing_and_a_wrong_password_does_not_bind(slapd):
-    server = ldap3.Server(f"ldap://127.0.0.1:{slapd.ldap_port}", get_info=ldap3.NONE)
-    with ldap3.Connection(server, auto_bind=True) as anonymous:
+    url = f"ldap://127.0.0.1:{slapd.ldap_port}"
+    with ldap_session(url) as anonymous:
         assert dns_under(anonymous, slapd.base_dn) == {}
-    with pytest.raises(LDAPException):
-        bind(slapd, "wiki", "wrong-password-for-the-wiki")
+    with ldap_session(url, f"cn=wiki,ou=services,{slapd.base_dn}", "wrong-password-for-the-wiki") as refused:
+        assert refused is None
 
 
 def test_overlays_work_for_the_portal(slapd):
@@ -142,7 +145,7 @@ def test_overlays_work_for_the_portal(slapd):
 def test_the_portal_serves_from_its_virtual_environment(slapd):
     port = free_port()
     gunicorn = subprocess.Popen(
-        ["chroot", str(slapd.root), "runuser", "-u", "occupy-provisioner", "--",
+        ["chroot", str(slapd.root.path), "runuser", "-u", "occupy-provisioner", "--",
          "env", "PROVISIONER_CONFIG=/etc/occupy-provisioner/config.py",
          "/opt/occupy-provisioner/venv/bin/gunicorn", "--chdir", "/var/lib/occupy-provisioner",
          "--bind", f"127.0.0.1:{port}", "provisioner:create_app()"],
