@@ -1,0 +1,37 @@
+"""The working groups' lists, run inside Mailman by the mailman_server role:
+
+    mailman shell -r occupy_lists.ensure DOMAIN LISTS_JSON CHECK_ONLY
+
+Makes sure the domain and every list in LISTS_JSON ([{"name", "display_name"}]) exist,
+creating only what is missing, and prints one JSON line {"changed": [what was (or,
+CHECK_ONLY "true", would be) done]}. Works on the database, with the server stopped or
+running; Mailman commits when the function returns without an error.
+"""
+
+import json
+
+from mailman.app.lifecycle import create_list
+from mailman.interfaces.domain import IDomainManager
+from mailman.interfaces.listmanager import IListManager
+from zope.component import getUtility
+
+
+def ensure(domain, lists_json, check_only="false"):
+    dry_run = check_only == "true"
+    changed = []
+    domains = getUtility(IDomainManager)
+    if domains.get(domain) is None:
+        if not dry_run:
+            domains.add(domain)
+        changed.append(f"domain {domain} created")
+    lists = getUtility(IListManager)
+    for wanted in json.loads(lists_json):
+        address = f"{wanted['name']}@{domain}"
+        # An existing list is left as it is: its settings are its owners' business.
+        if lists.get(address) is not None:
+            continue
+        if not dry_run:
+            mailing_list = create_list(address)
+            mailing_list.display_name = wanted["display_name"]
+        changed.append(f"list {address} created")
+    print(json.dumps({"changed": changed}))
