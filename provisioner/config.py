@@ -40,7 +40,8 @@ SETTINGS = (
             help="the LDAP server; or several replicas separated by spaces or commas, tried in "
                  "order: when the one in use stops answering, the portal moves to the next"),
     Setting("LDAP_BASE_DN", "dc=occupy,dc=example", help="the occupation's base DN"),
-    Setting("LDAP_BIND_DN", "cn=admin,dc=occupy,dc=example", help="the portal's bind account"),
+    Setting("LDAP_BIND_DN", "cn=portal,ou=services,dc=occupy,dc=example",
+            help="the portal's bind account (see provisioner/schema/access.conf for its rights)"),
     Setting("LDAP_BIND_PASSWORD", None, help="its password", secret=True),
     Setting("LDAP_TIMEOUT", 5.0, float, help="seconds to wait for the LDAP server"),
     Setting("DATABASE_URL", "sqlite:///var/provisioner.sqlite", help="the SQL store"),
