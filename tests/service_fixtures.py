@@ -55,11 +55,9 @@ def mailman(mailman_server):
 
 @pytest.fixture(scope="session")
 def wiki_server(slapd_server):
-    # Still the root DN: test_wiki_access checks where this very password ends up. The
-    # wiki's own account (cn=wiki, which the demo uses) passes the other wiki tests too.
     with _folder("wiki-") as folder, PrivateDokuWiki(
-            folder, ldap_url=slapd_server.url, base_dn=BASE_DN, bind_dn=slapd_server.root_dn,
-            bind_password=slapd_server.root_password, admin_user=WIKI_ADMIN,
+            folder, ldap_url=slapd_server.url, base_dn=BASE_DN, bind_dn=slapd_server.service_dn("wiki"),
+            bind_password=slapd_server.service_passwords["wiki"], admin_user=WIKI_ADMIN,
             admin_password=WIKI_ADMIN_PASSWORD) as server:
         yield server
 

@@ -29,7 +29,7 @@ from provisioner.workflow import (
 )
 from provisioner.workflow.totp import NOT_A_CODE, USED_CODE, WRONG_CODE
 
-from ldap_helpers import snapshot
+from ldap_helpers import bound_connection, snapshot
 from portal_actions import VOLUNTEER_PASSWORD, Visitor, authenticator_code, enrol_totp
 
 ENROL = "/account/totp/enrol"
@@ -421,16 +421,18 @@ def test_a_non_sysadmin_cannot_reset_totp(app, directory, inbox, sysadmin, slapd
 def test_the_secret_is_only_readable_by_the_portal(app, directory, slapd_server, tess):
     enrol_through_pages(tess)
     account(app, directory, "otto")
-    for uid in ("tess", "otto"):   # the owner, and another volunteer
-        conn = ldap3.Connection(ldap3.Server(slapd_server.url, get_info=ldap3.NONE),
-                                directory.layout.person_dn(uid), VOLUNTEER_PASSWORD, auto_bind=True)
-        try:
+
+    def tess_as_read_by(uid: str) -> list[dict]:
+        with bound_connection(slapd_server, directory.layout.person_dn(uid), VOLUNTEER_PASSWORD,
+                              raise_exceptions=False) as conn:
             conn.search(directory.layout.person_dn("tess"), "(objectClass=*)", ldap3.BASE,
                         attributes=["oathSecret", "oathTOTPLastTimeStep", "oathSecretTime", "uid"])
-            (entry,) = conn.response
-            assert {name: value for name, value in entry["attributes"].items() if value} == {"uid": ["tess"]}
-        finally:
-            conn.unbind()
+            return [{name: value for name, value in entry["attributes"].items() if value}
+                    for entry in conn.response]
+
+    assert directory.people.totp("tess") is not None         # the portal's account reads it
+    assert tess_as_read_by("tess") == [{"uid": ["tess"]}]     # the owner: her entry, not its secret
+    assert tess_as_read_by("otto") == []                      # another volunteer: not even the entry
 
 
 def test_the_secret_is_in_no_audit_entry_mail_or_page_after_enrolment(app, directory, inbox, sysadmin):

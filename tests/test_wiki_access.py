@@ -166,7 +166,7 @@ def test_a_wrong_superuser_password_fails_the_job_in_plain_words_and_stays_secre
 
 
 def test_the_bind_password_stays_in_the_wikis_private_conf_file(wiki, slapd_server):
-    secret = slapd_server.root_password.encode()
+    secret = slapd_server.service_passwords["wiki"].encode()
     assert wiki.conf_dir.stat().st_mode & 0o777 == 0o700
     local_conf = wiki.conf_dir / "local.php"
     assert local_conf.stat().st_mode & 0o777 == 0o600

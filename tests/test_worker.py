@@ -136,11 +136,12 @@ def test_a_worker_killed_mid_run_leaves_the_job_to_another_worker(app, directory
 
 def test_no_secret_reaches_the_artifacts_or_the_store(app, directory, slapd_server, tmp_path,
                                                       monkeypatch):
-    secret = slapd_server.root_password
+    environment = worker_environment(app, slapd_server, tmp_path)
+    secret = environment["PROVISIONER_LDAP_BIND_PASSWORD"]     # the portal account's, as the worker binds
     queue(app, GRANT, add_volunteers(directory, 2))
     # The installed command, configured by environment, as a sysadmin runs it.
     finished = subprocess.run([str(Path(sys.executable).parent / "provisioner"), "worker", "--once"],
-                              env=worker_environment(app, slapd_server, tmp_path),
+                              env=environment,
                               capture_output=True, text=True, timeout=120)
     assert finished.returncode == 0 and "ran 1 job(s)" in finished.stdout, finished.stderr
     # And in-process, with a secret left in this process's environment.
