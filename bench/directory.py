@@ -19,6 +19,7 @@ the ratios are taken within a round.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import tempfile
 import time
@@ -144,23 +145,26 @@ def run(quick: bool = False) -> tuple[list[Row], dict]:
     rounds, count = (QUICK_ROUNDS, QUICK_APPROVALS) if quick else (ROUNDS, APPROVALS)
     seconds: dict[str, list[float]] = {"layer": [], "raw": [], "floor": []}
     folder = Path(tempfile.mkdtemp(prefix="bench-dir-"))   # short: the ldapi socket path must stay short
-    with bench_directory(folder) as (slapd, directory):
-        raw, floor = RawApprovals(slapd, directory), LdapmodifyApprovals(slapd, folder)
-        try:
-            for number in range(rounds + 1):                  # round 0 warms slapd and the caches
-                uids = {kind: add_requests(directory, f"{kind[0]}{number}x", count) for kind in seconds}
-                ldif = folder / f"round{number}.ldif"
-                ldif.write_text(approvals_ldif(directory, uids["floor"]))
-                took = {"layer": timed(approve_through_layer, directory, uids["layer"]),
-                        "raw": timed(raw.approve, uids["raw"]),
-                        "floor": timed(floor.approve, ldif)}
-                for kind_uids in uids.values():
-                    check_approved(directory, kind_uids)
-                if number:
-                    for kind, value in took.items():
-                        seconds[kind].append(value)
-        finally:
-            raw.close()
+    try:
+        with bench_directory(folder) as (slapd, directory):
+            raw, floor = RawApprovals(slapd, directory), LdapmodifyApprovals(slapd, folder)
+            try:
+                for number in range(rounds + 1):                  # round 0 warms slapd and the caches
+                    uids = {kind: add_requests(directory, f"{kind[0]}{number}x", count) for kind in seconds}
+                    ldif = folder / f"round{number}.ldif"
+                    ldif.write_text(approvals_ldif(directory, uids["floor"]))
+                    took = {"layer": timed(approve_through_layer, directory, uids["layer"]),
+                            "raw": timed(raw.approve, uids["raw"]),
+                            "floor": timed(floor.approve, ldif)}
+                    for kind_uids in uids.values():
+                        check_approved(directory, kind_uids)
+                    if number:
+                        for kind, value in took.items():
+                            seconds[kind].append(value)
+            finally:
+                raw.close()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
     return rows(seconds, count), {"approvals_per_round": count, "seconds": seconds}
 
 

@@ -47,18 +47,24 @@ def main(argv: list[str]) -> None:
         print(f"{part}...", file=sys.stderr, flush=True)
         part_rows, details[part] = importlib.import_module(part).run(quick=options.quick)
         rows += part_rows
-        print(f"{part}: {time.monotonic() - part_started:.0f} s", file=sys.stderr, flush=True)
-    total = time.monotonic() - started
+        took = time.monotonic() - part_started
+        print(f"{part}: {took:.0f} s\n{table(part_rows)}", file=sys.stderr, flush=True)
+        heading = write(options, rows, details, time.monotonic() - started)    # a later part may fail
+    print(f"\n{heading}\n\n{table(rows)}\n\nWritten to {options.output}")
+
+
+def write(options: argparse.Namespace, rows: list, details: dict, seconds: float) -> str:
+    """The results so far as JSON; returns their heading."""
     load = os.getloadavg()[2]       # other work on the machine slows every part, not always evenly
     heading = (f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores, "
-               f"{'quick, ' if options.quick else ''}{total:.0f} s in all, 15-minute load average {load:.1f}")
-    print(f"\n{heading}\n\n{table(rows)}")
+               f"{'quick, ' if options.quick else ''}{seconds:.0f} s in all, "
+               f"15-minute load average {load:.1f}")
     options.output.parent.mkdir(parents=True, exist_ok=True)
     options.output.write_text(json.dumps({
         "heading": heading, "parts": options.parts, "quick": options.quick, "cores": os.cpu_count(),
-        "total_seconds": round(total, 1), "load_average_15_min": load,
+        "total_seconds": round(seconds, 1), "load_average_15_min": load,
         "rows": [row.as_dict() for row in rows], "details": details}, indent=2) + "\n")
-    print(f"\nWritten to {options.output}")
+    return heading
 
 
 if __name__ == "__main__":

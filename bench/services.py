@@ -190,18 +190,34 @@ class JsonApi:
         self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         self.headers = {"Accept": "application/json", "Content-Type": "application/json", **headers}
 
-    def post(self, path: str, body: dict, expect: int = 201) -> dict:
-        """A 500 is tried again as redmine_members does (Redmine on SQLite with requests in flight)."""
+    def post(self, path: str, body: dict, expect: int = 201) -> dict | None:
+        """The created entity; None when a try after a 500 finds it done ("already taken").
+
+        A 500 is tried again as redmine_members does: Redmine on SQLite with requests in
+        flight sometimes answers 500 (database is locked), having done the work or not.
+        """
+        retried = False
         for pause in (*BUSY_RETRY_SECONDS, None):
-            self.connection.request("POST", path, body=json.dumps(body), headers=self.headers)
-            response = self.connection.getresponse()
-            raw = response.read()
-            if response.status != 500 or pause is None:
+            status, data = self.request("POST", path, body)
+            if status != 500 or pause is None:
                 break
+            retried = True
             time.sleep(pause)
-        if response.status != expect:
-            raise RuntimeError(f"POST {path}: HTTP {response.status} {raw[:200]!r}")
-        return json.loads(raw) if raw.strip() else {}
+        if retried and status == 422:
+            return None
+        if status != expect:
+            raise RuntimeError(f"POST {path}: HTTP {status} {data}")
+        return data
+
+    def request(self, method: str, path: str, body: dict | None = None) -> tuple[int, dict]:
+        self.connection.request(method, path, body=None if body is None else json.dumps(body),
+                                headers=self.headers)
+        response = self.connection.getresponse()
+        raw = response.read()
+        try:
+            return response.status, json.loads(raw) if raw.strip() else {}
+        except ValueError:
+            return response.status, {"body": raw[:200].decode(errors="replace")}
 
     def close(self) -> None:
         self.connection.close()
@@ -268,6 +284,15 @@ class Floor:
                     if level < AUTH_EDIT:
                         raise RuntimeError(f"the wiki gives {person.uid} permission {level} on wg:{slug}")
 
+    @staticmethod
+    def user_id(api: JsonApi, login: str) -> int:
+        """The id of an account made by a request that answered 500, as the module looks it up."""
+        status, data = api.request("GET", f"/users.json?name={login}&status=")
+        found = [user["id"] for user in data.get("users", []) if user.get("login") == login]
+        if status != 200 or not found:
+            raise RuntimeError(f"Redmine has no account {login} after a 500: HTTP {status}")
+        return found[0]
+
     def add_to_redmine(self, people: list[NewPerson]) -> None:
         """REDMINE_CONNECTIONS volunteers at a time, a connection each, as the module does."""
         redmine, local, opened = self.services.redmine, threading.local(), []
@@ -277,12 +302,13 @@ class Floor:
                 local.api = JsonApi(redmine.port, {"X-Redmine-API-Key": redmine.api_key})
                 opened.append(local.api)
             firstname, lastname = person.display_name.rsplit(" ", 1)
-            user = local.api.post("/users.json", {"user": {
+            created = local.api.post("/users.json", {"user": {
                 "login": person.uid, "firstname": firstname, "lastname": lastname, "mail": person.mail,
-                "auth_source_id": redmine.auth_source_id}})["user"]
+                "auth_source_id": redmine.auth_source_id}})
+            user_id = created["user"]["id"] if created else self.user_id(local.api, person.uid)
             for project_id in self.project_ids:
                 local.api.post(f"/projects/{project_id}/memberships.json",
-                               {"membership": {"user_id": user["id"], "role_ids": [self.role_id]}})
+                               {"membership": {"user_id": user_id, "role_ids": [self.role_id]}})
 
         try:
             with ThreadPoolExecutor(max_workers=REDMINE_CONNECTIONS) as pool:
