@@ -44,6 +44,9 @@ SETTINGS = (
             help="the portal's bind account (see provisioner/schema/access.conf for its rights)"),
     Setting("LDAP_BIND_PASSWORD", None, help="its password", secret=True),
     Setting("LDAP_TIMEOUT", 5.0, float, help="seconds to wait for the LDAP server"),
+    Setting("LDAP_CA_FILE", "",
+            help="the CA certificate (PEM) that signed the LDAP servers' certificates; ldaps:// "
+                 "certificates are always checked, against this file or else the system's CAs"),
     Setting("DATABASE_URL", "sqlite:///var/provisioner.sqlite", help="the SQL store"),
     Setting("SMTP_HOST", "127.0.0.1", help="the mail server the portal sends through"),
     Setting("SMTP_PORT", 25, int),

@@ -8,12 +8,14 @@ and the config keeps `***`, so a config dump never shows them.
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 from pathlib import Path
 
 from flask import Flask, current_app, g
 
 from .catalogue import Catalogue
+from .config import ConfigError
 from .directory import Directory, DirectorySettings
 from .jobs import JobSettings
 from .mail import Mailer
@@ -33,6 +35,7 @@ def init_app(app: Flask) -> None:
         bind_dn=config["LDAP_BIND_DN"],
         bind_password=config["LDAP_BIND_PASSWORD"],
         timeout=config["LDAP_TIMEOUT"],
+        ca_file=_readable_file(config["LDAP_CA_FILE"], "PROVISIONER_LDAP_CA_FILE"),
     )
     app.extensions["mailer"] = Mailer(
         host=config["SMTP_HOST"], port=config["SMTP_PORT"], sender=config["MAIL_FROM"],
@@ -90,6 +93,13 @@ def job_settings(config) -> JobSettings:
                        lease_seconds=config["JOB_LEASE_SECONDS"], poll_seconds=config["WORKER_POLL_SECONDS"])
 
 
+def _readable_file(path: str, setting: str) -> str:
+    """An empty setting stays empty; a path must name a file this process can read."""
+    if path and not (Path(path).is_file() and os.access(path, os.R_OK)):
+        raise ConfigError(f"{setting} is {path}, which is not a file this process can read")
+    return path
+
+
 def runner_settings(app: Flask) -> RunnerSettings:
     """What the worker's playbook runs need: the directory's address and, apart, its secret."""
     directory = app.extensions["directory_settings"]
@@ -98,7 +108,8 @@ def runner_settings(app: Flask) -> RunnerSettings:
         playbooks_dir=Path(config["PLAYBOOKS_DIR"]), inventory=Path(config["INVENTORY"]),
         work_dir=Path(config["RUNNER_DIR"]).resolve(), keep_runs=config["RUNNER_KEEP"],
         extravars={"provisioner_ldap_url": directory.url, "provisioner_ldap_base_dn": directory.base_dn,
-                   "provisioner_ldap_bind_dn": directory.bind_dn},
+                   "provisioner_ldap_bind_dn": directory.bind_dn,
+                   "provisioner_ldap_ca_file": directory.ca_file},
         secrets={"ldap_bind_password": directory.bind_password},
     )
 

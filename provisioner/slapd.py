@@ -110,6 +110,14 @@ def hash_password(password: str) -> str:
     return result.stdout.decode().strip()
 
 
+@dataclass(frozen=True)
+class TlsFiles:
+    """A server certificate and its key (PEM files), for ldaps."""
+
+    certificate: Path
+    key: Path
+
+
 class PrivateSlapd(OwnedProcess):
     """A slapd process owned by this process, with its config and data under `folder`.
 
@@ -119,7 +127,8 @@ class PrivateSlapd(OwnedProcess):
     """
 
     def __init__(self, folder: str | os.PathLike, base_dn: str, *, port: int | None = None,
-                 fast_writes: bool = False, replication: Replication | None = None):
+                 fast_writes: bool = False, replication: Replication | None = None,
+                 tls: TlsFiles | None = None):
         self.folder = Path(folder).resolve()
         self.base_dn = base_dn
         self.layout = Layout(base_dn)
@@ -131,6 +140,8 @@ class PrivateSlapd(OwnedProcess):
         self.port = port
         self.fast_writes = fast_writes
         self.replication = replication
+        self.tls = tls
+        self.ldaps_port: int | None = None
         self._process: subprocess.Popen | None = None
         socket_path = self.folder / "ldapi"
         if len(str(socket_path).encode()) >= MAX_SOCKET_PATH:
@@ -143,6 +154,11 @@ class PrivateSlapd(OwnedProcess):
     @property
     def url(self) -> str:
         return f"ldap://127.0.0.1:{self.port}"
+
+    @property
+    def ldaps_url(self) -> str:
+        """Only with `tls`: the same server over TLS."""
+        return f"ldaps://127.0.0.1:{self.ldaps_port}"
 
     @property
     def ldapi_url(self) -> str:
@@ -198,6 +214,8 @@ class PrivateSlapd(OwnedProcess):
             f"pidfile {self.folder / 'slapd.pid'}",
             f"argsfile {self.folder / 'slapd.args'}",
             *([f"serverID {replication.server_id}"] if replication else []),
+            *([f"TLSCertificateFile {self.tls.certificate}", f"TLSCertificateKeyFile {self.tls.key}"]
+              if self.tls else []),
             f"modulepath {MODULE_DIR}",
             *(f"moduleload {module}" for module in MODULES),
             *(["moduleload syncprov"] if replication else []),
@@ -263,6 +281,8 @@ class PrivateSlapd(OwnedProcess):
         for _attempt in range(3):
             if not fixed_port:
                 self.port = free_port()
+            if self.tls:
+                self.ldaps_port = free_port()
             self._launch(slapd)
             if self._wait_until_ours():
                 return self
@@ -279,7 +299,7 @@ class PrivateSlapd(OwnedProcess):
             raise SlapdError(f"slapd refused {self.config_path}: {result.stderr.strip()}")
 
     def _launch(self, slapd: str) -> None:
-        urls = f"{self.url} {self.ldapi_url}"
+        urls = f"{self.url} {self.ldapi_url}" + (f" {self.ldaps_url}" if self.tls else "")
         with open(self.log_path, "ab") as log:
             self._process = subprocess.Popen(
                 [slapd, "-f", str(self.config_path), "-h", urls, "-d", "0"],

@@ -9,16 +9,27 @@ short_description: Check that volunteers' LDAP entries match what is about to be
 description:
   - For each volunteer to grant, the entry must be in ou=people, active, and a member
     of each working group's LDAP group. For each volunteer to revoke, the entry must be
-    gone or no longer active. Read-only: it never changes anything.
+    gone or no longer active. It only reads, never changes anything.
   - Reports per volunteer under C(volunteers), with C(service=directory). The task
     fails only when the directory cannot be read at all.
 options:
-  url: {description: LDAP URL, type: str, required: true}
+  url:
+    description: LDAP URL, or several separated by spaces or commas, tried in order (the
+      portal's LDAP_URL); ldaps certificates are always checked
+    type: str
+    required: true
+  ca_file:
+    description: the CA certificate (PEM) of the ldaps servers; empty for the system's CAs
+    type: str
+    default: ""
   base_dn: {description: the occupation's base DN, type: str, required: true}
   bind_dn: {description: bind DN, type: str, required: true}
   bind_password: {description: its password, type: str, required: true, no_log: true}
   volunteers: {description: the batch, type: list, elements: dict, required: true}
 """
+
+import re
+import ssl
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -52,9 +63,28 @@ def check(volunteer: dict, entry: dict | None, groups_dn: str) -> dict:
     return {"status": "ok", "message": "account and working groups in place"}
 
 
+def connect(module: AnsibleModule, params: dict) -> ldap3.Connection:
+    """Bound to the first server that answers; fails the task naming each one tried."""
+    tls = ldap3.Tls(validate=ssl.CERT_REQUIRED, ca_certs_file=params["ca_file"] or None)
+    failures = []
+    for url in (url for url in re.split(r"[\s,]+", params["url"]) if url):
+        server = ldap3.Server(url, get_info=ldap3.NONE, connect_timeout=5, tls=tls)
+        conn = ldap3.Connection(server, params["bind_dn"], params["bind_password"], receive_timeout=10)
+        try:
+            if conn.bind():
+                return conn
+            failures.append(f"{url}: {conn.result['description']}")
+        except ldap3.core.exceptions.LDAPException as error:
+            failures.append(f"{url}: {error}")
+        if conn.socket is not None:  # ldap3 leaves a refused connection's socket open
+            conn.socket.close()
+    module.fail_json(msg=f"cannot bind to the directory: {'; '.join(failures)}")
+
+
 def main() -> None:
     module = AnsibleModule(argument_spec={
         "url": {"type": "str", "required": True},
+        "ca_file": {"type": "str", "default": ""},
         "base_dn": {"type": "str", "required": True},
         "bind_dn": {"type": "str", "required": True},
         "bind_password": {"type": "str", "required": True, "no_log": True},
@@ -65,12 +95,7 @@ def main() -> None:
     params = module.params
     people_dn = f"ou=people,{params['base_dn']}"
     groups_dn = f"ou=groups,{params['base_dn']}"
-    server = ldap3.Server(params["url"], get_info=ldap3.NONE, connect_timeout=5)
-    try:
-        conn = ldap3.Connection(server, params["bind_dn"], params["bind_password"],
-                                auto_bind=True, receive_timeout=10)
-    except ldap3.core.exceptions.LDAPException as error:
-        module.fail_json(msg=f"cannot bind to the directory at {params['url']}: {error}")
+    conn = connect(module, params)
     entries = {}
     uids = [volunteer["uid"] for volunteer in params["volunteers"]]
     for start in range(0, len(uids), 200):

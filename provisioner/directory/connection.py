@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import re
+import ssl
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -47,10 +48,16 @@ class DirectorySettings:
     bind_dn: str
     bind_password: str = field(repr=False)
     timeout: float = 5.0
+    ca_file: str = ""  # the CA of the servers' ldaps certificates; empty: the system's CAs
 
     @property
     def urls(self) -> tuple[str, ...]:
         return tuple(url for url in re.split(r"[\s,]+", self.url) if url)
+
+    def server(self, url: str) -> ldap3.Server:
+        """ldaps certificates are always checked, name included (ldap3 leaves them unchecked)."""
+        tls = ldap3.Tls(validate=ssl.CERT_REQUIRED, ca_certs_file=self.ca_file or None)
+        return ldap3.Server(url, get_info=ldap3.NONE, connect_timeout=self.timeout, tls=tls)
 
 
 class _NoServerAnswers(Exception):
@@ -95,8 +102,7 @@ class DirectoryConnection:
         failures = []
         for step in range(len(urls)):
             index = (self._current + step) % len(urls)
-            server = ldap3.Server(urls[index], get_info=ldap3.NONE, connect_timeout=self.settings.timeout)
-            conn = ldap3.Connection(server, user=user, password=password,
+            conn = ldap3.Connection(self.settings.server(urls[index]), user=user, password=password,
                                     raise_exceptions=raise_exceptions, receive_timeout=self._receive_timeout)
             try:
                 conn.open()

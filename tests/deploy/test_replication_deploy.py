@@ -7,9 +7,7 @@ site.yml runs only the directory play there, since the other groups are empty.
 
 from __future__ import annotations
 
-import subprocess
 import time
-from pathlib import Path
 
 import ldap3
 import pytest
@@ -17,6 +15,7 @@ import yaml
 
 from provisioner.private_services.process import free_port
 
+from certificates import make_certificates
 from debian_roots import random_secrets, run_site, write_vault
 from ldap_session import ldap_session
 
@@ -24,27 +23,10 @@ BASE_DN = "dc=replicated,dc=example"
 HOSTS = ("ldap-a", "ldap-b")
 
 
-def make_certificates(folder: Path) -> None:
-    """A CA, and for each host a certificate for 127.0.0.1 that it signed."""
-    folder.mkdir()
-
-    def openssl(*argv: str) -> None:
-        subprocess.run(["openssl", *argv], cwd=folder, check=True, capture_output=True)
-
-    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=Test CA",
-            "-keyout", "ca.key", "-out", "ca.crt")
-    for host in HOSTS:
-        openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={host}",
-                "-keyout", f"{host}.key", "-out", f"{host}.csr")
-        (folder / f"{host}.ext").write_text("subjectAltName=IP:127.0.0.1\n")
-        openssl("x509", "-req", "-in", f"{host}.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
-                "-CAcreateserial", "-days", "2", "-extfile", f"{host}.ext", "-out", f"{host}.crt")
-
-
 @pytest.fixture(scope="module")
 def servers(work_folder, fresh_root):
     certificates = work_folder / "replication-certificates"
-    make_certificates(certificates)
+    make_certificates(certificates, *HOSTS)
     inventory = work_folder / "replication-inventory"
     hosts, ports = {}, {}
     for host in HOSTS:
