@@ -83,7 +83,7 @@ def test_a_run_that_cannot_reach_the_directory_fails_every_job_in_plain_words(ap
     failed = job(app, job_id)
     assert failed.state == "failed"
     assert failed.error.startswith("The step “Check the volunteers in the directory” failed: "
-                                   "cannot bind to the directory at ldap://127.0.0.1:1")
+                                   "cannot bind to the directory: ldap://127.0.0.1:1: ")
 
 
 def test_a_revoke_checks_the_person_is_no_longer_active(app, directory):
