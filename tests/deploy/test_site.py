@@ -12,6 +12,7 @@ from contextlib import contextmanager
 
 import ldap3
 import pytest
+import yaml
 
 from provisioner.private_services.process import free_port
 
@@ -162,3 +163,17 @@ def test_the_portal_serves_from_its_virtual_environment(slapd):
         gunicorn.terminate()
         _, errors = gunicorn.communicate(timeout=10)
     assert "Traceback" not in errors, errors
+
+
+def test_the_worker_is_given_every_deployed_service_and_only_its_group_reads_the_secrets(deployment):
+    settings = deployment.root.path / "etc" / "occupy-provisioner"
+    inventory = yaml.safe_load((settings / "inventory" / "hosts.yml").read_text())
+    worker = inventory["all"]["hosts"]["localhost"]
+    assert worker["mailing_lists_url"] == "http://127.0.0.1:8001"  # Mailman's REST API is on loopback
+    assert worker["mailing_lists_password"] == deployment.secrets["vault_mailman_rest_password"]
+    assert worker["wiki_url"] == "https://wiki.example.org"
+    assert worker["redmine_url"] == "https://redmine.example.org"
+    assert len(worker["redmine_api_key"]) == 40 and worker["redmine_auth_source_id"] > 0
+    group = deployment.root.chroot("stat", "-c", "%U:%G %a", "/etc/occupy-provisioner/config.py",
+                                   "/etc/occupy-provisioner/inventory/hosts.yml").stdout.split("\n")
+    assert group[:2] == ["root:occupy-provisioner 640"] * 2
