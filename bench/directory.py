@@ -10,10 +10,10 @@ ou=pending to ou=people, add it to its two working groups, set its status to act
 - floor: the same writes as one LDIF through one `ldapmodify` process (bind, writes,
   unbind), the password from a file of mode 0600 (`-y`), never on the command line.
 
-All three bind as slapd's root DN, over TCP on loopback, to one private slapd with
-`dbnosync` (fast_writes), on requests of their own made beforehand (untimed). Each
-round runs the three kinds once, in turn, so the groups they write to grow alike;
-the ratios are taken within a round.
+All three bind as the portal does (cn=portal,ou=services, under the access rules),
+over TCP on loopback, to one private slapd with `dbnosync` (fast_writes), on requests
+of their own made beforehand (untimed). Each round runs the three kinds once, in
+turn, so the groups they write to grow alike; the ratios are taken within a round.
 """
 
 from __future__ import annotations
@@ -68,7 +68,8 @@ class RawApprovals:
     def __init__(self, slapd: PrivateSlapd, directory: Directory):
         self.layout = directory.layout
         server = ldap3.Server(slapd.url, get_info=ldap3.NONE)
-        self.connection = ldap3.Connection(server, slapd.root_dn, slapd.root_password,
+        self.connection = ldap3.Connection(server, slapd.service_dn("portal"),
+                                           slapd.service_passwords["portal"],
                                            raise_exceptions=True, auto_bind=True)
 
     def approve(self, uids: list[str]) -> None:
@@ -107,11 +108,12 @@ class LdapmodifyApprovals:
         self.password_file = folder / "bind-password"
         descriptor = os.open(self.password_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(descriptor, "w") as file:
-            file.write(slapd.root_password)     # no newline: -y reads the file whole
+            file.write(slapd.service_passwords["portal"])     # no newline: -y reads the file whole
 
     def approve(self, ldif: Path) -> None:
-        result = subprocess.run(["ldapmodify", "-x", "-H", self.slapd.url, "-D", self.slapd.root_dn,
-                                 "-y", str(self.password_file), "-f", str(ldif)],
+        result = subprocess.run(["ldapmodify", "-x", "-H", self.slapd.url,
+                                 "-D", self.slapd.service_dn("portal"), "-y", str(self.password_file),
+                                 "-f", str(ldif)],
                                 capture_output=True, text=True, check=False)
         if result.returncode != 0:
             raise RuntimeError(f"ldapmodify failed: {result.stderr.strip()[-500:]}")
@@ -135,7 +137,9 @@ def check_approved(directory: Directory, uids: list[str]) -> None:
 @contextmanager
 def bench_directory(folder: Path):
     with PrivateSlapd(folder / "slapd", BASE_DN, fast_writes=True) as slapd:
-        settings = DirectorySettings(slapd.url, BASE_DN, slapd.root_dn, slapd.root_password)
+        slapd.create_service_accounts("Bench")
+        settings = DirectorySettings(slapd.url, BASE_DN, slapd.service_dn("portal"),
+                                     slapd.service_passwords["portal"])
         with Directory(settings) as directory:
             initialise_directory(directory, load_catalogue(), "Bench")
             yield slapd, directory

@@ -112,7 +112,7 @@ def settings(slapd: PrivateSlapd, folder: Path, smtp_port: int) -> dict:
     return {
         "SECRET_KEY": secrets.token_urlsafe(32),
         "LDAP_URL": slapd.url, "LDAP_BASE_DN": BASE_DN,
-        "LDAP_BIND_DN": slapd.root_dn, "LDAP_BIND_PASSWORD": slapd.root_password,
+        "LDAP_BIND_DN": slapd.service_dn("portal"), "LDAP_BIND_PASSWORD": slapd.service_passwords["portal"],
         "DATABASE_URL": f"sqlite:///{folder / 'store.sqlite'}",
         "RUNNER_DIR": str(folder / "runner"),
         "SMTP_PORT": smtp_port, "SECURE_COOKIES": False, "PUBLIC_URL": "http://127.0.0.1",
@@ -209,6 +209,7 @@ def run(quick: bool = False) -> tuple[list[Row], dict]:
     try:
         with ExitStack() as stack:
             slapd = stack.enter_context(PrivateSlapd(folder / "slapd", BASE_DN, fast_writes=True))
+            slapd.create_service_accounts("Bench")
             sink = Controller(AcceptEverything(), hostname="127.0.0.1", port=free_port())
             sink.start()
             stack.callback(sink.stop)

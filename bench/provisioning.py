@@ -47,8 +47,8 @@ def app_config(slapd: PrivateSlapd, folder: Path) -> dict:
         "SECRET_KEY": "bench-secret-key-not-for-production",
         "LDAP_URL": slapd.url,
         "LDAP_BASE_DN": slapd.base_dn,
-        "LDAP_BIND_DN": slapd.root_dn,
-        "LDAP_BIND_PASSWORD": slapd.root_password,
+        "LDAP_BIND_DN": slapd.service_dn("portal"),       # as the portal and the worker bind
+        "LDAP_BIND_PASSWORD": slapd.service_passwords["portal"],
         "DATABASE_URL": f"sqlite:///{folder / 'store.sqlite'}",
         "RUNNER_DIR": str(folder / "runner"),
         "SMTP_PORT": 9,
@@ -105,7 +105,7 @@ def run(quick: bool = False) -> tuple[list[Row], dict]:
     folder = Path(tempfile.mkdtemp(prefix="bench-"))   # short: the ldapi socket path must stay short
     slapd = PrivateSlapd(folder / "slapd", BASE_DN, fast_writes=True)
     try:
-        slapd.start()
+        slapd.start().create_service_accounts("Bench")
         app = create_app(app_config(slapd, folder))
         with app.app_context():
             directory = get_directory()

@@ -93,12 +93,15 @@ def private_services(folder: Path) -> Iterator[Services]:
     """slapd, Mailman, DokuWiki and Redmine in subfolders of `folder`; all stopped on leaving."""
     with ExitStack() as stack:
         slapd = stack.enter_context(PrivateSlapd(folder / "slapd", BASE_DN, fast_writes=True))
+        slapd.create_service_accounts("Bench")
         mailman = stack.enter_context(PrivateMailman(folder / "mailman", domain=LIST_DOMAIN))
         wiki = stack.enter_context(PrivateDokuWiki(
-            folder / "wiki", ldap_url=slapd.url, base_dn=BASE_DN, bind_dn=slapd.root_dn,
-            bind_password=slapd.root_password, admin_user=WIKI_ADMIN, admin_password=WIKI_ADMIN_PASSWORD))
+            folder / "wiki", ldap_url=slapd.url, base_dn=BASE_DN, bind_dn=slapd.service_dn("wiki"),
+            bind_password=slapd.service_passwords["wiki"], admin_user=WIKI_ADMIN,
+            admin_password=WIKI_ADMIN_PASSWORD))
         ldap = LdapSource(host="127.0.0.1", port=slapd.port, base_dn=f"ou=people,{BASE_DN}",
-                          bind_dn=slapd.root_dn, bind_password=slapd.root_password)
+                          bind_dn=slapd.service_dn("redmine"),
+                          bind_password=slapd.service_passwords["redmine"])
         redmine = stack.enter_context(PrivateRedmine(folder / "redmine", ldap,
                                                      golden=golden_database(GOLDEN_CACHE)))
         yield Services(slapd, mailman, wiki, redmine)
