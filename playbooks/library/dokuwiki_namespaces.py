@@ -17,7 +17,7 @@ description:
     page exists, written only when missing. Idempotent.
   - For each volunteer to grant, asks the wiki (C(wiki.aclCheck)) whether it lets them edit
     each of their working groups' namespaces.
-  - Talks XML-RPC over one session, as a wiki superuser: HTTP basic auth on the first call,
+  - Talks XML-RPC over one session, as a wiki superuser, with HTTP basic auth on the first call,
     DokuWiki's session cookies after, so the wiki checks the password against LDAP once.
   - Reports per volunteer under C(volunteers), with C(service=wiki). The task fails only
     when the wiki cannot be used at all (unreachable, login refused, not a superuser).

@@ -9,23 +9,29 @@ short_description: Grant or revoke a batch of volunteers' Redmine project member
 description:
   - Makes sure each working group of the batch has its Redmine project (created with the
     group's name when missing).
-  - Grant: the volunteer's Redmine account (login = uid, authenticated by the LDAP source
+  - To grant, the volunteer's Redmine account (login = uid, authenticated by the LDAP source
     I(auth_source_id), no password of its own) is created if missing and unlocked if
     locked; then the account becomes a member of each group's project with I(role). An
     existing membership keeps the roles it has.
-  - Revoke: the volunteer's memberships in the batch's groups' projects are removed, and
+  - To revoke, the volunteer's memberships in the batch's groups' projects are removed, and
     the account is locked once it is a member of no project at all.
   - Talks to Redmine's REST API as an administrator, over I(connections) keep-alive
-    connections at once, a volunteer at a time on each: Redmine spends most of a request
+    connections at once, a volunteer at a time on each; Redmine spends most of a request
     waiting on its database, so a few in flight finish a batch several times sooner.
     Reports per volunteer under C(volunteers), with C(service=redmine). The task fails
     only when Redmine as a whole cannot be used (it does not answer, refuses the key, has
     no such role); a problem with one volunteer is reported for that volunteer.
 options:
-  url: {description: Redmine's address, e.g. https://redmine.example.org, type: str, required: true}
+  url:
+    description: Redmine's address, for example https://redmine.example.org
+    type: str
+    required: true
   api_key: {description: an administrator's API key, type: str, required: true, no_log: true}
   auth_source_id: {description: the id of Redmine's LDAP authentication source, type: int, required: true}
-  role: {description: the name of the Redmine role members get, e.g. Developer, type: str, required: true}
+  role:
+    description: the name of the Redmine role members get, for example Developer
+    type: str
+    required: true
   project_public: {description: whether new projects are public, type: bool, default: false}
   validate_certs: {description: check Redmine's TLS certificate, type: bool, default: true}
   timeout: {description: seconds to wait for one answer, type: int, default: 30}
