@@ -7,8 +7,6 @@ site.yml runs only the directory play there, since the other groups are empty.
 
 from __future__ import annotations
 
-import time
-
 import ldap3
 import pytest
 import yaml
@@ -17,6 +15,7 @@ from provisioner.private_services.process import free_port
 
 from certificates import make_certificates
 from debian_roots import random_secrets, run_site, write_vault
+from ldap_helpers import eventually
 from ldap_session import ldap_session
 
 BASE_DN = "dc=replicated,dc=example"
@@ -91,32 +90,24 @@ class Server:
         assert started.returncode == 0, started.stderr
 
 
-def eventually(check, what: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} within {timeout} s")
-        time.sleep(0.2)
-
-
 def test_the_accounts_written_on_the_first_server_reach_the_second(servers):
-    eventually(servers["ldap-b"].binds, "the portal's account did not reach ldap-b")
+    eventually(servers["ldap-b"].binds, timeout=30)
 
 
 def test_a_write_on_either_server_appears_on_the_other(servers):
     a, b = servers["ldap-a"], servers["ldap-b"]
-    eventually(b.binds, "the portal's account did not reach ldap-b")
+    eventually(b.binds, timeout=30)
     on_a = a.add_person("written-on-a")
-    eventually(lambda: b.has(on_a), "a write on ldap-a did not reach ldap-b")
+    eventually(lambda: b.has(on_a), timeout=30)
     on_b = b.add_person("written-on-b")
-    eventually(lambda: a.has(on_b), "a write on ldap-b did not reach ldap-a")
+    eventually(lambda: a.has(on_b), timeout=30)
 
 
 def test_a_stopped_server_catches_up_when_it_returns(servers):
     a, b = servers["ldap-a"], servers["ldap-b"]
-    eventually(b.binds, "the portal's account did not reach ldap-b")
+    eventually(b.binds, timeout=30)
     b.stop()
     while_away = a.add_person("written-while-b-was-away")
     b.start()
-    eventually(b.binds, "ldap-b did not come back")
-    eventually(lambda: b.has(while_away), "ldap-b did not catch up")
+    eventually(b.binds, timeout=30)
+    eventually(lambda: b.has(while_away), timeout=30)

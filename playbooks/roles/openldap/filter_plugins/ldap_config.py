@@ -2,13 +2,15 @@
 
 The private slapd (provisioner/slapd.py) reads provisioner/schema/occupy.schema and
 provisioner/schema/access.conf as they are; a deployed slapd keeps its configuration
-in cn=config. These filters read the same two files, so both servers get the same
-schema and the same access rules.
+in cn=config. These filters give the same schema and, through the private slapd's
+own parser, the same access rules, so both servers get the same directory.
 """
 
 from __future__ import annotations
 
 import re
+
+from provisioner.slapd import access_rules
 
 _SCHEMA_KEYWORDS = {
     "objectidentifier": "olcObjectIdentifier",
@@ -40,16 +42,6 @@ def olc_schema(text: str) -> dict[str, list[str]]:
             raise ValueError(f"unexpected statement in the schema file: {statement[:60]!r}")
         schema[attribute].append(re.sub(r"\s+", " ", definition.strip()))
     return schema
-
-
-def access_rules(text: str, base_dn: str) -> list[str]:
-    """access.conf as olcAccess values ("to ... by ..."), with {base} filled in, in order."""
-    rules: list[str] = []
-    for statement in _paragraph_statements(text):
-        if not statement.startswith("to "):
-            raise ValueError(f"an access rule must start with 'to': {statement[:60]!r}")
-        rules.append(statement.replace("{base}", base_dn))
-    return rules
 
 
 class FilterModule:
