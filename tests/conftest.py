@@ -130,6 +130,18 @@ def sysadmin(app, directory):
     return admin
 
 
+@pytest.fixture
+def verified(visitor, inbox):
+    """Register and verify a volunteer; returns a function doing it for more people."""
+    def verify(uid="vera", mail=None, groups=("kitchen", "tech")):
+        mail = mail or f"{uid}@example.org"
+        visitor.register(uid=uid, mail=mail, display_name=f"{uid.title()} Volunteer",
+                         groups=list(groups))
+        assert visitor.confirm(inbox.link_in(mail)).status_code == 200
+        return uid
+    return verify
+
+
 @pytest.fixture(scope="session")
 def postgres_server():
     """The suite's PostgreSQL. If postgresql is missing this fails, never skips."""

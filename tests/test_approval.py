@@ -37,18 +37,6 @@ def queued_grants(app) -> list[dict[str, list[str]]]:
                 if job.kind == "grant"]
 
 
-@pytest.fixture
-def verified(visitor, inbox):
-    """Register and verify a volunteer; returns a function doing it for more people."""
-    def verify(uid="vera", mail=None, groups=("kitchen", "tech")):
-        mail = mail or f"{uid}@example.org"
-        visitor.register(uid=uid, mail=mail, display_name=f"{uid.title()} Volunteer",
-                         groups=list(groups))
-        assert visitor.confirm(inbox.link_in(mail)).status_code == 200
-        return uid
-    return verify
-
-
 def test_the_queue_shows_verified_requests_with_what_they_wrote(sysadmin, verified, visitor):
     verified()
     visitor.register(uid="uma", mail="uma@example.org")  # not verified: not in the queue

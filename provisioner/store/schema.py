@@ -39,6 +39,20 @@ sessions = sa.Table(
     sa.Column("remote_addr", sa.String(45)),
 )
 
+# One decision per registration request (approve or reject), keyed by the request
+# entry's entryUUID: the first sysadmin to claim it acts, so concurrent clicks, from
+# one sysadmin or several, decide once. An unfinished claim is released when its
+# decision fails half-way, or taken over once it is stale (the portal process died).
+request_decisions = sa.Table(
+    "request_decisions", metadata,
+    sa.Column("entry_id", sa.String(64), primary_key=True),
+    sa.Column("uid", sa.String(64), nullable=False),
+    sa.Column("decision", sa.String(16), nullable=False),   # approve, reject
+    sa.Column("actor", sa.String(64)),
+    sa.Column("claimed_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("decided_at", sa.DateTime(timezone=True)),    # set once its effects are committed
+)
+
 # Provisioning jobs: grant or revoke access for some volunteers. A worker holds a
 # running job under a lease; when the lease runs out (the worker died), another
 # worker may claim it again.

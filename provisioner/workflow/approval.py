@@ -1,21 +1,32 @@
 """Sysadmins approve or reject verified requests.
 
-Approval is a sequence of steps that each check before they act (move the
-entry, add each group, mark active, queue provisioning, welcome), so running it
-again after a failure half-way completes it and never does a step twice.
+Each request is decided once: a decision first claims the request in the store
+(store/decisions.py), so concurrent clicks, by one sysadmin or several, approve
+or reject it once, with one job, one audit entry and one mail; the others are
+told it is decided. Approval is then a sequence of steps that each check before
+they act (move the entry, add each group, queue provisioning with the audit
+entry, mark active, welcome), so approving again after a failure half-way
+completes it and never does a step twice.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager, suppress
+
+from sqlalchemy.engine import Connection
 
 from ..directory import NotFound, Person, Status
 from ..jobs import GRANT
 from ..mail import MailError
+from ..store import StoreUnavailable, audit, decisions
+from ..store import jobs as queue
 from .context import Portal
 from .errors import InvalidInput, WorkflowError
 
 MAX_REASON = 2000
+APPROVE, REJECT = "approve", "reject"
+DECIDED = {APPROVE: "approved", REJECT: "rejected"}
 
 
 def verified_requests(portal: Portal) -> list[Person]:
@@ -41,13 +52,18 @@ def approve(portal: Portal, uid: str, groups: Iterable[str] | None, *, actor: st
     if unknown := [slug for slug in slugs if slug not in portal.catalogue]:
         raise InvalidInput({"groups": f"no such working group: {', '.join(unknown)}"})
     directory = portal.directory
-    directory.people.activate(uid)
-    for slug in slugs:
-        directory.groups.add_member(portal.catalogue.get(slug).group, uid)
-    portal.queue_access(GRANT, {uid: slugs}, actor=actor)  # queued once, however often retried
-    directory.people.set_status(uid, Status.ACTIVE)  # last: until then, the request stays in the queue
-    portal.audit("approved", actor=actor, subject=uid, remote_addr=remote_addr,
-                 detail="working groups: " + (", ".join(slugs) or "none"))
+    with _deciding(portal, person, APPROVE, actor=actor) as mark_decided:
+        directory.people.activate(uid)
+        for slug in slugs:
+            directory.groups.add_member(portal.catalogue.get(slug).group, uid)
+        with portal.store.begin() as connection:  # the job and its audit entry, once
+            queue.enqueue(connection, GRANT, {uid: slugs}, created_by=actor, now=portal.clock(),
+                          max_attempts=portal.jobs.max_attempts)
+            audit.record(connection, at=portal.clock(), action="approved", actor=actor, subject=uid,
+                         remote_addr=remote_addr,
+                         detail="working groups: " + (", ".join(slugs) or "none"))
+            mark_decided(connection)
+        directory.people.set_status(uid, Status.ACTIVE)  # last: until then, the request stays queued
     try:
         portal.mailer.send(person.mail, "welcome", uid=uid, display_name=person.display_name,
                            groups=[portal.catalogue.get(slug).name for slug in slugs],
@@ -55,6 +71,32 @@ def approve(portal: Portal, uid: str, groups: Iterable[str] | None, *, actor: st
     except MailError as error:
         portal.audit("mail-failed", actor=actor, subject=uid, detail=f"welcome: {error}")
     return directory.people.get(uid)
+
+
+@contextmanager
+def _deciding(portal: Portal, person: Person, decision: str, *,
+              actor: str) -> Iterator[Callable[[Connection], None]]:
+    """Hold the request's decision claim for the block; WorkflowError when another holds it.
+
+    The block calls the given function inside the transaction that commits its effects.
+    An approval whose effects were committed but whose entry was not yet marked active
+    is finished here (by whoever comes next) without doing anything twice.
+    """
+    with portal.store.begin() as connection:
+        held = decisions.claim(connection, person.entry_id, person.uid, decision, actor=actor,
+                               now=portal.clock())
+    if not held.won:
+        if held.decided and held.decision == APPROVE:
+            portal.directory.people.activate(person.uid)
+            portal.directory.people.set_status(person.uid, Status.ACTIVE)
+        state = DECIDED[held.decision] if held.decided else f"being {DECIDED[held.decision]}"
+        raise WorkflowError(f"{person.uid} is already {state}")
+    try:
+        yield lambda connection: decisions.mark_decided(connection, person.entry_id, portal.clock())
+    except Exception:
+        with suppress(StoreUnavailable), portal.store.begin() as connection:
+            decisions.release(connection, person.entry_id)  # else it goes stale in minutes
+        raise
 
 
 def reject(portal: Portal, uid: str, reason: str, *, actor: str,
@@ -66,7 +108,11 @@ def reject(portal: Portal, uid: str, reason: str, *, actor: str,
     person = _awaiting_approval(portal, uid)
     if not person.pending:
         raise WorkflowError(f"{uid}'s approval has started: finish approving it instead")
-    portal.mailer.send(person.mail, "rejected", uid=uid, display_name=person.display_name,
-                       reason=reason)
-    portal.directory.people.delete(uid)
-    portal.audit("rejected", actor=actor, subject=uid, remote_addr=remote_addr, detail=reason)
+    with _deciding(portal, person, REJECT, actor=actor) as mark_decided:
+        portal.mailer.send(person.mail, "rejected", uid=uid, display_name=person.display_name,
+                           reason=reason)
+        portal.directory.people.delete(uid)
+        with portal.store.begin() as connection:
+            audit.record(connection, at=portal.clock(), action="rejected", actor=actor, subject=uid,
+                         remote_addr=remote_addr, detail=reason)
+            mark_decided(connection)
