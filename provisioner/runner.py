@@ -1,10 +1,12 @@
 """The one place that calls ansible-runner: a batch of volunteers in, outcomes out.
 
 Secrets reach Ansible only through a file (mode 0600, outside the runner's data
-folder) that the playbook loads with no_log and that is removed after the run.
-ansible-runner copies the whole process environment into its `command`
+folder) that the directory check's module reads itself and that is removed after
+the run. ansible-runner copies the whole process environment into its `command`
 artifact, so every PROVISIONER_* variable is blanked for the run. The volunteer
-batch travels in a file too, not on the command line.
+batch travels in a file too, which each batch module reads itself: never on the
+command line, never as Ansible variables (those are Jinja templates, and what a
+volunteer typed must stay data).
 """
 
 from __future__ import annotations

@@ -19,8 +19,11 @@ description:
     each of their working groups' namespaces.
   - Talks XML-RPC over one session, as a wiki superuser, with HTTP basic auth on the first call,
     DokuWiki's session cookies after, so the wiki checks the password against LDAP once.
+  - Reads the batch from I(batch_file) itself, so that what volunteers typed is never
+    templated by Ansible.
   - Reports per volunteer under C(volunteers), with C(service=wiki). The task fails only
-    when the wiki cannot be used at all (unreachable, login refused, not a superuser).
+    when the wiki cannot be used at all (unreachable, login refused, not a superuser); a
+    call that fails for one volunteer while the wiki still answers fails that volunteer.
 options:
   url:
     description: the wiki's base URL (XML-RPC is at lib/exe/xmlrpc.php under it)
@@ -31,7 +34,12 @@ options:
     type: str
     required: true
   admin_password: {description: its LDAP password, type: str, required: true, no_log: true}
-  volunteers: {description: the batch, type: list, elements: dict, required: true}
+  batch_file:
+    description: >-
+      the worker's batch, a JSON file C({"volunteers": [{uid, action, mail, display_name,
+      groups: [{slug, name, group, list_name, wiki_namespace, redmine_project}]}]})
+    type: path
+    required: true
   member_permission:
     description: the DokuWiki permission of a working group's members on its namespace
     type: int
@@ -48,6 +56,26 @@ options:
   validate_certs: {description: check the wiki's TLS certificate, type: bool, default: true}
 """
 
+EXAMPLES = r"""
+- name: Give the working groups their wiki namespaces and report each volunteer's access
+  dokuwiki_namespaces:
+    url: https://wiki.occupy.example
+    admin_user: wiki-provisioner
+    admin_password: "{{ vault_wiki_admin_password }}"
+    batch_file: "{{ provisioner_batch_file }}"
+"""
+
+RETURN = r"""
+service: {description: always C(wiki), returned: always, type: str}
+volunteers:
+  description: >-
+    by uid, C({status, message}): C(ok) when the wiki gives the access the action wants,
+    C(failed) with the reason
+  returned: always
+  type: dict
+changes: {description: the ACL lines and start pages written, returned: success, type: list, elements: str}
+"""
+
 import base64
 import http.client
 import ssl
@@ -55,6 +83,7 @@ import xmlrpc.client
 from xml.parsers.expat import ExpatError
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.volunteer_batch import BatchFileError, outcome_of, read_batch
 
 XMLRPC_PATH = "/lib/exe/xmlrpc.php"
 AREA = "wg"  # every working group's namespace is wg:<slug>
@@ -162,6 +191,11 @@ class Wiki:
         if not isinstance(answer, expect):
             raise WikiRefused(f"DokuWiki refused {method} (it answered {answer!r})")
         return answer
+
+    def answers(self) -> bool:
+        """Whether the wiki serves XML-RPC at all: tells one call's failure from the wiki's."""
+        self.call("dokuwiki.getVersion", expect=str)      # raises when it does not
+        return True
 
     def close(self) -> None:
         self._proxy("close")()
@@ -303,9 +337,14 @@ def provision(params: dict, volunteers: list[dict], check_mode: bool) -> tuple[l
     try:
         namespaces = Namespaces(wiki, params, check_mode)
         namespaces.ensure(groups)
-        results = {volunteer["uid"]: (grant_outcome(wiki, volunteer, namespaces.errors)
-                                      if volunteer["action"] == "grant"
-                                      else revoke_outcome(volunteer, namespaces.errors))
+
+        def outcome(volunteer: dict) -> dict:
+            if volunteer["action"] == "grant":
+                return grant_outcome(wiki, volunteer, namespaces.errors)
+            return revoke_outcome(volunteer, namespaces.errors)
+
+        results = {volunteer["uid"]: outcome_of(volunteer, outcome, service_errors=(WikiUnavailable,),
+                                                service_answers=wiki.answers)
                    for volunteer in volunteers}
     finally:
         wiki.close()
@@ -317,7 +356,7 @@ def main() -> None:
         "url": {"type": "str", "required": True},
         "admin_user": {"type": "str", "required": True},
         "admin_password": {"type": "str", "required": True, "no_log": True},
-        "volunteers": {"type": "list", "elements": "dict", "required": True},
+        "batch_file": {"type": "path", "required": True},
         "member_permission": {"type": "int", "default": 8},
         "reader_group": {"type": "str", "default": "user"},
         "reader_permission": {"type": "int", "default": 1},
@@ -326,7 +365,10 @@ def main() -> None:
         "validate_certs": {"type": "bool", "default": True},
     }, supports_check_mode=True)
     params = module.params
-    volunteers = params["volunteers"]
+    try:
+        volunteers = read_batch(params["batch_file"])
+    except BatchFileError as error:
+        module.fail_json(msg=str(error), service="wiki")
     try:
         changes, results = provision(params, volunteers, module.check_mode)
     except WikiUnavailable as error:

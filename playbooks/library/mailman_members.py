@@ -13,16 +13,44 @@ description:
     the Mailman 3 core REST API, over one HTTP connection object for the whole batch.
   - Answers that mean "already done" count as done (HTTP 409 on subscribe, 404 on
     unsubscribe), so a second run changes nothing.
+  - Reads the batch from I(batch_file) itself, so that what volunteers typed is never
+    templated by Ansible.
   - Reports per volunteer under C(volunteers), with C(service=lists). The task fails
-    only when the REST API cannot be used at all (down, wrong credentials).
+    only when the REST API cannot be used at all (down, wrong credentials); a request
+    refused or failed for one volunteer while Mailman still answers fails that volunteer.
 options:
   url: {description: "the REST API's root, for example http://127.0.0.1:8001", type: str, required: true}
   user: {description: the REST admin user, type: str, required: true}
   password: {description: its password, type: str, required: true, no_log: true}
   domain: {description: "the lists' mail domain, for example lists.occupy.example", type: str, required: true}
-  volunteers: {description: the batch, type: list, elements: dict, required: true}
+  batch_file:
+    description: >-
+      the worker's batch, a JSON file C({"volunteers": [{uid, action, mail, display_name,
+      groups: [{slug, name, group, list_name, wiki_namespace, redmine_project}]}]})
+    type: path
+    required: true
   welcome_message: {description: send Mailman's welcome message on subscribe, type: bool, default: false}
   timeout: {description: seconds to wait for each answer, type: float, default: 10}
+"""
+
+EXAMPLES = r"""
+- name: Subscribe or unsubscribe the volunteers on their working groups' mailing lists
+  mailman_members:
+    url: http://127.0.0.1:8001
+    user: restadmin
+    password: "{{ vault_mailman_rest_password }}"
+    domain: lists.occupy.example
+    batch_file: "{{ provisioner_batch_file }}"
+"""
+
+RETURN = r"""
+service: {description: always C(lists), returned: always, type: str}
+volunteers:
+  description: >-
+    by uid, C({status, message}): C(changed) when subscribed or unsubscribed now, C(ok)
+    when already so, C(failed) with the reason
+  returned: always
+  type: dict
 """
 
 import base64
@@ -32,6 +60,7 @@ import ssl
 from urllib.parse import quote, urlsplit
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.volunteer_batch import BatchFileError, outcome_of, read_batch
 
 SERVICE = "lists"
 API = "/3.1"
@@ -74,6 +103,10 @@ class MailmanAPI:
 
     def close(self) -> None:
         self.connection.close()
+
+    def answers(self) -> bool:
+        """Whether the REST API serves at all: tells one request's failure from Mailman's."""
+        return self.call("GET", "/system/versions")[0] == 200
 
     def call(self, method: str, path: str, body: dict | None = None) -> tuple[int, dict]:
         """(status, JSON answer) for any status below 500 other than 401/403, which stop everything."""
@@ -251,7 +284,9 @@ def provision(lists: ListsProvisioner, volunteers: list[dict], outcomes: dict) -
             except MailmanRefused as error:
                 broken[name] = f"the list {lists.address(name)} cannot be created ({error})"
     for volunteer in volunteers:
-        outcomes[volunteer["uid"]] = volunteer_outcome(lists, volunteer, broken)
+        outcomes[volunteer["uid"]] = outcome_of(
+            volunteer, lambda one: volunteer_outcome(lists, one, broken),
+            service_errors=(MailmanUnavailable,), service_answers=lists.api.answers)
 
 
 def volunteer_outcome(lists: ListsProvisioner, volunteer: dict, broken: dict[str, str]) -> dict:
@@ -305,12 +340,15 @@ def main() -> None:
         "user": {"type": "str", "required": True},
         "password": {"type": "str", "required": True, "no_log": True},
         "domain": {"type": "str", "required": True},
-        "volunteers": {"type": "list", "elements": "dict", "required": True},
+        "batch_file": {"type": "path", "required": True},
         "welcome_message": {"type": "bool", "default": False},
         "timeout": {"type": "float", "default": 10.0},
     }, supports_check_mode=True)
     params = module.params
-    volunteers = params["volunteers"]
+    try:
+        volunteers = read_batch(params["batch_file"])
+    except BatchFileError as error:
+        module.fail_json(msg=str(error), service=SERVICE)
     missing = [name for name in ("url", "user", "password", "domain") if not params[name]]
     if missing:
         module.fail_json(msg="Mailman: set " + ", ".join(f"mailing_lists_{name}" for name in missing)

@@ -20,7 +20,11 @@ description:
     waiting on its database, so a few in flight finish a batch several times sooner.
     Reports per volunteer under C(volunteers), with C(service=redmine). The task fails
     only when Redmine as a whole cannot be used (it does not answer, refuses the key, has
-    no such role); a problem with one volunteer is reported for that volunteer.
+    no such role); a problem with one volunteer (a refused address, a request that fails
+    while Redmine still answers) is reported for that volunteer.
+  - Reads the batch from I(batch_file) itself, so that what volunteers typed is never
+    templated by Ansible. Redmine's first and last names are the display name's words
+    (the last word is the surname), each cut to Redmine's 30 characters.
 options:
   url:
     description: Redmine's address, for example https://redmine.example.org
@@ -36,7 +40,32 @@ options:
   validate_certs: {description: check Redmine's TLS certificate, type: bool, default: true}
   timeout: {description: seconds to wait for one answer, type: int, default: 30}
   connections: {description: how many volunteers are worked on at once, type: int, default: 4}
-  volunteers: {description: the batch, type: list, elements: dict, required: true}
+  batch_file:
+    description: >-
+      the worker's batch, a JSON file C({"volunteers": [{uid, action, mail, display_name,
+      groups: [{slug, name, group, list_name, wiki_namespace, redmine_project}]}]})
+    type: path
+    required: true
+"""
+
+EXAMPLES = r"""
+- name: Give volunteers access to their working groups' Redmine projects
+  redmine_members:
+    url: https://redmine.occupy.example
+    api_key: "{{ vault_redmine_api_key }}"
+    auth_source_id: 1
+    role: Developer
+    batch_file: "{{ provisioner_batch_file }}"
+"""
+
+RETURN = r"""
+service: {description: always C(redmine), returned: always, type: str}
+volunteers:
+  description: >-
+    by uid, C({status, message}): C(changed) when an account or membership was made,
+    unlocked, removed or locked now, C(ok) when already so, C(failed) with the reason
+  returned: always
+  type: dict
 """
 
 import http.client
@@ -49,10 +78,12 @@ from dataclasses import dataclass, field
 from urllib.parse import quote, urlencode, urlsplit
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.volunteer_batch import BatchFileError, outcome_of, read_batch
 
 ACTIVE = 1
 LOCKED = 3
 PAGE = 100
+NAME_LENGTH = 30    # Redmine's limit on first and last names
 # Answers of a proxy in front of a Redmine that is down.
 UNAVAILABLE = (502, 503, 504)
 # Redmine on SQLite (Debian's redmine-sqlite) answers 500 when another request holds the
@@ -207,10 +238,10 @@ def split_name(display_name: str | None, uid: str) -> tuple[str, str]:
     """Redmine requires both names; like the directory's sn, the last word is the surname."""
     words = (display_name or "").split()
     if not words:
-        return uid[:30], "-"
+        return uid[:NAME_LENGTH], "-"
     if len(words) == 1:
-        return words[0][:30], "-"
-    return " ".join(words[:-1])[:30], words[-1]
+        return words[0][:NAME_LENGTH], "-"
+    return " ".join(words[:-1])[:NAME_LENGTH], words[-1][:NAME_LENGTH]
 
 
 class RedmineAccess:
@@ -221,6 +252,10 @@ class RedmineAccess:
         self.projects: dict[str, Project] = {}
         self.role_id: int | None = None
         self.changed = False
+
+    def answers(self) -> bool:
+        """Whether Redmine serves its API at all: tells one request's failure from Redmine's."""
+        return self.client.request("GET", "/users/current.json").status == 200
 
     def check_administrator(self) -> None:
         answer = self.client.request("GET", "/users/current.json")
@@ -416,7 +451,8 @@ def act_on_batch(access: RedmineAccess, volunteers: list[dict], connections: int
                 return
             act = access.revoke if volunteer["action"] == "revoke" else access.grant
             try:
-                results[volunteer["uid"]] = act(volunteer)
+                results[volunteer["uid"]] = outcome_of(volunteer, act, service_errors=(RedmineUnavailable,),
+                                                       service_answers=access.answers)
             except RedmineUnavailable:
                 unavailable.set()
                 raise
@@ -446,10 +482,13 @@ def main() -> None:
         "validate_certs": {"type": "bool", "default": True},
         "timeout": {"type": "int", "default": 30},
         "connections": {"type": "int", "default": 4},
-        "volunteers": {"type": "list", "elements": "dict", "required": True},
+        "batch_file": {"type": "path", "required": True},
     })
     params = module.params
-    volunteers = params["volunteers"]
+    try:
+        volunteers = read_batch(params["batch_file"])
+    except BatchFileError as error:
+        module.fail_json(msg=str(error), service="redmine")
     results: dict[str, dict] = {}
     access = None
     try:

@@ -10,6 +10,9 @@ description:
   - For each volunteer to grant, the entry must be in ou=people, active, and a member
     of each working group's LDAP group. For each volunteer to revoke, the entry must be
     gone or no longer active. It only reads, never changes anything.
+  - Reads the batch from I(batch_file) and the bind password from I(secrets_file) itself,
+    since values passed as module arguments would go through Ansible's templating, and a
+    volunteer's data must never be a template.
   - Reports per volunteer under C(volunteers), with C(service=directory). The task
     fails only when the directory cannot be read at all.
 options:
@@ -24,20 +27,51 @@ options:
     default: ""
   base_dn: {description: the occupation's base DN, type: str, required: true}
   bind_dn: {description: bind DN, type: str, required: true}
-  bind_password: {description: its password, type: str, required: true, no_log: true}
-  volunteers: {description: the batch, type: list, elements: dict, required: true}
+  secrets_file:
+    description: a JSON file whose C(ldap_bind_password) is the bind DN's password (the worker's)
+    type: path
+    required: true
+  batch_file:
+    description: >-
+      the worker's batch, a JSON file C({"volunteers": [{uid, action, mail, display_name,
+      groups: [{slug, name, group, list_name, wiki_namespace, redmine_project}]}]})
+    type: path
+    required: true
+"""
+
+EXAMPLES = r"""
+- name: Check the volunteers in the directory
+  volunteer_directory:
+    url: ldaps://ldap.occupy.example
+    base_dn: dc=occupy,dc=example
+    bind_dn: cn=portal,ou=services,dc=occupy,dc=example
+    secrets_file: "{{ provisioner_secrets_file }}"
+    batch_file: "{{ provisioner_batch_file }}"
+"""
+
+RETURN = r"""
+service: {description: always C(directory), returned: always, type: str}
+volunteers:
+  description: >-
+    by uid, C({status, message}): C(ok) when the entry matches the action, C(failed)
+    with the reason otherwise
+  returned: always
+  type: dict
 """
 
 import re
 import ssl
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.volunteer_batch import BatchFileError, outcome_of, read_batch, read_secret
 
 try:
     import ldap3
     from ldap3.utils.conv import escape_filter_chars
 except ImportError:  # reported below, with the module's own failure message
     ldap3 = None
+
+SUCCESS, NO_SUCH_OBJECT = 0, 32   # LDAP result codes
 
 
 def check(volunteer: dict, entry: dict | None, groups_dn: str) -> dict:
@@ -63,13 +97,13 @@ def check(volunteer: dict, entry: dict | None, groups_dn: str) -> dict:
     return {"status": "ok", "message": "account and working groups in place"}
 
 
-def connect(module: AnsibleModule, params: dict) -> ldap3.Connection:
+def connect(module: AnsibleModule, params: dict, password: str) -> ldap3.Connection:
     """Bound to the first server that answers; fails the task naming each one tried."""
     tls = ldap3.Tls(validate=ssl.CERT_REQUIRED, ca_certs_file=params["ca_file"] or None)
     failures = []
     for url in (url for url in re.split(r"[\s,]+", params["url"]) if url):
         server = ldap3.Server(url, get_info=ldap3.NONE, connect_timeout=5, tls=tls)
-        conn = ldap3.Connection(server, params["bind_dn"], params["bind_password"], receive_timeout=10)
+        conn = ldap3.Connection(server, params["bind_dn"], password, receive_timeout=10)
         try:
             if conn.bind():
                 return conn
@@ -81,28 +115,18 @@ def connect(module: AnsibleModule, params: dict) -> ldap3.Connection:
     module.fail_json(msg=f"cannot bind to the directory: {'; '.join(failures)}")
 
 
-def main() -> None:
-    module = AnsibleModule(argument_spec={
-        "url": {"type": "str", "required": True},
-        "ca_file": {"type": "str", "default": ""},
-        "base_dn": {"type": "str", "required": True},
-        "bind_dn": {"type": "str", "required": True},
-        "bind_password": {"type": "str", "required": True, "no_log": True},
-        "volunteers": {"type": "list", "elements": "dict", "required": True},
-    }, supports_check_mode=True)
-    if ldap3 is None:
-        module.fail_json(msg="the ldap3 Python package is missing on the worker's interpreter")
-    params = module.params
-    people_dn = f"ou=people,{params['base_dn']}"
-    groups_dn = f"ou=groups,{params['base_dn']}"
-    conn = connect(module, params)
+def read_entries(module: AnsibleModule, conn: ldap3.Connection, people_dn: str,
+                 uids: list[str]) -> dict[str, dict]:
+    """The entries of these uids under people_dn, by lowercased uid; fails the task if a search fails."""
     entries = {}
-    uids = [volunteer["uid"] for volunteer in params["volunteers"]]
     for start in range(0, len(uids), 200):
         chunk = "".join(f"(uid={escape_filter_chars(uid)})" for uid in uids[start:start + 200])
         conn.search(people_dn, f"(&(objectClass=inetOrgPerson)(|{chunk}))",
                     search_scope=ldap3.LEVEL, attributes=["uid", "occupyStatus", "memberOf"])
-        for item in conn.response:
+        if conn.result["result"] not in (SUCCESS, NO_SUCH_OBJECT):     # no ou=people: nobody
+            module.fail_json(msg=f"cannot search {people_dn}: {conn.result['description']} "
+                                 f"{conn.result['message']}".strip())
+        for item in conn.response or []:
             attributes = item["attributes"]
             uid = attributes["uid"][0] if isinstance(attributes["uid"], list) else attributes["uid"]
             status = attributes.get("occupyStatus")
@@ -110,9 +134,34 @@ def main() -> None:
                 "occupyStatus": status[0] if isinstance(status, list) and status else status,
                 "memberOf": attributes.get("memberOf") or [],
             }
+    return entries
+
+
+def main() -> None:
+    module = AnsibleModule(argument_spec={
+        "url": {"type": "str", "required": True},
+        "ca_file": {"type": "str", "default": ""},
+        "base_dn": {"type": "str", "required": True},
+        "bind_dn": {"type": "str", "required": True},
+        "secrets_file": {"type": "path", "required": True},
+        "batch_file": {"type": "path", "required": True},
+    }, supports_check_mode=True)
+    if ldap3 is None:
+        module.fail_json(msg="the ldap3 Python package is missing on the worker's interpreter")
+    params = module.params
+    try:
+        volunteers = read_batch(params["batch_file"])
+        password = read_secret(params["secrets_file"], "ldap_bind_password")
+    except BatchFileError as error:
+        module.fail_json(msg=str(error))
+    people_dn = f"ou=people,{params['base_dn']}"
+    groups_dn = f"ou=groups,{params['base_dn']}"
+    conn = connect(module, params, password)
+    entries = read_entries(module, conn, people_dn, [volunteer["uid"] for volunteer in volunteers])
     conn.unbind()
-    results = {volunteer["uid"]: check(volunteer, entries.get(volunteer["uid"].lower()), groups_dn)
-               for volunteer in params["volunteers"]}
+    results = {volunteer["uid"]: outcome_of(
+                   volunteer, lambda one: check(one, entries.get(one["uid"].lower()), groups_dn))
+               for volunteer in volunteers}
     module.exit_json(changed=False, service="directory", volunteers=results)
 
 
