@@ -245,7 +245,9 @@ class PrivateSlapd(OwnedProcess):
             "refint_attributes member owner",
             "overlay unique",
             "unique_uri ldap:///?uid?sub",
-            "unique_uri ldap:///?mail?sub",
+            # Mail is unique among accounts only: requests not verified yet may share an
+            # address, so that nobody can hold someone else's (verification settles it).
+            f"unique_uri ldap:///{self.layout.people}?mail?sub",
             "overlay ppolicy",
             f'ppolicy_default "{policy_dn(base)}"',
             "ppolicy_hash_cleartext",

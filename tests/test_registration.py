@@ -129,15 +129,18 @@ def test_a_taken_username_gets_the_neutral_answer_and_a_mail_to_the_new_address(
     assert inbox.messages("vera@example.org") == []
 
 
-def test_a_taken_address_gets_the_neutral_answer_and_its_owner_is_told(visitor, inbox, directory,
-                                                                      slapd_server):
+def test_a_confirmed_address_gets_the_neutral_answer_and_its_owner_is_told(visitor, inbox, directory,
+                                                                          slapd_server):
     visitor.register()
+    assert visitor.confirm(inbox.link_in("vera@example.org")).status_code == 200
     inbox.clear()
     before = snapshot(slapd_server)
     response = visitor.register(uid="mallory", mail="VERA@example.org")
     assert response.status_code == 302 and response.location.endswith("/register/sent")
     assert snapshot(slapd_server) == before
-    assert "tried to register with your address" in inbox.only_message("VERA@example.org")["Subject"]
+    told = inbox.only_message("VERA@example.org")
+    assert "tried to register with your address" in told["Subject"]
+    assert '"vera"' in told.get_content() and "mallory" not in told.get_content()
 
 
 def test_registration_while_slapd_is_down_shows_an_error_and_writes_nothing(own_slapd, inbox,

@@ -175,11 +175,20 @@ class People:
         return {uid: found[uid.lower()] for uid in uids if uid.lower() in found}
 
     def find_by_mail(self, mail: str) -> Person | None:
+        """Who holds this address: the account, else a verified request, else any request."""
+        holders = self.with_mail(mail)
+        return min(holders, key=lambda p: (p.pending, p.status == Status.UNVERIFIED), default=None)
+
+    def with_mail(self, mail: str) -> list[Person]:
+        """Everyone with this address: at most one account, and requests not verified yet
+        (which may share it until one of them is verified)."""
         try:
             check_mail(mail)
         except InvalidValue:
-            return None
-        return self._find_one(f"(mail={escape_filter_chars(mail)})")
+            return []
+        return [self._to_person(record) for record in self._conn.search(
+            self._layout.base_dn, f"(&(objectClass=inetOrgPerson)(mail={escape_filter_chars(mail)}))",
+            attributes=self._read_attributes())]
 
     def _find_one(self, condition: str) -> Person | None:
         found = self._conn.search(

@@ -12,7 +12,7 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from ..directory import AlreadyExists, DirectoryError, InvalidValue, NewPerson, Status
+from ..directory import AlreadyExists, DirectoryError, InvalidValue, NewPerson, NotFound, Person, Status
 from ..directory.people import check_mail
 from ..mail import MailError
 from ..passwords import WeakPassword, check_new_password
@@ -119,9 +119,9 @@ def register(portal: Portal, registration: Registration, *, remote_addr: str | N
     if not mail_allowed(portal, registration.mail, purpose="registration", remote_addr=remote_addr):
         return  # the same answer as ever; the owner of the address got mails enough this hour
     people = portal.directory.people
-    taken_by_mail = people.find_by_mail(registration.mail)
-    if taken_by_mail is not None or people.find(registration.uid) is not None:
-        _answer_taken(portal, registration, mail_taken=taken_by_mail is not None)
+    holder = _holder_of(people.with_mail(registration.mail))
+    if holder is not None or people.find(registration.uid) is not None:
+        _answer_taken(portal, registration, holder)
         portal.audit("registration-refused", subject=registration.uid, remote_addr=remote_addr,
                      detail="username or address already taken")
         return
@@ -134,7 +134,7 @@ def register(portal: Portal, registration: Registration, *, remote_addr: str | N
             availability=registration.availability, note=registration.note.strip() or None,
         ))
     except AlreadyExists:  # someone else took it a moment ago
-        _answer_taken(portal, registration, mail_taken=people.find_by_mail(registration.mail) is not None)
+        _answer_taken(portal, registration, _holder_of(people.with_mail(registration.mail)))
         return
     try:
         people.set_password(person.uid, registration.password)
@@ -151,9 +151,20 @@ def register(portal: Portal, registration: Registration, *, remote_addr: str | N
                  detail="working groups: " + (", ".join(person.requested_groups) or "none"))
 
 
-def _answer_taken(portal: Portal, registration: Registration, *, mail_taken: bool) -> None:
-    if mail_taken:
-        portal.mailer.send(registration.mail, "address_taken")
+def _holder_of(people: list[Person]) -> Person | None:
+    """Who owns an address: an account or a verified request. Requests not verified yet
+    prove nothing, so they never keep the address's owner from registering."""
+    return next((person for person in people if _proves_ownership(person)), None)
+
+
+def _proves_ownership(person: Person) -> bool:
+    return not (person.pending and person.status == Status.UNVERIFIED)
+
+
+def _answer_taken(portal: Portal, registration: Registration, holder: Person | None) -> None:
+    if holder is not None:  # the mail goes to the address that holder proved is theirs
+        portal.mailer.send(registration.mail, "address_taken", uid=holder.uid,
+                           reset_link=portal.link("/reset"))
     else:
         portal.mailer.send(registration.mail, "username_taken", uid=registration.uid,
                            display_name=registration.display_name,
@@ -177,11 +188,19 @@ def verify_email(portal: Portal, token: str, *, remote_addr: str | None = None) 
         raise LinkInvalid("This link no longer matches a registration request.")
     if person.status != Status.UNVERIFIED:
         raise LinkInvalid("This link was used already: your address is confirmed.")
+    others = [other for other in portal.directory.people.with_mail(person.mail) if other.uid != person.uid]
+    if any(_proves_ownership(other) for other in others):
+        raise LinkInvalid("This address was confirmed for another username already.")
     with portal.store.begin() as connection:
         if not tokens.mark_used(connection, token, VERIFY_PURPOSE, now):
             raise LinkInvalid("This link was used already: your address is confirmed.")
         portal.directory.people.set_status(person.uid, Status.VERIFIED)
     portal.audit("email-verified", actor=person.uid, subject=person.uid, remote_addr=remote_addr)
+    for other in others:  # the address's owner chose this request: the others were not theirs
+        with suppress(NotFound):
+            portal.directory.people.delete(other.uid)
+            portal.audit("request-superseded", subject=other.uid, remote_addr=remote_addr,
+                         detail=f"its address was confirmed for {person.uid}")
     return person.uid
 
 
