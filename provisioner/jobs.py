@@ -5,6 +5,9 @@ puts all their volunteers into ONE playbook run (Ansible's start-up costs about
 a second; one run per volunteer would not scale), records each task's outcome
 per volunteer and service as the run goes, and closes each job: succeeded,
 queued again after a growing delay, or failed once its attempts are spent.
+A job that failed for its own volunteers' data (a service refused them, while
+the run as a whole went through) is marked to run alone: its retries each get
+a run of their own after the shared one, so it never fails the others again.
 While it runs, a heartbeat renews the jobs' lease; a worker killed mid-run
 stops renewing, and another worker takes the jobs over when the lease ends.
 Every playbook is idempotent, so running a job again is safe.
@@ -75,13 +78,27 @@ class Worker:
                 self.stopping.wait(self.settings.poll_seconds)
 
     def run_once(self) -> int:
-        """Run every runnable job in one playbook run; return how many jobs it ran."""
+        """Run every runnable job, in one shared playbook run and one run for each job
+        that runs alone; return how many jobs it ran."""
         lease = timedelta(seconds=self.settings.lease_seconds)
         with self.store.begin() as connection:
             claimed = queue.claim(connection, self.name, now=self.clock(), lease=lease)
         if not claimed:
             return 0
-        job_of = {uid: job for job in claimed for uid in job.targets}
+        shared = [job for job in claimed if not job.runs_alone]
+        batches = ([shared] if shared else []) + [[job] for job in claimed if job.runs_alone]
+        heartbeat = _Heartbeat(self, [job.id for job in claimed], lease)
+        heartbeat.start()
+        try:
+            for batch in batches:
+                self._run(batch)
+        finally:
+            heartbeat.stop()
+        return len(claimed)
+
+    def _run(self, batch: list[queue.Job]) -> None:
+        """One playbook run for these jobs' volunteers, outcomes recorded as they come."""
+        job_of = {uid: job for job in batch for uid in job.targets}
         failed: dict[int, str] = {}
 
         def record(outcomes: list[Outcome]) -> None:
@@ -96,14 +113,8 @@ class Worker:
                 if outcome.status == "failed":
                     failed.setdefault(job.id, f"{outcome.uid}: {outcome.message or outcome.task}")
 
-        heartbeat = _Heartbeat(self, [job.id for job in claimed], lease)
-        heartbeat.start()
-        try:
-            result = self.runner.run(PLAYBOOK, self._volunteers(claimed), record)
-        finally:
-            heartbeat.stop()
-        self._finish(claimed, result.error if not result.succeeded else None, failed)
-        return len(claimed)
+        result = self.runner.run(PLAYBOOK, self._volunteers(batch), record)
+        self._finish(batch, result.error if not result.succeeded else None, failed)
 
     def _volunteers(self, claimed: list[queue.Job]) -> list[Volunteer]:
         people = self.directory.people.find_many([uid for job in claimed for uid in job.targets])
@@ -133,7 +144,7 @@ class Worker:
                 if error and job.attempts < job.max_attempts:  # attempts counts this run
                     retry_at = now + self.settings.retry_delay(job.attempts)
                 queue.finish(connection, job.id, self.name, succeeded=error is None, error=error,
-                             now=now, retry_at=retry_at)
+                             now=now, retry_at=retry_at, own_failure=run_error is None and error is not None)
 
 
 class _Heartbeat:

@@ -48,6 +48,7 @@ class Job:
     error: str | None
     lease_owner: str | None
     lease_expires: datetime | None
+    runs_alone: bool = False     # failed for its own volunteers' data once: never in a shared run
     targets: dict[str, list[str]] = field(default_factory=dict)  # uid -> working-group slugs
     results: list[JobResult] = field(default_factory=list)
 
@@ -159,11 +160,12 @@ def record_results(connection: Connection, results: list[JobResult]) -> None:
 
 
 def finish(connection: Connection, job_id: int, worker: str, *, succeeded: bool, error: str | None,
-           now: datetime, retry_at: datetime | None) -> bool:
+           now: datetime, retry_at: datetime | None, own_failure: bool = False) -> bool:
     """Close a run of this job: succeeded, failed, or queued again at `retry_at`.
 
-    Only the worker holding the lease may; False when the job was cancelled or taken
-    over meanwhile.
+    `own_failure`: it failed for its own volunteers' data, not with the whole run; it
+    runs alone from then on. Only the worker holding the lease may; False when the job
+    was cancelled or taken over meanwhile.
     """
     if succeeded:
         values = {"state": SUCCEEDED, "error": None, "finished_at": now}
@@ -171,6 +173,8 @@ def finish(connection: Connection, job_id: int, worker: str, *, succeeded: bool,
         values = {"state": QUEUED, "error": error, "not_before": retry_at}
     else:
         values = {"state": FAILED, "error": error, "finished_at": now}
+    if own_failure:
+        values["runs_alone"] = True
     return connection.execute(jobs.update().where(
         jobs.c.id == job_id, jobs.c.state == RUNNING, jobs.c.lease_owner == worker,
     ).values(lease_owner=None, lease_expires=None, **values)).rowcount == 1
@@ -193,7 +197,8 @@ def cancel(connection: Connection, job_id: int, *, now: datetime) -> bool:
 def _job(row, targets=None, results=None) -> Job:
     columns = {name: row._mapping[name] for name in (
         "id", "kind", "state", "attempts", "max_attempts", "not_before", "created_at",
-        "created_by", "started_at", "finished_at", "error", "lease_owner", "lease_expires")}
+        "created_by", "started_at", "finished_at", "error", "lease_owner", "lease_expires",
+        "runs_alone")}
     return Job(**columns, targets=targets or {}, results=results or [])
 
 

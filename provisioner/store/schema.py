@@ -71,6 +71,11 @@ jobs = sa.Table(
     sa.Column("started_at", sa.DateTime(timezone=True)),
     sa.Column("finished_at", sa.DateTime(timezone=True)),
     sa.Column("error", sa.Text),
+    # Set when a run failed for the job's own volunteers (a service refused their data):
+    # from then on the job runs alone, so that it never fails the volunteers of others.
+    # Added after the first release: an existing store needs
+    # ALTER TABLE jobs ADD COLUMN runs_alone BOOLEAN NOT NULL DEFAULT FALSE
+    sa.Column("runs_alone", sa.Boolean, nullable=False, default=False, server_default=sa.false()),
 )
 
 # Who a job is for, and which working groups (space-separated slugs).
