@@ -61,7 +61,7 @@ def test_the_rules_are_read_from_access_conf_with_the_base_dn_in_place():
     rules = access_rules("dc=a,dc=b")
     assert rules[-1] == 'to * by dn.exact="cn=replicator,ou=services,dc=a,dc=b" read by * none'
     assert all(rule.startswith("to ") and "{base}" not in rule and "#" not in rule for rule in rules)
-    assert len(rules) == 10
+    assert len(rules) == 12
 
 
 @pytest.mark.parametrize("name", READERS)

@@ -1,7 +1,7 @@
 """The only part of the project that speaks LDAP.
 
-`Directory(settings)` holds one connection; `directory.people` and
-`directory.groups` are the operations. Every DN and filter is built here, escaped.
+`Directory(settings)` holds one connection; `directory.people`, `directory.groups`
+and `directory.logins` are the operations. Every DN and filter is built here, escaped.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from .connection import DirectoryConnection, DirectorySettings
 from .errors import AlreadyExists, DirectoryError, DirectoryUnavailable, InvalidValue, NotFound
 from .groups import Group, Groups
 from .layout import SYSADMINS_GROUP, Layout
+from .logins import Logins
 from .people import NewPerson, People, Person, Status
 from .tree import ensure_tree
 
@@ -28,6 +29,7 @@ class Directory:
         self._connection = DirectoryConnection(settings)
         self.people = People(self._connection, self.layout)
         self.groups = Groups(self._connection, self.layout, self.people)
+        self.logins = Logins(self._connection, self.layout)
 
     def ping(self) -> None:
         """Raise DirectoryUnavailable unless the server answers the portal's bind."""

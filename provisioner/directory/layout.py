@@ -66,6 +66,16 @@ class Layout:
         return f"cn=default,{self.policies}"
 
     @property
+    def login_decoy(self) -> str:
+        """The entry logins bind to when no account may log in (directory/logins.py)."""
+        return f"cn=login-decoy,{self.policies}"
+
+    @property
+    def login_decoy_policy(self) -> str:
+        """The decoy's password policy: the people's, except that it never locks."""
+        return f"cn=login-decoy-policy,{self.policies}"
+
+    @property
     def organisational_units(self) -> tuple[str, ...]:
         return (self.people, self.pending, self.groups, self.services, self.policies)
 

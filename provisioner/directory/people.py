@@ -18,6 +18,7 @@ from .layout import UID_PATTERN, Layout, check_uid
 PERSON_CLASSES = ["inetOrgPerson", "occupyVolunteer"]
 # ppolicy's value for "locked until an administrator unlocks".
 PERMANENT_LOCK = "000001010000Z"
+LOCKED_UNTIL_UNLOCKED = datetime.min.replace(tzinfo=UTC)  # Person.locked_at for PERMANENT_LOCK
 MAX_MAIL_LENGTH = 254
 SEARCH_CHUNK = 200  # uids per OR filter
 
@@ -58,6 +59,7 @@ class Person:
     member_of: tuple[str, ...] = field(default=(), repr=False)
     created_at: datetime | None = None
     entry_id: str | None = None  # entryUUID: stays through a move, new for a new entry
+    locked_at: datetime | None = None  # ppolicy's pwdAccountLockedTime, or LOCKED_UNTIL_UNLOCKED
 
 
 # Python name -> LDAP attribute, for everything a Person carries.
@@ -73,6 +75,7 @@ ATTRIBUTES = {
     "member_of": "memberOf",
     "created_at": "createTimestamp",
     "entry_id": "entryUUID",
+    "locked_at": "pwdAccountLockedTime",
 }
 _MULTI_VALUED = {"requested_groups", "skills", "member_of"}
 
@@ -90,6 +93,10 @@ def _generalized_time(value: str | None) -> datetime | None:
     if not value:
         return None
     return datetime.strptime(value.split(".")[0].rstrip("Z"), "%Y%m%d%H%M%S").replace(tzinfo=UTC)
+
+
+def _lock_time(value: str | None) -> datetime | None:
+    return LOCKED_UNTIL_UNLOCKED if value == PERMANENT_LOCK else _generalized_time(value)
 
 
 def check_mail(mail: object) -> str:
@@ -127,6 +134,7 @@ class People:
             values[name] = record.all(attribute) if name in _MULTI_VALUED else record.first(attribute)
         values["status"] = Status(values["status"]) if values["status"] else None
         values["created_at"] = _generalized_time(values["created_at"])
+        values["locked_at"] = _lock_time(values["locked_at"])
         values["display_name"] = values["display_name"] or record.first("cn")
         parent = record.dn.split(",", 1)[1]
         return Person(dn=record.dn, pending=parent.lower() == self._layout.pending.lower(), **values)

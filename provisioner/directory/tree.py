@@ -8,10 +8,11 @@ may neither create nor read them.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterable, Mapping
 
 from .connection import DirectoryConnection
-from .errors import InvalidValue
+from .errors import AlreadyExists, InvalidValue
 from .groups import Groups
 from .layout import SYSADMINS_GROUP, Layout
 
@@ -26,6 +27,12 @@ PASSWORD_POLICY = {
     "pwdLockoutDuration": "900",
     "pwdFailureCountInterval": "900",
 }
+# The login decoy's policy: the same counting of failures (pwdFailureTime, and
+# pwdAccountLockedTime at the tenth) so that a failed bind costs slapd the same work
+# as one on an account, but no lock: a locked entry is refused without hashing the
+# password, and every unknown name's login lands on the decoy, so it would soon be
+# locked for good and answer quicker than any account.
+DECOY_POLICY = {**PASSWORD_POLICY, "pwdLockout": "FALSE"}
 SERVICE_ACCOUNTS = ("portal", "wiki", "redmine", "replicator")
 # Bad binds never lock a service account: anyone could otherwise lock the portal out.
 SERVICE_POLICY = {"pwdAttribute": "userPassword", "pwdLockout": "FALSE"}
@@ -51,8 +58,12 @@ def ensure_tree(connection: DirectoryConnection, layout: Layout, groups: Groups,
           for dn in layout.organisational_units if dn != layout.services),
         (layout.password_policy, ["organizationalRole", "pwdPolicy"],
          {"cn": "default", **PASSWORD_POLICY}),
+        (layout.login_decoy_policy, ["organizationalRole", "pwdPolicy"],
+         {"cn": "login-decoy-policy", **DECOY_POLICY}),
     ]
     created = _ensure_entries(connection, wanted)
+    if _ensure_login_decoy(connection, layout):
+        created.append(layout.login_decoy)
     all_groups = [(SYSADMINS_GROUP, "Sysadmins: approve volunteers and run the portal"),
                   *working_groups]
     for name, description in all_groups:
@@ -81,6 +92,25 @@ def ensure_service_accounts(connection: DirectoryConnection, layout: Layout, org
     for name in SERVICE_ACCOUNTS:
         connection.set_password(f"cn={name},{layout.services}", passwords[name])
     return created
+
+
+def _ensure_login_decoy(connection: DirectoryConnection, layout: Layout) -> bool:
+    """Add the login decoy unless it is there; True when it was added.
+
+    Its password is random, given in clear so that slapd hashes it (ppolicy's
+    hash_cleartext) with the same argon2 settings as everyone's, and forgotten at
+    once. The portal may add the entry but never read it (access.conf), so whether
+    it is there shows only as the add's AlreadyExists.
+    """
+    try:
+        connection.add(layout.login_decoy, ["applicationProcess", "simpleSecurityObject"], {
+            "cn": "login-decoy",
+            "userPassword": secrets.token_urlsafe(32),
+            "pwdPolicySubentry": layout.login_decoy_policy,
+        })
+    except AlreadyExists:
+        return False
+    return True
 
 
 def _ensure_entries(connection: DirectoryConnection,

@@ -40,11 +40,15 @@ def is_sysadmin(portal: Portal, person: Person) -> bool:
 
 
 def log_in(portal: Portal, uid: str, password: str, *, remote_addr: str | None = None) -> Person | None:
-    """The person, when an active account binds with this password; every try is audited."""
+    """The person, when an active account binds with this password; every try is audited.
+
+    Every try costs one search and one bind, whether or not the uid exists and may log
+    in (directory/logins.py), so the time taken tells nobody which uids exist.
+    """
     uid = uid.strip().lower()
     person = portal.directory.people.find(uid)
-    accepted = (person is not None and not person.pending and person.status == Status.ACTIVE
-                and portal.directory.people.check_password(uid, password))
+    may_log_in = person is not None and not person.pending and person.status == Status.ACTIVE
+    accepted = portal.directory.logins.password_opens(person if may_log_in else None, password)
     # A uid that cannot exist is not written to the log as typed.
     subject = uid if UID_PATTERN.fullmatch(uid) else None
     portal.audit("login" if accepted else "login-failed", actor=subject if accepted else None,
