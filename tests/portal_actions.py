@@ -20,7 +20,7 @@ from provisioner.workflow.totp import PERIOD
 
 CSRF_TOKEN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 VOLUNTEER_PASSWORD = "plum tuesday lantern orbit"
-ADMIN_PASSWORD = "sysadmin passphrase for tests"
+ADMIN_PASSWORD = "steward passphrase for tests"
 
 
 def registration(**overrides) -> dict:

@@ -27,7 +27,7 @@ from suite_config import BASE_DN
 
 LIST_DOMAIN = "lists.test.occupy"
 WIKI_ADMIN = "wikibot"
-WIKI_ADMIN_PASSWORD = "wiki superuser passphrase for tests"
+WIKI_ADMIN_PASSWORD = "superuser passphrase for tests"
 
 
 @contextmanager

@@ -18,7 +18,7 @@ from ldap_helpers import snapshot
 from portal_actions import enrol_totp
 from suite_config import app_config
 
-PASSWORD = "a long enough admin password"
+PASSWORD = "a long enough steward password"
 
 
 @pytest.fixture

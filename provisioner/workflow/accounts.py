@@ -22,7 +22,7 @@ def create_sysadmin(directory: Directory, uid: str, mail: str, display_name: str
     Running it again for the same uid and mail completes a half-done run (and sets
     the password anew); a uid or mail held by someone else is refused.
     """
-    check_new_password(password)
+    check_new_password(password, personal=(uid, mail.partition("@")[0], *display_name.split()))
     person = directory.people.find(uid)
     if person is None:
         person = directory.people.add(

@@ -21,7 +21,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-component-update", "--disable-sync", "--no-first-run",
                  "--disable-quic"]
 SYSADMIN = SimpleNamespace(uid="sam", mail="sam@example.org", name="Sam Admin",
-                           password="correct horse sysadmin battery")
+                           password="correct horse steward battery")
 
 
 @pytest.fixture
