@@ -5,7 +5,8 @@
 
 Parts: directory (approvals/s: layer, raw ldap3, ldapmodify), portal (gunicorn under
 load), provisioning (one playbook run per batch vs one per volunteer), services (through
-Mailman, DokuWiki and Redmine against their bare REST calls, with the worker's memory).
+Mailman, DokuWiki and Redmine against their bare REST calls, with the worker's memory), login
+(wrong passwords for unknown names against existing accounts).
 --quick runs fewer and smaller rounds, to try a change; its figures are not for the README.
 """
 
@@ -22,7 +23,7 @@ from pathlib import Path
 
 from figures import table
 
-PARTS = ("directory", "portal", "provisioning", "services")
+PARTS = ("directory", "portal", "provisioning", "services", "login")
 RESULTS = Path(__file__).resolve().parent.parent / "var" / "bench" / "results.json"
 
 
