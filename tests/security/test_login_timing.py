@@ -80,7 +80,8 @@ def test_init_directory_makes_a_decoy_hashed_and_counted_like_an_account(slapd_s
     assert "inetorgperson" not in {name.lower() for name in decoy["objectclass"]}
     assert not decoy.get("uid")
     assert not layout.login_decoy.lower().endswith(layout.people.lower())
-    assert hash_settings(slapd_server, layout.login_decoy) == hash_settings(slapd_server, layout.person_dn("vera"))
+    assert (hash_settings(slapd_server, layout.login_decoy)
+            == hash_settings(slapd_server, layout.person_dn("vera")))
     # Its policy is the people's but for the lock.
     assert decoy["pwdpolicysubentry"][0].lower() == layout.login_decoy_policy.lower()
     policy = entry(slapd_server, layout.login_decoy_policy)
