@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import log_redaction, resources, web
 from .catalogue import load_catalogue
@@ -19,5 +20,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["catalogue"] = load_catalogue(app.config["CATALOGUE"] or None)
     resources.init_app(app)
     web.init_app(app)
+    if app.config["TRUSTED_PROXIES"]:
+        # The client's own address, as nginx reports it: the abuse limits count by it.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["TRUSTED_PROXIES"], x_proto=0)
     log_redaction.install()
     return app

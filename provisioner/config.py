@@ -72,14 +72,31 @@ SETTINGS = (
             help="how long a silent worker keeps its jobs before another takes them over"),
     Setting("WORKER_POLL_SECONDS", 2.0, float, help="how often an idle worker looks for jobs"),
     Setting("RESET_LINK_MINUTES", 60, int, help="how long a password reset link works"),
+    # The abuse limits (workflow/limits.py, docs/security.md). Per account they are hard;
+    # per client address they slow an address down and never lock anyone out, since a
+    # camp's Wi-Fi puts hundreds of people behind one address.
     Setting("LOGIN_MAX_FAILURES", 10, int,
-            help="wrong passwords (or codes) for one account in the window before it is locked"),
-    Setting("LOGIN_MAX_FAILURES_PER_ADDRESS", 50, int,
-            help="wrong passwords (or codes) from one client address in the window before it is locked"),
+            help="wrong passwords (and, counted apart, wrong codes) for one account in the window; "
+                 "then its logins are refused unchecked until the oldest failures leave the window"),
     Setting("LOGIN_WINDOW_MINUTES", 15, int,
-            help="the window the failures are counted in; a lockout ends when they leave it"),
+            help="the window failures are counted in; a lockout or slow-down ends when they leave it"),
+    Setting("LOGIN_ADDRESS_FAILURES_BEFORE_DELAY", 50, int,
+            help="wrong passwords (or codes) from one client address in the window, across all "
+                 "accounts, before its attempts are slowed down; accounts without failures of "
+                 "their own are never slowed"),
+    Setting("LOGIN_ADDRESS_FIRST_DELAY_SECONDS", 2, int,
+            help="from a slowed address, how long an account with failures must wait after its "
+                 "latest one; doubles with every further failure from the address"),
+    Setting("LOGIN_ADDRESS_MAX_DELAY_SECONDS", 300, int, help="the longest that delay grows"),
     Setting("MAILS_PER_ADDRESS_PER_HOUR", 3, int,
             help="registration and reset mails to one address in an hour; more are not sent"),
+    Setting("REGISTRATIONS_PER_ADDRESS_PER_HOUR", 20, int,
+            help="registrations from one client address (an IPv6 /64) in an hour; more are "
+                 "refused, saying how long to wait. Room for a welcome desk on a camp's Wi-Fi"),
+    Setting("TRUSTED_PROXIES", 0, int,
+            help="how many proxies (nginx) stand in front of the portal: the client address "
+                 "the limits count is then the one they report in X-Forwarded-For; 0 when "
+                 "clients connect directly"),
 )
 BY_NAME = {setting.name: setting for setting in SETTINGS}
 

@@ -82,10 +82,14 @@ def get_portal() -> Portal:
 
 
 def limit_settings(config) -> LimitSettings:
-    return LimitSettings(max_failures=config["LOGIN_MAX_FAILURES"],
-                         max_failures_per_address=config["LOGIN_MAX_FAILURES_PER_ADDRESS"],
-                         window=timedelta(minutes=config["LOGIN_WINDOW_MINUTES"]),
-                         mails_per_address_per_hour=config["MAILS_PER_ADDRESS_PER_HOUR"])
+    return LimitSettings(
+        max_failures=config["LOGIN_MAX_FAILURES"],
+        window=timedelta(minutes=config["LOGIN_WINDOW_MINUTES"]),
+        address_failures_before_delay=config["LOGIN_ADDRESS_FAILURES_BEFORE_DELAY"],
+        address_first_delay=timedelta(seconds=config["LOGIN_ADDRESS_FIRST_DELAY_SECONDS"]),
+        address_max_delay=timedelta(seconds=config["LOGIN_ADDRESS_MAX_DELAY_SECONDS"]),
+        mails_per_address_per_hour=config["MAILS_PER_ADDRESS_PER_HOUR"],
+        registrations_per_address_per_hour=config["REGISTRATIONS_PER_ADDRESS_PER_HOUR"])
 
 
 def job_settings(config) -> JobSettings:

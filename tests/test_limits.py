@@ -6,6 +6,7 @@ workflow level, where the clock can be moved.
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from datetime import timedelta
 
@@ -87,31 +88,106 @@ def test_a_success_clears_the_accounts_failures(app, vera):
     assert "login-locked" not in actions(app)
 
 
-def test_one_address_is_limited_across_accounts(slapd_server, directory, inbox, tmp_path):
-    app = create_app({**app_config(slapd_server, f"sqlite:///{tmp_path / 'store.sqlite'}", inbox.port),
-                      "LOGIN_MAX_FAILURES_PER_ADDRESS": 6})
+def slowed_app(slapd_server, inbox, tmp_path, **settings):
+    """An app whose client addresses are slowed down after six failures."""
+    return create_app({**app_config(slapd_server, f"sqlite:///{tmp_path / 'store.sqlite'}", inbox.port),
+                       "LOGIN_ADDRESS_FAILURES_BEFORE_DELAY": 6, **settings})
+
+
+def test_a_slowed_address_delays_accounts_with_failures_and_checks_the_others(
+        slapd_server, directory, inbox, tmp_path):
+    app = slowed_app(slapd_server, inbox, tmp_path)
     for uid in ("vera", "walt", "xena"):
         make_account(directory, uid)
     attacker = browser(app, "192.0.2.66")
-    for uid in ("vera", "walt", "xena", "nobody-here", "vera", "walt"):
+    for uid in ("vera", "walt", "nobody-here", "vera", "walt", "nobody-here"):
         assert attacker.enter_password(uid, "wrong guess").status_code == 401
-    response = attacker.enter_password("xena", VOLUNTEER_PASSWORD)
-    assert response.status_code == 429 and LOCKED in response.get_data(as_text=True)
+    # Six failures from the address: an account with failures of its own waits...
+    response = attacker.enter_password("vera", VOLUNTEER_PASSWORD)
+    assert response.status_code == 429
+    # 2 s after vera's latest failure, a moment ago.
+    assert re.search(r"Too many failed attempts from your network; try again in [12] seconds?\.",
+                     response.get_data(as_text=True))
+    assert response.headers["Retry-After"] in {"1", "2"}
+    # ... an unknown name that failed waits the same (it tells nothing)...
+    assert attacker.enter_password("nobody-here", "wrong guess").status_code == 429
+    # ... and one without failures is checked at once, from the same address.
+    assert browser(app, "192.0.2.66").enter_password("xena", VOLUNTEER_PASSWORD).status_code == 302
     # From elsewhere the accounts are fine: none of them had ten failures.
-    assert browser(app, "198.51.100.7").enter_password("xena", VOLUNTEER_PASSWORD).status_code == 302
-    locked = [action for action in actions(app) if action == "login-locked"]
-    assert len(locked) == 1
+    assert browser(app, "198.51.100.7").enter_password("vera", VOLUNTEER_PASSWORD).status_code == 302
+    audited = actions(app)
+    assert audited.count("login-slowed") == 1 and "login-locked" not in audited
+
+
+def test_the_address_delay_doubles_with_each_failure_up_to_its_cap(slapd_server, directory, inbox, tmp_path):
+    app = slowed_app(slapd_server, inbox, tmp_path, LOGIN_ADDRESS_FIRST_DELAY_SECONDS=2,
+                     LOGIN_ADDRESS_MAX_DELAY_SECONDS=20)
+    make_account(directory, "vera")
+    start = utc_now()
+    waits = []
+    with app.app_context():
+        portal = get_portal()
+        for number in range(6):      # the address reaches its threshold on names nobody has
+            at = start + timedelta(milliseconds=number)
+            limited_log_in(replace(portal, clock=lambda at=at: at), f"nobody{number}", "wrong",
+                           remote_addr="192.0.2.66")
+        for _ in range(6):           # then guesses at vera, each as soon as it is let through
+            assert limited_log_in(replace(portal, clock=lambda at=at: at), "vera", "wrong",
+                                  remote_addr="192.0.2.66") is None
+            with pytest.raises(TooManyAttempts) as refused:
+                limited_log_in(replace(portal, clock=lambda at=at: at), "vera", "wrong",
+                               remote_addr="192.0.2.66")
+            waits.append(refused.value.wait.total_seconds())
+            at += refused.value.wait
+    # The first guess at vera was checked at once (she had no failures); from then on
+    # each wait doubles, from 2 s at the threshold, up to the cap.
+    assert waits == [4, 8, 16, 20, 20, 20]
+
+
+def test_an_ipv6_client_is_counted_by_its_64(slapd_server, directory, inbox, tmp_path):
+    app = slowed_app(slapd_server, inbox, tmp_path)
+    make_account(directory, "vera")
+    for number in range(6):
+        browser(app, f"2001:db8:1:2::{number + 1:x}").enter_password("vera", "wrong guess")
+    assert browser(app, "2001:db8:1:2:ffff::9").enter_password("vera", VOLUNTEER_PASSWORD).status_code == 429
+    assert browser(app, "2001:db8:1:3::1").enter_password("vera", VOLUNTEER_PASSWORD).status_code == 302
+
+
+def test_behind_a_proxy_the_forwarded_client_address_is_counted(slapd_server, directory, inbox, tmp_path):
+    app = slowed_app(slapd_server, inbox, tmp_path, TRUSTED_PROXIES=1)
+    make_account(directory, "vera")
+
+    def through_proxy(client_address: str) -> Visitor:
+        visitor = browser(app, "127.0.0.1")
+        visitor.client.environ_base["HTTP_X_FORWARDED_FOR"] = client_address
+        return visitor
+
+    for _ in range(6):
+        through_proxy("192.0.2.66").enter_password("vera", "wrong guess")
+    assert through_proxy("192.0.2.66").enter_password("vera", VOLUNTEER_PASSWORD).status_code == 429
+    # Another client through the same proxy is another address.
+    assert through_proxy("198.51.100.7").enter_password("vera", VOLUNTEER_PASSWORD).status_code == 302
+    with app.app_context(), get_store().begin() as connection:
+        addresses = {entry.remote_addr for entry in audit.entries(connection, limit=100)}
+    assert addresses == {"192.0.2.66", "198.51.100.7"}
 
 
 def test_the_limits_are_settings(slapd_server, directory, inbox, tmp_path):
     app = create_app({**app_config(slapd_server, f"sqlite:///{tmp_path / 'store.sqlite'}", inbox.port),
-                      "LOGIN_MAX_FAILURES": 2, "LOGIN_WINDOW_MINUTES": 5})
+                      "LOGIN_MAX_FAILURES": 2, "LOGIN_WINDOW_MINUTES": 5,
+                      "LOGIN_ADDRESS_FAILURES_BEFORE_DELAY": 7, "LOGIN_ADDRESS_FIRST_DELAY_SECONDS": 3,
+                      "LOGIN_ADDRESS_MAX_DELAY_SECONDS": 30, "REGISTRATIONS_PER_ADDRESS_PER_HOUR": 4})
     make_account(directory, "vera")
     visitor = browser(app)
     visitor.enter_password("vera", "wrong")
     visitor.enter_password("vera", "wrong")
     text = visitor.enter_password("vera", VOLUNTEER_PASSWORD).get_data(as_text=True)
     assert "try again in 5 minutes" in text
+    with app.app_context():
+        assert get_portal().limits == LimitSettings(
+            max_failures=2, window=timedelta(minutes=5), address_failures_before_delay=7,
+            address_first_delay=timedelta(seconds=3), address_max_delay=timedelta(seconds=30),
+            mails_per_address_per_hour=3, registrations_per_address_per_hour=4)
 
 
 def test_the_lockout_ends_by_itself_when_the_window_has_passed(app, vera):

@@ -19,12 +19,15 @@ MAX_KEY = 320
 
 @dataclass(frozen=True)
 class LimitSettings:
-    """The abuse limits (PROVISIONER_LOGIN_* and MAILS_PER_ADDRESS_PER_HOUR)."""
+    """The abuse limits (PROVISIONER_LOGIN_*, *_PER_ADDRESS_PER_HOUR); see workflow/limits.py."""
 
-    max_failures: int = 10                # per account, in the window
-    max_failures_per_address: int = 50    # per client address, in the window
+    max_failures: int = 10                # per account, in the window: then refused unchecked
     window: timedelta = timedelta(minutes=15)
+    address_failures_before_delay: int = 50   # per client address, in the window: then delays
+    address_first_delay: timedelta = timedelta(seconds=2)    # doubling with each further failure
+    address_max_delay: timedelta = timedelta(minutes=5)
     mails_per_address_per_hour: int = 3
+    registrations_per_address_per_hour: int = 20
 
 
 def _key(key: str) -> str:
@@ -49,9 +52,23 @@ def nth_since(connection: Connection, kind: str, key: str, since: datetime, n: i
              .where(throttle_events.c.kind == kind, throttle_events.c.key == _key(key),
                     throttle_events.c.at > since)
              .order_by(throttle_events.c.at, throttle_events.c.id).offset(max(n, 0)).limit(1))
-    moment = connection.execute(query).scalar_one_or_none()
-    # SQLite gives back naive times; they were stored in the clock's (UTC) zone.
-    return moment if moment is None or moment.tzinfo else moment.replace(tzinfo=since.tzinfo)
+    return _aware(connection.execute(query).scalar_one_or_none(), since)
+
+
+def _aware(moment: datetime | str | None, like: datetime) -> datetime | None:
+    """SQLite gives back naive times (as text from an aggregate); they were stored in the
+    clock's (UTC) zone."""
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment)
+    return moment if moment is None or moment.tzinfo else moment.replace(tzinfo=like.tzinfo)
+
+
+def latest_since(connection: Connection, kind: str, key: str, since: datetime) -> datetime | None:
+    """The time of the newest event of this kind and key after `since`, or None."""
+    query = (sa.select(sa.func.max(throttle_events.c.at))
+             .where(throttle_events.c.kind == kind, throttle_events.c.key == _key(key),
+                    throttle_events.c.at > since))
+    return _aware(connection.execute(query).scalar_one_or_none(), since)
 
 
 def forget(connection: Connection, kind: str, key: str) -> int:

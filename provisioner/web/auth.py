@@ -63,7 +63,7 @@ def login():
                                     remote_addr=request.remote_addr)
         except TooManyAttempts as refused:
             form.password.errors.append(str(refused))
-            return render_template("login.html", form=form), 429
+            return render_template("login.html", form=form), 429, {"Retry-After": str(refused.retry_after)}
         if person is not None:
             session.clear()
             if has_totp(portal, person.uid):
@@ -112,7 +112,7 @@ def second_step():
                                      remote_addr=request.remote_addr)
     except TooManyAttempts as refused:
         form.code.errors.append(str(refused))
-        return render_template("totp/code.html", form=form), 429
+        return render_template("totp/code.html", form=form), 429, {"Retry-After": str(refused.retry_after)}
     except InvalidInput as refused:
         form.code.errors.append(refused.errors["code"])
         return render_template("totp/code.html", form=form), 401

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from wtforms.fields.choices import SelectChoice
 
 from ..resources import get_catalogue, get_portal
 from ..workflow import InvalidInput, LinkInvalid, Registration, register, verify_email
+from ..workflow.limits import TooManyAttempts
 from .forms import RegistrationForm
 
 blueprint = Blueprint("public", __name__)
@@ -34,6 +35,10 @@ def register_volunteer():
         except InvalidInput as refused:
             for name, reason in refused.errors.items():
                 getattr(form, name).errors.append(reason)
+        except TooManyAttempts as refused:
+            flash(str(refused), "error")
+            return (render_template("register.html", form=form), 429,
+                    {"Retry-After": str(refused.retry_after)})
         else:
             return redirect(url_for(".check_inbox"))
     status = 400 if request.method == "POST" else 200

@@ -1,17 +1,37 @@
-"""Abuse limits: failed logins and codes per account and per client address, mails per address.
+"""Abuse limits: failed logins and codes, registrations and mails, counted in the SQL store.
 
-The counts live in the SQL store, so several portal processes share them. Past a
-limit a login attempt is refused before the password or code is looked at, so
-guessing stops; the lockout ends by itself when the oldest failures leave the
-window (a sliding window), and a success clears the account's failures (not the
-address's, or one known account would unlock guessing at all the others). The
-start of a lockout is audited once ("login-locked").
+The counts live in the store, so several portal processes share them; events
+count while they are younger than their window (a sliding window), so every
+limit ends by itself.
+
+Failed passwords (and, counted apart, failed second-step codes):
+
+- per account, a hard limit: after `max_failures` in the window an attempt is
+  refused before the password or code is looked at, so guessing stops. A success
+  clears the account's count.
+- per client address, a slow-down, never a lockout: a camp's Wi-Fi puts hundreds
+  of people behind one address, and one prankster there must not lock them all
+  out. Past `address_failures_before_delay` failures in the window, an attempt
+  for an account that has failures of its own waits, after that account's latest
+  failure, a delay that doubles with every further failure from the address (up
+  to `address_max_delay`). An account with no recent failure is checked at once,
+  whatever its neighbours did. Unknown names are treated exactly like accounts,
+  so the limits tell nobody which names exist.
+
+Client addresses are counted by network where one holder has many: an IPv6
+address by its /64.
+
+The start of an account lockout ("login-locked") and of an address slow-down
+("login-slowed") is audited once; each refusal is audited too.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import math
 from datetime import datetime, timedelta
+
+from sqlalchemy.engine import Connection
 
 from ..directory import Person
 from ..directory.layout import UID_PATTERN
@@ -25,67 +45,136 @@ from .totp import SecondFactor, check_second_factor
 LOGIN = "login"       # failed passwords
 CODE = "code"         # failed second-step codes (TOTP or recovery)
 MAIL = "mail"         # mails sent to an address: registration, reset
+REGISTRATION = "registration:addr"  # registrations from a client address
+_STEP = {LOGIN: "passwords", CODE: "codes"}
+# Beyond this many doublings every delay is the longest anyway.
+_MAX_DOUBLINGS = 32
 
 
 class TooManyAttempts(WorkflowError):
-    """Refused without checking: too many failures lately. The message says how long to wait."""
+    """Refused without checking: too many lately. The message says how long to wait."""
 
-    def __init__(self, wait: timedelta):
-        minutes = max(1, math.ceil(wait.total_seconds() / 60))
-        super().__init__(f"Too many attempts; try again in {minutes} minute{'s' if minutes != 1 else ''}.")
+    def __init__(self, wait: timedelta, what: str = "Too many attempts"):
+        super().__init__(f"{what}; try again in {_duration(wait)}.")
         self.wait = wait
 
+    @property
+    def retry_after(self) -> int:
+        """Whole seconds, for an HTTP Retry-After header."""
+        return max(1, math.ceil(self.wait.total_seconds()))
 
-def _settings(portal: Portal) -> LimitSettings:
-    return portal.limits
+
+def _duration(wait: timedelta) -> str:
+    seconds = max(1, math.ceil(wait.total_seconds()))
+    if seconds < 60:
+        return f"{seconds} second{'s' if seconds != 1 else ''}"
+    minutes = math.ceil(seconds / 60)
+    return f"{minutes} minute{'s' if minutes != 1 else ''}"
 
 
-def _keys(portal: Portal, kind: str, uid: str, remote_addr: str | None) -> list[tuple[str, str, int]]:
-    """(kind, key, limit) for the account and the client address that an attempt counts against."""
-    settings = _settings(portal)
-    keys = []
+def address_key(remote_addr: str | None) -> str | None:
+    """What a client address is counted under: IPv4 as is, IPv6 by its /64 (one
+    subscriber's share, which they can hop around in at will)."""
+    if not remote_addr:
+        return None
+    try:
+        address = ipaddress.ip_address(remote_addr.strip())
+    except ValueError:
+        return remote_addr.strip()
+    if address.version == 6 and address.ipv4_mapped is not None:
+        return str(address.ipv4_mapped)
+    if address.version == 6:
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(address)
+
+
+def _subject(uid: str) -> str | None:
+    """The uid as counted and audited; None for one nobody can have (counted by address only)."""
     uid = uid.strip().lower()
-    if UID_PATTERN.fullmatch(uid):  # junk is counted against the address only
-        keys.append((f"{kind}:uid", uid, settings.max_failures))
-    if remote_addr:
-        keys.append((f"{kind}:addr", remote_addr, settings.max_failures_per_address))
-    return keys
+    return uid if UID_PATTERN.fullmatch(uid) else None
 
 
-def _wait(portal: Portal, kind: str, uid: str, remote_addr: str | None, now: datetime) -> timedelta | None:
-    """How long until the next attempt may be checked, or None when it may be now."""
-    since = now - _settings(portal).window
-    longest = None
+def _account_wait(connection: Connection, settings: LimitSettings, kind: str, uid: str,
+                  now: datetime) -> timedelta | None:
+    """How long the account stays locked, or None when it is not."""
+    since = now - settings.window
+    count = throttle.count(connection, f"{kind}:uid", uid, since)
+    if count < settings.max_failures:
+        return None
+    # Attempts come back when all but max_failures-1 of the counted failures are gone.
+    freeing = throttle.nth_since(connection, f"{kind}:uid", uid, since, count - settings.max_failures)
+    return (freeing + settings.window - now) if freeing else settings.window
+
+
+def address_delay(settings: LimitSettings, failures: int) -> timedelta | None:
+    """The delay a client address with this many failures in the window must leave."""
+    past = failures - settings.address_failures_before_delay
+    if past < 0:
+        return None
+    return min(settings.address_first_delay * 2 ** min(past, _MAX_DOUBLINGS), settings.address_max_delay)
+
+
+def _address_wait(connection: Connection, settings: LimitSettings, kind: str, uid: str | None,
+                  address: str | None, now: datetime) -> timedelta | None:
+    """How long this attempt must still wait because its address is slowed down, or None."""
+    if address is None:
+        return None
+    since = now - settings.window
+    delay = address_delay(settings, throttle.count(connection, f"{kind}:addr", address, since))
+    if delay is None:
+        return None
+    if uid is not None:
+        latest = throttle.latest_since(connection, f"{kind}:uid", uid, since)
+        if latest is None:  # no failures of its own: checked, however slowed its address
+            return None
+    else:
+        latest = throttle.latest_since(connection, f"{kind}:addr", address, since)
+    wait = latest + delay - now
+    return wait if wait > timedelta(0) else None
+
+
+def _refuse_if_limited(portal: Portal, kind: str, uid: str, remote_addr: str | None) -> None:
+    """TooManyAttempts (audited) when the account is locked or the address must wait."""
+    settings, now, subject = portal.limits, portal.clock(), _subject(uid)
     with portal.store.begin() as connection:
-        for key_kind, key, limit in _keys(portal, kind, uid, remote_addr):
-            count = throttle.count(connection, key_kind, key, since)
-            if count < limit:
-                continue
-            # Attempts come back when all but limit-1 of the counted failures are gone.
-            freeing = throttle.nth_since(connection, key_kind, key, since, count - limit)
-            wait = (freeing + _settings(portal).window - now) if freeing else _settings(portal).window
-            longest = wait if longest is None else max(longest, wait)
-    return longest
+        locked = _account_wait(connection, settings, kind, subject, now) if subject else None
+        slowed = None if locked else _address_wait(connection, settings, kind, subject,
+                                                   address_key(remote_addr), now)
+    if locked:
+        portal.audit("login-refused", subject=subject, remote_addr=remote_addr,
+                     detail=f"locked: too many wrong {_STEP[kind]} for this account")
+        raise TooManyAttempts(locked)
+    if slowed:
+        portal.audit("login-refused", subject=subject, remote_addr=remote_addr,
+                     detail=f"slowed: too many wrong {_STEP[kind]} from this client address")
+        raise TooManyAttempts(slowed, "Too many failed attempts from your network")
 
 
 def _failed(portal: Portal, kind: str, uid: str, remote_addr: str | None) -> None:
-    """Count a failure; audit the lockout it starts, once."""
-    now = portal.clock()
-    since = now - _settings(portal).window
-    started = []
+    """Count a failure against the account and the address; audit a lockout or slow-down it starts."""
+    settings, now, subject = portal.limits, portal.clock(), _subject(uid)
+    since = now - settings.window
+    address = address_key(remote_addr)
     with portal.store.begin() as connection:
-        for key_kind, key, limit in _keys(portal, kind, uid, remote_addr):
-            throttle.record(connection, key_kind, key, now)
-            if throttle.count(connection, key_kind, key, since) == limit:
-                started.append(key_kind)
-    subject = uid.strip().lower() if UID_PATTERN.fullmatch(uid.strip().lower()) else None
-    for key_kind in started:
-        what = "account" if key_kind.endswith(":uid") else "client address"
-        step = "passwords" if kind == LOGIN else "codes"
-        portal.audit("login-locked", subject=subject if what == "account" else None,
-                     remote_addr=remote_addr,
-                     detail=f"too many wrong {step} for this {what}; "
-                            f"locked for up to {int(_settings(portal).window.total_seconds() // 60)} minutes")
+        locks = slows = False
+        if subject:
+            throttle.record(connection, f"{kind}:uid", subject, now)
+            locks = throttle.count(connection, f"{kind}:uid", subject, since) == settings.max_failures
+        if address:
+            throttle.record(connection, f"{kind}:addr", address, now)
+            slows = (throttle.count(connection, f"{kind}:addr", address, since)
+                     == settings.address_failures_before_delay)
+    minutes = int(settings.window.total_seconds() // 60)
+    if locks:
+        portal.audit("login-locked", subject=subject, remote_addr=remote_addr,
+                     detail=f"too many wrong {_STEP[kind]} for this account; "
+                            f"locked for up to {minutes} minutes")
+    if slows:
+        portal.audit("login-slowed", remote_addr=remote_addr,
+                     detail=f"{settings.address_failures_before_delay} wrong {_STEP[kind]} from this "
+                            f"client address in {minutes} minutes: accounts with failures of their own "
+                            f"wait {_duration(settings.address_first_delay)} between attempts from it, "
+                            f"doubling up to {_duration(settings.address_max_delay)}")
 
 
 def _succeeded(portal: Portal, kind: str, uid: str) -> None:
@@ -95,11 +184,8 @@ def _succeeded(portal: Portal, kind: str, uid: str) -> None:
 
 def limited_log_in(portal: Portal, uid: str, password: str, *,
                    remote_addr: str | None = None) -> Person | None:
-    """log_in, unless the account or the address is locked: then TooManyAttempts, unchecked."""
-    if (wait := _wait(portal, LOGIN, uid, remote_addr, portal.clock())) is not None:
-        portal.audit("login-refused", subject=_subject(uid), remote_addr=remote_addr,
-                     detail="locked: too many wrong passwords")
-        raise TooManyAttempts(wait)
+    """log_in, unless the account is locked or its address must wait: then TooManyAttempts, unchecked."""
+    _refuse_if_limited(portal, LOGIN, uid, remote_addr)
     person = log_in(portal, uid, password, remote_addr=remote_addr)
     if person is None:
         _failed(portal, LOGIN, uid, remote_addr)
@@ -110,11 +196,8 @@ def limited_log_in(portal: Portal, uid: str, password: str, *,
 
 def limited_second_factor(portal: Portal, uid: str, code: str, *,
                           remote_addr: str | None = None) -> SecondFactor:
-    """check_second_factor, unless too many wrong codes came lately: then TooManyAttempts."""
-    if (wait := _wait(portal, CODE, uid, remote_addr, portal.clock())) is not None:
-        portal.audit("login-refused", subject=_subject(uid), remote_addr=remote_addr,
-                     detail="locked: too many wrong codes")
-        raise TooManyAttempts(wait)
+    """check_second_factor, under the same limits as passwords, counted apart."""
+    _refuse_if_limited(portal, CODE, uid, remote_addr)
     try:
         done = check_second_factor(portal, uid, code, remote_addr=remote_addr)
     except InvalidInput:
@@ -124,9 +207,24 @@ def limited_second_factor(portal: Portal, uid: str, code: str, *,
     return done
 
 
-def _subject(uid: str) -> str | None:
-    uid = uid.strip().lower()
-    return uid if UID_PATTERN.fullmatch(uid) else None
+def count_registration(portal: Portal, *, remote_addr: str | None = None) -> None:
+    """Count one registration from this client address, or raise TooManyAttempts (audited,
+    not counted) when it sent `registrations_per_address_per_hour` in the last hour."""
+    address = address_key(remote_addr)
+    if address is None:
+        return
+    now, limit = portal.clock(), portal.limits.registrations_per_address_per_hour
+    since = now - timedelta(hours=1)
+    with portal.store.begin() as connection:
+        count = throttle.count(connection, REGISTRATION, address, since)
+        if count < limit:
+            throttle.record(connection, REGISTRATION, address, now)
+            return
+        freeing = throttle.nth_since(connection, REGISTRATION, address, since, count - limit)
+    portal.audit("registration-limited", remote_addr=remote_addr,
+                 detail=f"more than {limit} registrations from one client address in an hour")
+    wait = (freeing + timedelta(hours=1) - now) if freeing else timedelta(hours=1)
+    raise TooManyAttempts(wait, "Too many registrations from your network")
 
 
 def mail_allowed(portal: Portal, mail: str, *, purpose: str, subject: str | None = None,
@@ -137,7 +235,7 @@ def mail_allowed(portal: Portal, mail: str, *, purpose: str, subject: str | None
     answers the public as usual, so the limit tells nobody who has an account.
     """
     now = portal.clock()
-    limit = _settings(portal).mails_per_address_per_hour
+    limit = portal.limits.mails_per_address_per_hour
     with portal.store.begin() as connection:
         if throttle.count(connection, MAIL, mail, now - timedelta(hours=1)) >= limit:
             allowed = False
@@ -153,6 +251,6 @@ def mail_allowed(portal: Portal, mail: str, *, purpose: str, subject: str | None
 
 def forget_old_events(portal: Portal) -> int:
     """Drop counted events older than any window (for a periodic clean-up)."""
-    oldest = max(_settings(portal).window, timedelta(hours=1))
+    oldest = max(portal.limits.window, timedelta(hours=1))
     with portal.store.begin() as connection:
         return throttle.forget_before(connection, portal.clock() - oldest)

@@ -19,7 +19,7 @@ from ..passwords import WeakPassword, check_new_password
 from ..store import tokens
 from .context import Portal
 from .errors import InvalidInput, LinkInvalid
-from .limits import mail_allowed
+from .limits import count_registration, mail_allowed
 from .links import make_token, read_token
 from .self_service import check_address
 
@@ -116,6 +116,7 @@ def register(portal: Portal, registration: Registration, *, remote_addr: str | N
     end fails; in those cases nothing is left behind.
     """
     validate(portal, registration)
+    count_registration(portal, remote_addr=remote_addr)  # TooManyAttempts past the hourly limit
     if not mail_allowed(portal, registration.mail, purpose="registration", remote_addr=remote_addr):
         return  # the same answer as ever; the owner of the address got mails enough this hour
     people = portal.directory.people
