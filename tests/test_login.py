@@ -135,4 +135,4 @@ def test_pages_carry_protective_headers(client, directory):
     headers = client.get("/").headers
     assert "default-src 'self'" in headers["Content-Security-Policy"]
     assert headers["X-Frame-Options"] == "DENY"
-    assert headers["Referrer-Policy"] == "no-referrer"
+    assert headers["Referrer-Policy"] == "same-origin"  # see HEADERS: no-referrer makes Origin null

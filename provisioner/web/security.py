@@ -1,4 +1,4 @@
-"""Request-wide protections: headers, safe redirects, the sysadmin gate."""
+"""Request-wide protections: headers, where forms come from, safe redirects, the sysadmin gate."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from collections.abc import Callable
 from functools import wraps
 from urllib.parse import urlsplit
 
-from flask import Flask, Response, abort, flash, g, redirect, request, url_for
+from flask import Flask, Response, abort, current_app, flash, g, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from ..resources import get_portal
@@ -17,8 +17,10 @@ HEADERS = {
                                 "base-uri 'none'; frame-ancestors 'none'; form-action 'self'"),
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
-    # Links in mails carry tokens: never hand the URL to another site.
-    "Referrer-Policy": "no-referrer",
+    # Links in mails carry tokens: never hand the URL to another site. Not "no-referrer":
+    # under it browsers send `Origin: null` with the portal's own forms (Fetch standard),
+    # which _refuse_other_sites cannot tell from a forged request.
+    "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",
 }
 # Where someone who must set up two-step login (TOTP) may still go before they do.
@@ -27,6 +29,8 @@ OPEN_BEFORE_ENROLMENT = frozenset({"static", "auth.login", "auth.second_step", "
 OPEN_BLUEPRINTS_BEFORE_ENROLMENT = frozenset({"public", "health"})
 ENROL_FIRST = ("Sysadmins and working-group coordinators must use two-step login: "
                "set it up here before going on.")
+STATE_CHANGING_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 def init_app(app: Flask) -> None:
@@ -38,6 +42,8 @@ def init_app(app: Flask) -> None:
         REMEMBER_COOKIE_HTTPONLY=True,
         MAX_CONTENT_LENGTH=256 * 1024,
     )
+    # First of all request hooks: a forged request reaches no session, enrolment or view.
+    app.before_request(_refuse_other_sites)
     app.before_request(_require_totp_enrolment)
     app.after_request(_add_headers)
 
@@ -46,6 +52,43 @@ def _add_headers(response: Response) -> Response:
     for name, value in HEADERS.items():
         response.headers.setdefault(name, value)
     return response
+
+
+def _refuse_other_sites() -> tuple[str, int] | None:
+    """Refuse a state-changing request that a page of another site sent.
+
+    Browsers send Origin with every POST (or, some older ones, only Referer); either must
+    name the public URL's scheme, host and port. `Origin: null` (sandboxed frames, some
+    redirects, file:// pages) is refused too. With neither header, as behind some privacy
+    tools that strip both, Flask-WTF's CSRF token, checked on every such request after
+    this, is the protection, as it always is.
+    """
+    if request.method not in STATE_CHANGING_METHODS:
+        return None
+    sender = request.headers.get("Origin") or request.headers.get("Referer")
+    if not sender:
+        return None
+    public = _origin_of(current_app.config["PUBLIC_URL"])
+    if public is not None and _origin_of(sender) == public:
+        return None
+    return render_template(
+        "error.html", title="Sent from another site",
+        message=("This form came from a page outside the portal, so nothing was done. "
+                 f"To use the portal, open {current_app.config['PUBLIC_URL']} and send the form "
+                 "from there.")), 403
+
+
+def _origin_of(url: str) -> tuple[str, str, int] | None:
+    """(scheme, host, port) of an http(s) URL, default ports filled in; None when it has none."""
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    if scheme not in DEFAULT_PORTS or not parts.hostname:
+        return None
+    try:
+        port = parts.port
+    except ValueError:  # not a number, or out of range
+        return None
+    return scheme, parts.hostname, DEFAULT_PORTS[scheme] if port is None else port
 
 
 def must_enrol_first() -> bool:
