@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -18,3 +19,7 @@ def test_ansible_doc_reads_the_documentation(module):
         capture_output=True, text=True, check=False,
     )
     assert result.returncode == 0 and f'"{module}"' in result.stdout, result.stderr[-2000:]
+    documented = json.loads(result.stdout)[module]
+    assert documented["examples"].strip() and documented["return"]["volunteers"]
+    # Every module takes the batch as a file it reads itself: volunteer data is never a template.
+    assert documented["doc"]["options"]["batch_file"]["type"] == "path"
