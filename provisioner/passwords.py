@@ -8,6 +8,8 @@ from importlib import resources
 
 from zxcvbn import zxcvbn
 
+from .directory import usable_password
+
 MIN_LENGTH = 12
 MAX_LENGTH = 1024
 # Shorter personal strings ("anna", "bob") would refuse too many good passwords.
@@ -47,8 +49,10 @@ def check_new_password(password: str, *, personal: Iterable[str] = ()) -> None:
         raise WeakPassword(f"a password needs at least {MIN_LENGTH} characters")
     if len(password) > MAX_LENGTH:
         raise WeakPassword(f"a password has at most {MAX_LENGTH} characters")
-    if "\x00" in password:
-        raise WeakPassword("a password cannot contain a NUL character")
+    if not usable_password(password):
+        raise WeakPassword("a password cannot contain control characters (such as line breaks) "
+                           "or mix right-to-left and left-to-right letters: the directory "
+                           "could not check it at login")
     lowered = password.lower()
     if lowered in common_passwords():
         raise WeakPassword("a password cannot be one of the most common passwords")

@@ -68,14 +68,16 @@ def test_adding_a_person_twice_raises_already_exists(directory):
         directory.people.add(person())
 
 
-def test_unique_refuses_a_second_entry_with_the_same_mail_anywhere_in_the_tree(directory):
+def test_mail_is_unique_among_accounts_and_requests_share_it_until_one_becomes_an_account(directory):
     active(directory, "alice", mail="shared@example.org")
     with pytest.raises(AlreadyExists):
-        directory.people.add(person("bob", mail="shared@example.org"))
-    with pytest.raises(AlreadyExists):
         directory.people.add(person("carol", mail="SHARED@example.org"), pending=False)
-    assert directory.people.find("bob") is None
+    directory.people.add(person("bob", mail="shared@example.org"))  # a request proves nothing yet
+    with pytest.raises(AlreadyExists):
+        directory.people.activate("bob")
     assert directory.people.find("carol") is None
+    assert directory.people.get("bob").pending
+    assert directory.people.find_by_mail("shared@example.org").uid == "alice"
 
 
 def test_a_uid_differing_only_by_case_is_the_same_uid(directory):

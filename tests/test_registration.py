@@ -88,7 +88,7 @@ def test_a_link_for_a_request_that_was_purged_does_not_verify_a_new_one(app, vis
     ("password", "short", "at least 12"),
     ("password", "vera-is-my-password", "cannot contain your username"),
     ("password", "qwerty123456", "most common"),
-    ("groups", ["kitchen", "nonexistent"], "is not a valid choice"),
+    ("groups", ["kitchen", "nonexistent"], "choose from the list"),
     ("availability", "forever", "Not a valid choice"),
     ("note", "x" * 2001, "2000"),
 ])

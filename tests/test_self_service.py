@@ -77,7 +77,7 @@ def test_names_in_any_script_are_welcome(vera, directory):
     ("Vera)(|(objectClass=*", "use letters, digits"),
     ("Vera\\2a", "use letters, digits"),
     ("<script>alert(1)</script>", "use letters, digits"),
-    ("Vera\x00Admin", "use letters, digits"),
+    ("Vera\x00Admin", "remove the control characters"),
     ("x" * 10_000, "longer than 128"),
     ("   ", "This field is required"),
 ])
@@ -174,7 +174,7 @@ def test_an_address_taken_before_the_link_is_used_is_not_set(app, vera, director
     ("x*)(mail=*)@example.org", "an email address such as"),
     ("vera@example.org)(uid=*", "an email address such as"),
     ("*", "an email address such as"),
-    ("vera@example.org\r\nBcc: victim@example.org", "an email address such as"),
+    ("vera@example.org\r\nBcc: victim@example.org", "remove the control characters"),
     ("a" * 10_000 + "@example.org", "longer than 254"),
     ("vera@example.org", "already your address"),
 ])

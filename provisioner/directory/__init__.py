@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from .connection import DirectoryConnection, DirectorySettings
+from .connection import DirectoryConnection, DirectorySettings, usable_password
 from .errors import AlreadyExists, DirectoryError, DirectoryUnavailable, InvalidValue, NotFound
 from .groups import Group, Groups
 from .layout import SYSADMINS_GROUP, Layout
@@ -19,6 +19,7 @@ from .tree import ensure_tree
 __all__ = [
     "AlreadyExists", "Directory", "DirectoryError", "DirectorySettings", "DirectoryUnavailable",
     "Group", "InvalidValue", "NewPerson", "NotFound", "Person", "SYSADMINS_GROUP", "Status",
+    "usable_password",
 ]
 
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 import ldap3
 from ldap3.core import exceptions as ldap_errors
+from ldap3.protocol.sasl.sasl import validate_simple_password
 
 from .errors import AlreadyExists, DirectoryError, DirectoryUnavailable, InvalidValue, NotFound
 
@@ -241,12 +242,22 @@ class DirectoryConnection:
     def check_password(self, dn: str, password: str) -> bool:
         """Bind as `dn` on a connection of its own, to the server the portal uses (or the
         next that answers). Never an unauthenticated bind."""
-        if not password:
+        if not password or not usable_password(password):
             return False
         with self._translated("check a password"):
             conn, bound = self._open(dn, password, raise_exceptions=False)
             _discard(conn)
             return bound
+
+
+def usable_password(password: str) -> bool:
+    """Whether ldap3 can send it (SASLprep, RFC 4013): no control characters, no mix of
+    right-to-left and left-to-right letters... One it cannot send was never set either."""
+    try:
+        validate_simple_password(password)
+    except ldap_errors.LDAPSASLPrepError:
+        return False
+    return True
 
 
 def _discard(conn: ldap3.Connection) -> None:

@@ -12,7 +12,7 @@ from ldap3.utils.conv import escape_filter_chars
 from ldap3.utils.dn import escape_rdn
 
 from .connection import DirectoryConnection, Record
-from .errors import DirectoryError, InvalidValue, NotFound
+from .errors import AlreadyExists, DirectoryError, InvalidValue, NotFound
 from .layout import UID_PATTERN, Layout, check_uid
 
 PERSON_CLASSES = ["inetOrgPerson", "occupyVolunteer"]
@@ -227,9 +227,14 @@ class People:
         return person
 
     def activate(self, uid: str) -> Person:
-        """Move a pending entry to ou=people; a person already there is returned as is."""
+        """Move a pending entry to ou=people; a person already there is returned as is.
+
+        AlreadyExists when an account has its address: the unique overlay checks adds and
+        modifies in ou=people, but a move only for the new RDN's values."""
         person = self.get(uid)
         if person.pending:
+            if any(not holder.pending for holder in self.with_mail(person.mail)):
+                raise AlreadyExists(f"another account has the address of {uid!r}")
             self._conn.move(person.dn, f"uid={escape_rdn(person.uid)}", self._layout.people)
         return self.get(uid)
 

@@ -24,6 +24,8 @@ from .security import sysadmin_required
 
 blueprint = Blueprint("admin", __name__, url_prefix="/admin")
 AUDIT_PAGE_SIZE = 200
+MAX_SELECTED = 100   # more than a queue page shows
+MAX_MESSAGE = 300
 
 
 @blueprint.get("/requests")
@@ -43,10 +45,13 @@ def approve_one(uid: str):
 @blueprint.post("/requests/approve-selected")
 @sysadmin_required
 def approve_selected():
-    uids = request.form.getlist("uid")
+    uids = list(dict.fromkeys(request.form.getlist("uid")))
     if not uids:
         flash("Select at least one request.", "error")
-    _approve(uids, None)
+    elif len(uids) > MAX_SELECTED:
+        flash(f"Select at most {MAX_SELECTED} requests at a time.", "error")
+    else:
+        _approve(uids, None)
     return redirect(url_for(".requests"))
 
 
@@ -64,11 +69,16 @@ def _attempt(uid: str, verb: str, done: str, action: Callable[[], object]) -> No
     try:
         action()
     except InvalidInput as error:
-        flash(f"{uid}: not {verb}: {'; '.join(error.errors.values())}", "error")
+        flash(_bounded(f"{uid}: not {verb}: {'; '.join(error.errors.values())}"), "error")
     except (WorkflowError, DirectoryError) as error:
-        flash(f"{uid}: not {verb}: {error}", "error")
+        flash(_bounded(f"{uid}: not {verb}: {error}"), "error")
     else:
         flash(done)
+
+
+def _bounded(message: str) -> str:
+    """A message that may quote what someone sent stays short (it travels in the session)."""
+    return message if len(message) <= MAX_MESSAGE else message[:MAX_MESSAGE - 1] + "…"
 
 
 @blueprint.post("/requests/<uid>/reject")

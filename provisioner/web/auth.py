@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
-from flask_wtf import FlaskForm
 from wtforms import StringField
 from wtforms.validators import DataRequired, Length
 
@@ -28,7 +27,7 @@ from ..workflow import (
 )
 from ..workflow.limits import TooManyAttempts, limited_log_in, limited_second_factor
 from ..workflow.totp import LOGIN_CODE_TIME
-from .forms import LoginForm
+from .forms import LoginForm, PortalForm
 from .security import ENROL_FIRST, safe_next
 from .users import User
 
@@ -37,7 +36,7 @@ blueprint = Blueprint("auth", __name__)
 PENDING_LOGIN = "second_factor_pending"
 
 
-class CodeForm(FlaskForm):
+class CodeForm(PortalForm):
     code = StringField("Code", validators=[DataRequired(), Length(max=64)],
                        description="6 digits from your authenticator app, or a recovery code",
                        render_kw={"autocomplete": "one-time-code", "inputmode": "text",
@@ -79,7 +78,7 @@ def login():
         return render_template("login.html", form=form), 401
     if current_user.is_authenticated and request.method == "GET":
         return redirect(target or url_for("account.overview"))
-    return render_template("login.html", form=form)
+    return render_template("login.html", form=form), 400 if request.method == "POST" else 200
 
 
 def _pending_login(portal: Portal) -> dict | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 from flask_wtf import FlaskForm
 from wtforms import (
     EmailField,
@@ -12,18 +14,61 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, EqualTo, InputRequired, Length
+from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from ..workflow import AVAILABILITY
 
+MAX_SHOWN = 256  # a refused value longer than this (or its field's limit) is not shown again
+
+
+# Line breaks and tabs are text in a multi-line field; every other control character
+# is refused everywhere, before any value reaches the directory, a mail or a playbook.
+MULTILINE_WHITESPACE = frozenset("\t\n\r")
+CONTROL_REFUSED = "remove the control characters (such as line breaks) from this field"
+
+
+class PortalForm(FlaskForm):
+    """Every form of the portal: control characters refused with a clear message, and a
+    refused value too long for its field not shown again, so no answer repeats a flood."""
+
+    def validate(self, extra_validators=None) -> bool:
+        valid = super().validate(extra_validators)
+        for field in self:
+            if isinstance(field.data, str) and _has_control_characters(field):
+                field.errors = [*field.errors, CONTROL_REFUSED]
+                valid = False
+            if field.errors and isinstance(field.data, str) and len(field.data) > _max_length(field):
+                field.data = ""
+        return valid
+
+
+def _has_control_characters(field) -> bool:
+    allowed = MULTILINE_WHITESPACE if isinstance(field, TextAreaField) else frozenset()
+    return any(unicodedata.category(ch) == "Cc" and ch not in allowed for ch in field.data)
+
+
+def _max_length(field) -> int:
+    limits = [validator.max for validator in field.validators
+              if isinstance(validator, Length) and validator.max >= 0]
+    return min(limits, default=MAX_SHOWN)
+
 
 class CheckboxesField(SelectMultipleField):
+    """Checkboxes; values not offered are refused in one short message, never listed."""
+
     widget = ListWidget(prefix_label=False)
     option_widget = CheckboxInput()
 
+    def pre_validate(self, form) -> None:
+        offered = {choice.value if isinstance(choice, SelectChoice) else choice[0]
+                   for choice in self.choices}
+        if len(self.data or ()) > len(offered) or not set(self.data or ()) <= offered:
+            self.data = [value for value in self.data or () if value in offered]
+            raise ValidationError("choose from the list")
 
-class RegistrationForm(FlaskForm):
+
+class RegistrationForm(PortalForm):
     uid = StringField("Username", validators=[DataRequired(), Length(max=64)],
                       description="3 to 32 lowercase letters, digits and hyphens, starting with a letter")
     display_name = StringField("Your name, as others will see it",
@@ -41,6 +86,6 @@ class RegistrationForm(FlaskForm):
     note = TextAreaField("A note for the sysadmins (optional)", validators=[Length(max=2000)])
 
 
-class LoginForm(FlaskForm):
+class LoginForm(PortalForm):
     uid = StringField("Username", validators=[DataRequired(), Length(max=64)])
     password = PasswordField("Password", validators=[DataRequired(), Length(max=1024)])

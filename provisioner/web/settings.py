@@ -6,7 +6,6 @@ from datetime import timedelta
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
-from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 
@@ -24,6 +23,7 @@ from ..workflow import (
     request_password_reset,
     reset_password,
 )
+from .forms import PortalForm
 
 blueprint = Blueprint("settings", __name__)
 
@@ -32,11 +32,11 @@ NEW_PASSWORD = {"autocomplete": "new-password"}
 CURRENT_PASSWORD = {"autocomplete": "current-password"}
 
 
-class ResetRequestForm(FlaskForm):
+class ResetRequestForm(PortalForm):
     mail = EmailField("Your account's email address", validators=[DataRequired(), Length(max=254)])
 
 
-class NewPasswordForm(FlaskForm):
+class NewPasswordForm(PortalForm):
     password = PasswordField("New password", validators=[DataRequired(), Length(max=1024)],
                              description=STRONG_HINT, render_kw=NEW_PASSWORD)
     password_again = PasswordField("New password again", render_kw=NEW_PASSWORD, validators=[
@@ -48,12 +48,12 @@ class ChangePasswordForm(NewPasswordForm):
                                  render_kw=CURRENT_PASSWORD)
 
 
-class DisplayNameForm(FlaskForm):
+class DisplayNameForm(PortalForm):
     display_name = StringField("Your name, as others will see it",
                                validators=[DataRequired(), Length(max=128)])
 
 
-class EmailChangeForm(FlaskForm):
+class EmailChangeForm(PortalForm):
     mail = EmailField("New email address", validators=[DataRequired(), Length(max=254)])
     password = PasswordField("Current password", validators=[DataRequired(), Length(max=1024)],
                              description="To be sure it is you asking", render_kw=CURRENT_PASSWORD)
@@ -63,7 +63,7 @@ def _reset_lifetime() -> timedelta:
     return timedelta(minutes=current_app.config["RESET_LINK_MINUTES"])
 
 
-def _show_refused(form: FlaskForm, refused: InvalidInput) -> None:
+def _show_refused(form: PortalForm, refused: InvalidInput) -> None:
     for name, reason in refused.errors.items():
         getattr(form, name).errors.append(reason)
 

@@ -50,7 +50,7 @@ def approve(portal: Portal, uid: str, groups: Iterable[str] | None, *, actor: st
     person = _awaiting_approval(portal, uid)
     slugs = list(dict.fromkeys(person.requested_groups if groups is None else groups))
     if unknown := [slug for slug in slugs if slug not in portal.catalogue]:
-        raise InvalidInput({"groups": f"no such working group: {', '.join(unknown)}"})
+        raise InvalidInput({"groups": f"{len(unknown)} of these are not working groups"})
     directory = portal.directory
     with _deciding(portal, person, APPROVE, actor=actor) as mark_decided:
         directory.people.activate(uid)
