@@ -28,10 +28,15 @@ def root_connection(server: PrivateSlapd):
 
 
 def snapshot(server: PrivateSlapd) -> dict[str, dict]:
-    """Every entry with its operational attributes (entryCSN, modifyTimestamp...)."""
+    """Every entry with its operational attributes (entryCSN, modifyTimestamp...).
+
+    The login decoy is left out: slapd records every failed login that cannot succeed
+    on it, by design (tests/security/test_login_timing.py watches it)."""
+    decoy = server.layout.login_decoy.lower()
     with root_connection(server) as conn:
         conn.search(server.base_dn, "(objectClass=*)", attributes=["*", "+"])
-        return {item["dn"]: dict(item["raw_attributes"]) for item in conn.response}
+        return {item["dn"]: dict(item["raw_attributes"]) for item in conn.response
+                if item["dn"].lower() != decoy}
 
 
 def wipe(server: PrivateSlapd) -> None:
