@@ -12,7 +12,7 @@ from flask.cli import FlaskGroup, NoAppException, with_appcontext
 
 from . import create_app, workflow
 from .catalogue import CatalogueError
-from .config import ENV_PREFIX, ConfigError
+from .config import ENV_PREFIX, ConfigError, load_settings
 from .directory import DirectoryError
 from .jobs import Worker
 from .passwords import WeakPassword
@@ -25,6 +25,8 @@ from .resources import (
     runner_settings,
 )
 from .runner import PlaybookRunner
+from .store import Store, StoreUnavailable
+from .store.migrate import SchemaError
 
 
 @click.command("init-directory")
@@ -77,6 +79,24 @@ def purge_expired() -> None:
     except DirectoryError as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"Removed {len(purged)} expired request(s){': ' if purged else '.'}{', '.join(purged)}")
+
+
+@click.command("upgrade")
+def upgrade() -> None:
+    """Bring the store's database to the current schema; safe to run again.
+
+    It runs without create_app, which would migrate first and leave it nothing to report.
+    """
+    try:
+        store = Store(load_settings()["DATABASE_URL"])
+    except ConfigError as error:
+        raise click.ClickException(str(error)) from None
+    try:
+        click.echo(store.create_schema().describe())
+    except (StoreUnavailable, SchemaError) as error:
+        raise click.ClickException(str(error)) from None
+    finally:
+        store.dispose()
 
 
 @click.command("reset-totp")
@@ -143,8 +163,8 @@ def _create_app() -> Flask:
 
 
 cli = FlaskGroup(create_app=_create_app, help="occupy-provisioner: volunteers in, accounts out.")
-for command in (init_directory, create_admin, purge_expired, reset_totp_command, set_coordinator,
-                worker, demo):
+for command in (init_directory, create_admin, purge_expired, reset_totp_command,
+                set_coordinator, upgrade, worker, demo):
     cli.add_command(command)
 
 

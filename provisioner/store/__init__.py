@@ -13,7 +13,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from .schema import metadata
+from . import migrate
 
 
 class StoreUnavailable(RuntimeError):
@@ -30,9 +30,12 @@ class Store:
         if self.engine.dialect.name == "sqlite":
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
 
-    def create_schema(self) -> None:
-        """Create missing tables; existing ones are left as they are."""
-        metadata.create_all(self.engine)
+    def create_schema(self) -> migrate.SchemaUpgrade:
+        """Create the schema, or migrate the one there to the current one (see migrate.py)."""
+        try:
+            return migrate.upgrade(self.engine)
+        except sa.exc.OperationalError as error:
+            raise StoreUnavailable(f"the database does not answer: {error.orig}") from None
 
     @contextmanager
     def begin(self) -> Iterator[Connection]:
@@ -52,9 +55,10 @@ class Store:
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
-    # WAL lets the portal read while a worker writes; wait rather than fail on a lock.
+    # WAL lets the portal read while a worker writes; wait rather than fail on a lock
+    # (first: turning WAL on takes one, when processes open a new store together).
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()

@@ -1,0 +1,129 @@
+"""The store's schema at commit e77143b, the last release before migrations: a frozen copy.
+
+tests/test_store_migrations.py makes a store with its create_all, as that release did,
+and checks that revision 0001 builds the same thing. Never edit it.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+# Who did what to whom, and when. Never a password or a token.
+audit_log = sa.Table(
+    "audit_log", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False, index=True),
+    sa.Column("actor", sa.String(64)),          # uid, or None for the public / the system
+    sa.Column("action", sa.String(40), nullable=False),
+    sa.Column("subject", sa.String(64), index=True),  # the uid acted upon
+    sa.Column("detail", sa.Text),
+    sa.Column("remote_addr", sa.String(45)),
+)
+
+# Single-use links: the SHA-256 of each token once used (never the token itself).
+used_tokens = sa.Table(
+    "used_tokens", metadata,
+    sa.Column("digest", sa.String(64), primary_key=True),
+    sa.Column("purpose", sa.String(32), nullable=False),
+    sa.Column("used_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+# Logged-in sessions, so that one or all of a person's sessions can be ended (logout,
+# logout everywhere, password reset). The cookie holds a random token; only its
+# SHA-256 is kept here.
+sessions = sa.Table(
+    "sessions", metadata,
+    sa.Column("digest", sa.String(64), primary_key=True),
+    sa.Column("uid", sa.String(64), nullable=False, index=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("last_seen", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("ended_at", sa.DateTime(timezone=True)),
+    sa.Column("remote_addr", sa.String(45)),
+)
+
+# Provisioning jobs: grant or revoke access for some volunteers. A worker holds a
+# running job under a lease; when the lease runs out (the worker died), another
+# worker may claim it again.
+jobs = sa.Table(
+    "jobs", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("kind", sa.String(16), nullable=False),     # grant, revoke
+    sa.Column("state", sa.String(16), nullable=False, index=True),
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("max_attempts", sa.Integer, nullable=False),
+    sa.Column("not_before", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("lease_owner", sa.String(128)),
+    sa.Column("lease_expires", sa.DateTime(timezone=True)),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("created_by", sa.String(64)),
+    sa.Column("started_at", sa.DateTime(timezone=True)),
+    sa.Column("finished_at", sa.DateTime(timezone=True)),
+    sa.Column("error", sa.Text),
+)
+
+# Who a job is for, and which working groups (space-separated slugs).
+job_targets = sa.Table(
+    "job_targets", metadata,
+    sa.Column("job_id", sa.Integer, sa.ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("uid", sa.String(64), primary_key=True, index=True),
+    sa.Column("groups", sa.Text, nullable=False),
+)
+
+# What each task did for each volunteer and service, attempt by attempt.
+job_results = sa.Table(
+    "job_results", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("job_id", sa.Integer, sa.ForeignKey("jobs.id", ondelete="CASCADE"), nullable=False,
+              index=True),
+    sa.Column("attempt", sa.Integer, nullable=False),
+    sa.Column("worker", sa.String(128), nullable=False),
+    sa.Column("uid", sa.String(64), nullable=False, index=True),
+    sa.Column("service", sa.String(32), nullable=False),
+    sa.Column("task", sa.String(200), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),  # ok, changed, failed
+    sa.Column("message", sa.Text),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+)
+
+# Volunteers' requests to join a working group, decided by its coordinators or a
+# sysadmin. At most one open request per person and group, kept by the database
+# (a partial unique index) so that two quick clicks cannot make two.
+group_requests = sa.Table(
+    "group_requests", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("uid", sa.String(64), nullable=False, index=True),
+    sa.Column("slug", sa.String(32), nullable=False),      # the working group, from the catalogue
+    sa.Column("state", sa.String(16), nullable=False),     # open, approved, declined
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("decided_at", sa.DateTime(timezone=True)),
+    sa.Column("decided_by", sa.String(64)),
+    sa.Column("reason", sa.Text),                          # a decline's reason, as mailed
+    sa.Index("group_requests_one_open", "uid", "slug", unique=True,
+             sqlite_where=sa.text("state = 'open'"), postgresql_where=sa.text("state = 'open'")),
+)
+
+# TOTP recovery codes: ten per enrolment, each usable once. Only a salted scrypt hash
+# of each code is kept; the codes themselves are shown once and never stored.
+totp_recovery_codes = sa.Table(
+    "totp_recovery_codes", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("uid", sa.String(64), nullable=False, index=True),
+    sa.Column("salt", sa.String(32), nullable=False),      # hex, 16 random bytes per code
+    sa.Column("digest", sa.String(64), nullable=False),    # hex scrypt of the code
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("used_at", sa.DateTime(timezone=True)),
+)
+
+# Abuse limits: one row per counted event (a failed login, a failed code, a mail sent),
+# so that every portal process sees the same counts. The key is a lowercased uid or
+# an address (client or mail); never a password or a code.
+throttle_events = sa.Table(
+    "throttle_events", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("key", sa.String(320), nullable=False),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("throttle_events_lookup", "kind", "key", "at"),
+)
