@@ -27,6 +27,7 @@ from .resources import (
 from .runner import PlaybookRunner
 from .store import Store, StoreUnavailable
 from .store.migrate import SchemaError
+from .workflow.limits import forget_old_events
 
 
 @click.command("init-directory")
@@ -79,6 +80,17 @@ def purge_expired() -> None:
     except DirectoryError as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"Removed {len(purged)} expired request(s){': ' if purged else '.'}{', '.join(purged)}")
+
+
+@click.command("prune-limits")
+@with_appcontext
+def prune_limits() -> None:
+    """Delete counted abuse-limit events older than any limit's window (run from a timer)."""
+    try:
+        removed = forget_old_events(get_portal())
+    except StoreUnavailable as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"Removed {removed} old abuse-limit event(s).")
 
 
 @click.command("upgrade")
@@ -163,7 +175,7 @@ def _create_app() -> Flask:
 
 
 cli = FlaskGroup(create_app=_create_app, help="occupy-provisioner: volunteers in, accounts out.")
-for command in (init_directory, create_admin, purge_expired, reset_totp_command,
+for command in (init_directory, create_admin, purge_expired, prune_limits, reset_totp_command,
                 set_coordinator, upgrade, worker, demo):
     cli.add_command(command)
 

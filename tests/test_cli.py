@@ -1,17 +1,19 @@
-"""The provisioner command: init-directory and create-admin, as a sysadmin runs them."""
+"""The provisioner command: init-directory, create-admin and the others, as a sysadmin runs them."""
 
 from __future__ import annotations
 
 import os
 import shutil
 import subprocess
+from datetime import timedelta
 
 import pytest
 
 from provisioner import create_app
 from provisioner.cli import cli
+from provisioner.clock import utc_now
 from provisioner.resources import get_portal, get_store
-from provisioner.store import audit
+from provisioner.store import audit, throttle
 from provisioner.workflow import has_totp
 
 from ldap_helpers import snapshot
@@ -135,3 +137,15 @@ def test_reset_totp_from_the_host_is_the_way_back_for_a_locked_out_sysadmin(app,
             entry = audit.entries(connection, person="sam")[0]
     assert (entry.action, entry.actor) == ("totp-reset", "(command line)")
     assert run("reset-totp", "sam").exit_code == 1     # nothing left to reset: said, not a traceback
+
+
+def test_prune_limits_forgets_events_older_than_every_window(app, run):
+    now = utc_now()
+    with app.app_context(), get_store().begin() as connection:
+        throttle.record(connection, "login", "vera", now - timedelta(days=2))
+        throttle.record(connection, "login", "vera", now - timedelta(minutes=1))
+    result = run("prune-limits")
+    assert result.exit_code == 0, result.output
+    assert "Removed 1 old abuse-limit event(s)." in result.output
+    with app.app_context(), get_store().begin() as connection:
+        assert throttle.count(connection, "login", "vera", since=now - timedelta(days=3)) == 1
