@@ -3,7 +3,8 @@
     mailman shell -r occupy_lists.ensure DOMAIN LISTS_JSON CHECK_ONLY
 
 Makes sure the domain and every list in LISTS_JSON ([{"name", "display_name"}]) exist,
-creating only what is missing, and prints one JSON line {"changed": [what was (or,
+creating only what is missing (a working group's list keeps its archive private: its
+members only), and prints one JSON line {"changed": [what was (or,
 CHECK_ONLY "true", would be) done]}. Works on the database, with the server stopped or
 running; Mailman commits when the function returns without an error.
 """
@@ -11,6 +12,7 @@ running; Mailman commits when the function returns without an error.
 import json
 
 from mailman.app.lifecycle import create_list
+from mailman.interfaces.archiver import ArchivePolicy
 from mailman.interfaces.domain import IDomainManager
 from mailman.interfaces.listmanager import IListManager
 from zope.component import getUtility
@@ -33,5 +35,6 @@ def ensure(domain, lists_json, check_only="false"):
         if not dry_run:
             mailing_list = create_list(address)
             mailing_list.display_name = wanted["display_name"]
+            mailing_list.archive_policy = ArchivePolicy.private
         changed.append(f"list {address} created")
     print(json.dumps({"changed": changed}))
