@@ -158,8 +158,9 @@ def test_no_secret_reaches_the_artifacts_or_the_store(app, directory, slapd_serv
 
 
 def test_an_idle_worker_stops_cleanly_on_sigterm(app, directory, slapd_server, tmp_path):
-    worker = start_worker(worker_environment(app, slapd_server, tmp_path, WORKER_POLL_SECONDS=0.1))
-    time.sleep(1.5)
+    environment = worker_environment(app, slapd_server, tmp_path, WORKER_POLL_SECONDS=0.1)
+    worker = start_worker({**environment, "PYTHONUNBUFFERED": "1"})
+    assert worker.stdout.readline().startswith("worker ")  # its handler is set: it is listening
     worker.send_signal(signal.SIGTERM)
     output, _ = worker.communicate(timeout=30)
     assert worker.returncode == 0, output

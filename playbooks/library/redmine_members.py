@@ -104,6 +104,11 @@ class VolunteerProblem(Exception):
 class Answer:
     status: int
     data: dict
+    after_busy: bool = False    # a 500 came first: a 422 "already taken" may be our own request
+
+    def taken_by_us(self) -> bool:
+        """A 422 "already taken" that answers our own earlier try, which Redmine did."""
+        return self.status == 422 and self.after_busy
 
     def errors(self) -> str:
         found = self.data.get("errors") if isinstance(self.data, dict) else None
@@ -152,10 +157,12 @@ class RedmineClient:
                 query: dict | None = None) -> Answer:
         target = self._prefix + path + (f"?{urlencode(query)}" if query else "")
         payload = json.dumps(body).encode() if body is not None else None
+        busy = False
         for pause in (*BUSY_RETRY_SECONDS, None):
             status, raw = self._exchange(method, target, payload)
             if status != 500 or pause is None:
                 break
+            busy = True
             time.sleep(pause)
         if status == 401:
             raise RedmineUnavailable(f"Redmine at {self.url} refused the API key (HTTP 401)")
@@ -165,7 +172,7 @@ class RedmineClient:
             data = json.loads(raw) if raw.strip() else {}
         except ValueError:
             data = {}
-        return Answer(status, data)
+        return Answer(status, data, after_busy=busy)
 
     def _exchange(self, method: str, target: str, payload: bytes | None) -> tuple[int, bytes]:
         # A kept-alive connection the server has closed fails on first use: one fresh
@@ -369,6 +376,9 @@ class RedmineAccess:
             # mail address may be the one taken, by another account: look.
             found = self.find_user(uid)
             if found is not None:
+                if answer.taken_by_us():
+                    self.changed = True
+                    outcome.done.append("Redmine account created")
                 return self.user_with_memberships(found["id"])
         raise VolunteerProblem(f"Redmine did not create an account for {uid}: {answer.errors()}")
 
@@ -384,7 +394,9 @@ class RedmineAccess:
         if answer.status != 422 or project.id not in _project_ids(self.user_with_memberships(user_id)):
             outcome.problems.append(f"Redmine did not add the membership of {project.identifier}: "
                                     f"{answer.errors()}")
-        return False
+            return False
+        self.changed = self.changed or answer.taken_by_us()
+        return answer.taken_by_us()
 
     def revoke(self, volunteer: dict) -> dict:
         outcome = Outcome()
