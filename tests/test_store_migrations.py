@@ -176,3 +176,14 @@ def test_a_database_with_only_some_of_the_tables_is_refused_unchanged(store, dat
     assert result.exit_code == 1
     assert "not made by this portal" in result.output and "throttle_events" in result.output
     assert set(sa.inspect(store.engine).get_table_names()) == {"audit_log"}
+
+
+def test_a_store_a_newer_release_migrated_is_refused_unchanged(store, database_url):
+    store.create_schema()
+    with store.engine.begin() as connection:
+        connection.exec_driver_sql("UPDATE alembic_version SET version_num = '9999'")
+    result = invoke_upgrade(database_url)
+    assert result.exit_code == 1
+    assert "revision 9999, which this release does not know" in result.output
+    with store.engine.connect() as connection:
+        assert migrate.current_revision(connection) == "9999"

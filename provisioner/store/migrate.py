@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection, Engine
 
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -43,7 +44,7 @@ FIRST_RELEASE_TABLES = frozenset({
 
 
 class SchemaError(RuntimeError):
-    """The database holds tables this store cannot have made; nothing was changed."""
+    """The database holds a schema this release cannot have made; nothing was changed."""
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,7 @@ def upgrade(engine: Engine) -> SchemaUpgrade:
             found = _revision_made_by_create_all(connection)
             adopted = found is not None
         config = alembic_config(connection)
+        _check_known(config, found)
         if adopted:
             command.stamp(config, found)
         command.upgrade(config, "head")
@@ -95,6 +97,14 @@ def alembic_config(connection: Connection) -> Config:
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["connection"] = connection  # env.py runs on it
     return config
+
+
+def _check_known(config: Config, revision: str | None) -> None:
+    """Refuse a database that a newer release migrated: this one would not know its schema."""
+    known = {script.revision for script in ScriptDirectory.from_config(config).walk_revisions()}
+    if revision is not None and revision not in known:
+        raise SchemaError(f"the database is at schema revision {revision}, which this release does not "
+                          "know: a newer release migrated it; deploy that release, or restore a backup")
 
 
 def _lock(connection: Connection) -> None:
