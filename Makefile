@@ -16,9 +16,10 @@ test: install
 
 install: debian-packages $(VENV)/.installed
 
-# site.yml into a fresh Debian root (debootstrap), twice; ansible-lint. Needs root.
+# site.yml over ssh into a booted Debian root (debootstrap, systemd-nspawn), twice, then a
+# volunteer from registration to every service; ansible-lint. Needs root.
 test-deploy: install $(VENV)/.deploy-tools
-	@scripts/install-debian-packages debootstrap
+	@scripts/install-debian-packages debootstrap systemd-container openssh-client
 	$(BIN)/pytest tests/deploy
 
 $(VENV)/.deploy-tools: $(VENV)/.installed

@@ -1,68 +1,59 @@
-"""`make test-deploy`: site.yml deployed into fresh Debian roots made with debootstrap.
+"""`make test-deploy`: site.yml deployed as docs/deploy.md says, into Debian hosts made with debootstrap.
 
-One debootstrap (minbase) per session, copied for each host; a policy-rc.d keeps
-packages from starting services, and each role's *_start_services is off, so
-nothing runs inside but slapd, which the openldap role needs and the inventories
-keep on loopback ports. The tests start what they check themselves. Needs root.
+Over ssh into booted hosts (their own systemd under systemd-nspawn, booted_host.py),
+with every service started: the whole stack on one host, driven as its people would
+(test_booted_site.py, test_deployed_directory.py), and two directory servers that
+replicate each other (test_replication_deploy.py). Needs root.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import tempfile
 from pathlib import Path
 
 import pytest
 import yaml
 
-from provisioner.private_services.process import free_port
-
-from debian_roots import EXAMPLE, DebianRoot, Deployment, make_root, random_secrets, run_site, write_inventory
+from booted_host import RUNNING, BootedHost
+from booted_site import HOSTNAME, SiteDeployment, free_ports, write_inventory
+from site_runs import EXAMPLE
 
 
 @pytest.fixture(scope="session")
 def work_folder():
     if os.geteuid() != 0:
-        raise RuntimeError("the deploy tests need root: debootstrap, chroot and mount")
+        raise RuntimeError("the deploy tests need root: debootstrap and systemd-nspawn")
     work = Path(tempfile.mkdtemp(prefix="site-", dir="/var/tmp"))
     yield work
-    if str(work) not in Path("/proc/mounts").read_text():  # never delete through a mounted /proc
+    if not any(work.glob(f"*/{RUNNING}")):  # never delete a root under a running container
         shutil.rmtree(work, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
-def fresh_root(work_folder):
-    """Makes fresh Debian roots: one debootstrap, then a copy for each."""
-    template = work_folder / "debootstrap"
-    make_root(template)
-    made: list[DebianRoot] = []
-
-    def copy(name: str) -> DebianRoot:
-        root = DebianRoot(work_folder / name)
-        subprocess.run(["cp", "-a", str(template), str(root.path)], check=True)
-        root.mount_proc()
-        made.append(root)
-        return root
-
-    yield copy
-    for root in made:
-        root.remove()
-
-
-@pytest.fixture(scope="session")
-def deployment(work_folder, fresh_root):
-    """inventory/example deployed into one fresh root, twice."""
-    root = fresh_root("one-host")
-    passwords = random_secrets(
-        "vault_ldap_portal_password", "vault_ldap_wiki_password", "vault_ldap_redmine_password",
-        "vault_wiki_robot_password", "vault_mailman_rest_password", "vault_portal_secret_key")
-    deployment = Deployment(root=root, inventory=work_folder / "one-host-inventory", ldap_port=free_port(),
-                            ldaps_port=free_port(), base_dn=yaml.safe_load(
-                                (EXAMPLE / "group_vars" / "all" / "main.yml").read_text())["ldap_base_dn"],
-                            secrets=passwords, runs=[])
-    write_inventory(deployment.inventory, root, deployment.ldap_port, deployment.ldaps_port, passwords)
-    for number in (1, 2):
-        deployment.runs.append(run_site(deployment.inventory, work_folder / f"one-host-run-{number}.log"))
-    return deployment
+def booted_site(work_folder, mail_sink):
+    """inventory/example deployed over ssh into a booted Debian host, twice, services started."""
+    example = yaml.safe_load((EXAMPLE / "group_vars" / "all" / "main.yml").read_text())
+    ports = free_ports("openldap_ldap_port", "openldap_ldaps_port", "nginx_http_port", "nginx_https_port",
+                       "portal", "mailman_server_rest_port", "mailman_server_lmtp_port",
+                       "redmine_server_port", "redmine_server_postgresql_port")
+    test_settings = {
+        # The container shares this machine's network: every port is one free here.
+        **{name: port for name, port in ports.items() if name != "portal"},
+        "portal_bind": f"127.0.0.1:{ports['portal']}",
+        "openldap_listen_address": "127.0.0.1",
+        # Until the deployed Postfix sends it: the portal's and Mailman's mail goes to the sink.
+        "portal_smtp_port": mail_sink.port,
+        "mailman_server_smtp_port": mail_sink.port,
+        # Until redmine_server reads openldap_ldap_port itself.
+        "redmine_server_ldap_port": ports["openldap_ldap_port"],
+    }
+    names = tuple(example[name] for name in ("portal_hostname", "wiki_hostname", "redmine_hostname"))
+    with BootedHost(work_folder / "booted", HOSTNAME, hostnames=names) as host:
+        inventory = work_folder / "booted-inventory"
+        settings, values, password_file = write_inventory(inventory, host, test_settings)
+        deployment = SiteDeployment(host, inventory, settings, values, password_file)
+        for number in (1, 2):
+            deployment.run_site(work_folder / f"booted-run-{number}.log")
+        yield deployment

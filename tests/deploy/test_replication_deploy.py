@@ -1,61 +1,66 @@
 """Two LDAP hosts in ldap_servers: the openldap role makes them replicate each other.
 
-Two fresh roots, each a host of the inventory with its own loopback ports and a
-certificate signed by one test CA (the role refuses replication without one);
-site.yml runs only the directory play there, since the other groups are empty.
+Two booted hosts, each an inventory host with its own loopback ports and a certificate
+signed by one test CA (the role refuses replication without one); site.yml runs only
+the directory play there, since the other groups are empty.
 """
 
 from __future__ import annotations
+
+from contextlib import ExitStack
 
 import ldap3
 import pytest
 import yaml
 
-from provisioner.private_services.process import free_port
-
+from booted_host import BootedHost
+from booted_site import free_ports
 from certificates import make_certificates
-from debian_roots import random_secrets, run_site, write_vault
 from ldap_helpers import eventually
 from ldap_session import ldap_session
+from site_runs import random_secrets, run_site, write_vault
 
 BASE_DN = "dc=replicated,dc=example"
 HOSTS = ("ldap-a", "ldap-b")
 
 
 @pytest.fixture(scope="module")
-def servers(work_folder, fresh_root):
+def servers(work_folder):
     certificates = work_folder / "replication-certificates"
     make_certificates(certificates, *HOSTS)
     inventory = work_folder / "replication-inventory"
-    hosts, ports = {}, {}
-    for host in HOSTS:
-        root = fresh_root(host)
-        ldap_port, ldaps_port = free_port(), free_port()
-        ports[host] = (root, ldap_port, ldaps_port)
-        hosts[host] = {
-            **root.host_vars(),
-            "openldap_listen": f"ldap://127.0.0.1:{ldap_port}/ ldaps://127.0.0.1:{ldaps_port}/ ldapi:///",
-            "openldap_replication_url": f"ldaps://127.0.0.1:{ldaps_port}/",
-            "openldap_tls_certificate": str(certificates / f"{host}.crt"),
-            "openldap_tls_certificate_key": str(certificates / f"{host}.key"),
-        }
-    settings = {"occupation_name": "Replicated", "occupation_domain": "replicated.example",
-                "ldap_base_dn": BASE_DN, "openldap_tls_ca_certificate": str(certificates / "ca.crt")}
-    (inventory / "group_vars" / "all").mkdir(parents=True)
-    (inventory / "group_vars" / "all" / "main.yml").write_text(yaml.safe_dump(settings))
-    passwords = random_secrets("vault_ldap_portal_password", "vault_ldap_wiki_password",
-                               "vault_ldap_redmine_password", "vault_ldap_replicator_password",
-                               "vault_wiki_robot_password")
-    write_vault(inventory, passwords)
-    (inventory / "hosts.yml").write_text(yaml.safe_dump(
-        {"all": {"hosts": hosts, "children": {"ldap_servers": {"hosts": dict.fromkeys(HOSTS)}}}}))
-    run_site(inventory, work_folder / "replication-run.log")
-    return {host: Server(*ports[host], passwords["vault_ldap_portal_password"]) for host in HOSTS}
+    with ExitStack() as running:
+        hosts, servers = {}, {}
+        for name in HOSTS:
+            host = running.enter_context(BootedHost(work_folder / name, name))
+            ports = free_ports("openldap_ldap_port", "openldap_ldaps_port")
+            servers[name] = host, ports
+            hosts[name] = {
+                **host.ansible_vars(), **ports,
+                "openldap_listen_address": "127.0.0.1",
+                "openldap_replication_url": f"ldaps://127.0.0.1:{ports['openldap_ldaps_port']}/",
+                "openldap_tls_certificate": str(certificates / f"{name}.crt"),
+                "openldap_tls_certificate_key": str(certificates / f"{name}.key"),
+            }
+        settings = {"occupation_name": "Replicated", "occupation_domain": "replicated.example",
+                    "ldap_base_dn": BASE_DN, "openldap_tls_ca_certificate": str(certificates / "ca.crt"),
+                    "ansible_python_interpreter": "/usr/bin/python3"}
+        (inventory / "group_vars" / "all").mkdir(parents=True)
+        (inventory / "group_vars" / "all" / "main.yml").write_text(yaml.safe_dump(settings))
+        passwords = random_secrets("vault_ldap_portal_password", "vault_ldap_wiki_password",
+                                   "vault_ldap_redmine_password", "vault_ldap_replicator_password",
+                                   "vault_wiki_robot_password")
+        write_vault(inventory, passwords)
+        (inventory / "hosts.yml").write_text(yaml.safe_dump(
+            {"all": {"hosts": hosts, "children": {"ldap_servers": {"hosts": dict.fromkeys(HOSTS)}}}}))
+        run_site(inventory, work_folder / "replication-run.log")
+        yield {name: Server(host, ports["openldap_ldap_port"], passwords["vault_ldap_portal_password"])
+               for name, (host, ports) in servers.items()}
 
 
 class Server:
-    def __init__(self, root, ldap_port: int, ldaps_port: int, portal_password: str):
-        self.root, self.ldap_port, self.ldaps_port = root, ldap_port, ldaps_port
+    def __init__(self, host: BootedHost, ldap_port: int, portal_password: str):
+        self.host, self.ldap_port = host, ldap_port
         self.portal_password = portal_password
 
     def portal(self):
@@ -81,12 +86,11 @@ class Server:
         return dn
 
     def stop(self) -> None:
-        self.root.stop_processes()
+        stopped = self.host.run("systemctl", "stop", "slapd.service")
+        assert stopped.returncode == 0, stopped.stderr
 
     def start(self) -> None:
-        urls = f"ldap://127.0.0.1:{self.ldap_port}/ ldaps://127.0.0.1:{self.ldaps_port}/ ldapi:///"
-        started = self.root.chroot("/usr/sbin/slapd", "-h", urls, "-u", "openldap", "-g", "openldap",
-                                   "-F", "/etc/ldap/slapd.d")
+        started = self.host.run("systemctl", "start", "slapd.service")
         assert started.returncode == 0, started.stderr
 
 

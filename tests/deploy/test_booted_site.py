@@ -1,0 +1,258 @@
+"""The stack as an occupation deploys it: site.yml over ssh into a booted Debian 12 host.
+
+Everything goes through what the occupation's people use: the documented command on
+the host, the portal's pages through nginx with TLS, the worker, and each service's
+own interface (Mailman's REST API on the host, the wiki and Redmine through nginx).
+"""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import json
+import re
+import secrets
+import smtplib
+import time
+import xmlrpc.client
+from email.message import EmailMessage
+
+import pytest
+import yaml
+
+from portal_actions import VOLUNTEER_PASSWORD, registration
+from portal_browser import PortalBrowser
+
+# What the roles install and start (systemd units on the host).
+UNITS = ("slapd.service", "nginx.service", "php8.2-fpm.service", "mailman3.service", "redmine.service",
+         "occupy-portal.service", "occupy-worker.service")
+VOLUNTEER = "vera"
+VOLUNTEER_MAIL = "vera@example.org"
+GROUPS = ["kitchen", "tech"]
+# Lists the TCP sockets the host's own processes listen on: the network is this machine's,
+# so only the container's processes are named (from its /proc).
+LISTENING = r"""
+import json, os, re
+inodes = {}
+for pid in filter(str.isdigit, os.listdir('/proc')):
+    try:
+        comm = open(f'/proc/{pid}/comm').read().strip()
+        for fd in os.listdir(f'/proc/{pid}/fd'):
+            target = os.readlink(f'/proc/{pid}/fd/{fd}')
+            if target.startswith('socket:['):
+                inodes[target[8:-1]] = comm
+    except OSError:
+        pass
+found = set()
+for table in ('/proc/net/tcp', '/proc/net/tcp6'):
+    for line in open(table).readlines()[1:]:
+        fields = line.split()
+        if fields[3] == '0A' and fields[9] in inodes:
+            found.add((int(fields[1].rsplit(':', 1)[1], 16), inodes[fields[9]]))
+print(json.dumps(sorted(found)))
+"""
+
+
+def test_every_service_the_roles_install_is_running(booted_site):
+    states = {unit: booted_site.host.run("systemctl", "is-active", unit).stdout.strip() for unit in UNITS}
+    assert states == dict.fromkeys(UNITS, "active")
+    failed = booted_site.host.run("systemctl", "list-units", "--failed", "--no-legend", "--plain").stdout
+    assert failed.strip() == "", failed
+
+
+def test_a_second_run_changes_nothing(booted_site):
+    first, second = booted_site.runs
+    assert first["failed"] == 0 and first["changed"] > 0
+    changed = re.findall(r"^TASK \[(.+?)\].*?\n(?:.*\n)*?^changed:", second["log"], re.M)
+    assert second["changed"] == 0, f"changed on the second run: {changed}"
+
+
+def test_site_yml_runs_without_warnings(booted_site):
+    for number, run in enumerate(booted_site.runs, start=1):
+        warnings = re.findall(r"^\s*\[WARNING\]: (.*)$", run["log"], re.M)
+        assert warnings == [], f"run {number} warned: {warnings}"
+
+
+def test_the_host_listens_only_on_ports_the_inventory_gave(booted_site):
+    listed = booted_site.host.run("python3", "-c", LISTENING)
+    assert listed.returncode == 0, listed.stderr
+    listening = {port: name for port, name in json.loads(listed.stdout)}
+    allowed = {booted_site.host.ssh_port, int(booted_site.settings["portal_bind"].rsplit(":", 1)[1]),
+               *(int(value) for name, value in booted_site.settings.items() if name.endswith("_port"))}
+    assert {port: name for port, name in listening.items() if port not in allowed} == {}
+
+
+def test_plain_http_redirects_to_https_on_the_inventory_port(booted_site):
+    hostname = booted_site.settings["portal_hostname"]
+    connection = http.client.HTTPConnection("127.0.0.1", booted_site.port("nginx_http_port"), timeout=10)
+    try:
+        connection.request("GET", "/register", headers={"Host": hostname})
+        answer = connection.getresponse()
+    finally:
+        connection.close()
+    assert answer.status == 301
+    assert answer.getheader("Location") == f"https://{hostname}:{booted_site.port('nginx_https_port')}/register"
+
+
+def test_the_portal_answers_through_nginx_with_tls(booted_site):
+    answer = booted_site.site("portal_hostname").get("/healthz")
+    assert answer.status == 200, answer.text
+    assert answer.headers["Strict-Transport-Security"] is None  # self-signed: no HSTS
+    assert answer.headers["X-Content-Type-Options"] == "nosniff"
+
+
+@pytest.fixture(scope="module")
+def sysadmin(booted_site):
+    """A sysadmin made with the documented command, logged in after setting up two-step login."""
+    password = secrets.token_urlsafe(24)
+    created = booted_site.provisioner("create-admin", "alice", "alice@example.org", input=f"{password}\n")
+    assert created.returncode == 0, created.stderr
+    browser = PortalBrowser(booted_site.site("portal_hostname"))
+    answer = browser.enter_password("alice", password)
+    assert answer.status == 302 and answer.location.startswith("/account/totp/enrol"), answer.location
+    assert browser.enrol_totp().status == 200
+    browser.password = password
+    return browser
+
+
+def test_a_sysadmin_logs_in_with_two_step_login(booted_site, sysadmin):
+    browser = PortalBrowser(booted_site.site("portal_hostname"), sysadmin.authenticator)  # the same app
+    answer = browser.enter_password("alice", sysadmin.password)
+    assert (answer.status, answer.location) == (302, "/login/code")
+    assert browser.get("/admin/requests").status == 302  # the password alone opens nothing
+    assert browser.log_in("alice", sysadmin.password).status == 302
+    assert browser.get("/admin/requests").status == 200
+
+
+@pytest.fixture(scope="module")
+def approved_volunteer(booted_site, sysadmin, mail_sink):
+    """Vera registers on the deployed portal, follows the mailed link, alice approves her, and
+    the deployed worker runs the grant: its outcome as the Jobs page shows it."""
+    volunteer = PortalBrowser(booted_site.site("portal_hostname"))
+    answer = volunteer.register(registration(uid=VOLUNTEER, mail=VOLUNTEER_MAIL, groups=GROUPS))
+    assert answer.status == 302, answer.text
+    link = _mailed_link(mail_sink, VOLUNTEER_MAIL)
+    assert volunteer.confirm(link).status == 200
+    assert sysadmin.approve(VOLUNTEER, GROUPS).status == 302
+    return sysadmin.finished_job(sysadmin.job_for("grant", VOLUNTEER))
+
+
+def _mailed_link(mail_sink, to: str, timeout: float = 60) -> str:
+    deadline = time.monotonic() + timeout
+    while not mail_sink.messages(to):
+        assert time.monotonic() < deadline, f"no mail to {to} after {timeout} s"
+        time.sleep(0.5)
+    return mail_sink.link_in(to)
+
+
+def test_the_deployed_worker_provisions_the_approved_volunteer(approved_volunteer):
+    assert approved_volunteer["state"] == "succeeded", approved_volunteer
+    outcomes = {(result["uid"], result["service"], result["status"])
+                for result in approved_volunteer["results"]}
+    assert {service for _, service, _ in outcomes} == {"Account check", "Mailing lists", "Wiki", "Redmine"}
+    assert {uid for uid, _, _ in outcomes} == {VOLUNTEER}
+    assert {status for _, _, status in outcomes} <= {"ok", "changed"}, outcomes
+
+
+def test_the_volunteer_is_on_the_working_groups_lists(booted_site, approved_volunteer):
+    domain = f"lists.{booted_site.settings['occupation_domain']}"
+    for slug in GROUPS:
+        status, roster = _mailman(booted_site, f"/lists/wg-{slug}.{domain}/roster/member")
+        assert status == 200
+        assert VOLUNTEER_MAIL in {entry["email"] for entry in roster.get("entries", [])}
+    status, roster = _mailman(booted_site, f"/lists/wg-media.{domain}/roster/member")
+    assert status == 200 and VOLUNTEER_MAIL not in {entry["email"] for entry in roster.get("entries", [])}
+
+
+def _mailman(booted_site, path: str) -> tuple[int, dict]:
+    """Mailman's REST API on the host, as its administrator (the worker's account)."""
+    password = booted_site.secrets["vault_mailman_rest_password"]
+    token = base64.b64encode(f"restadmin:{password}".encode()).decode()
+    port = booted_site.port("mailman_server_rest_port")
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        connection.request("GET", f"/3.1{path}", headers={"Authorization": f"Basic {token}"})
+        answer = connection.getresponse()
+        body = answer.read()
+    finally:
+        connection.close()
+    return answer.status, json.loads(body) if answer.status == 200 else {}
+
+
+def test_the_volunteer_logs_in_to_the_wiki_and_edits_only_their_groups_namespace(
+        booted_site, approved_volunteer):
+    wiki = booted_site.site("wiki_hostname")
+    login = wiki.get("/doku.php?id=start&do=login")
+    sectok = re.search(r'name="sectok" value="([^"]*)"', login.text).group(1)
+    answer = wiki.post_form("/doku.php", {"id": "start", "do": "login", "sectok": sectok,
+                                         "u": VOLUNTEER, "p": VOLUNTEER_PASSWORD})
+    assert answer.status in (200, 302)
+    assert "do=logout" in wiki.get("/doku.php?id=start").text, "the wiki's login form refused vera"
+
+    def put_page(page: str, text: str):
+        return _xmlrpc(wiki, "wiki.putPage", page, text, {"sum": "deploy test"})
+
+    assert put_page("wg:kitchen:notes", "Bring onions") == (200, True)
+    assert _xmlrpc(wiki, "wiki.getPage", "wg:kitchen:notes")[1].strip() == "Bring onions"
+    assert put_page("wg:media:notes", "Not mine")[0] == 403
+    assert _xmlrpc(wiki, "wiki.getPage", "wg:media:notes")[1] == ""
+
+
+def _xmlrpc(site, method: str, *params):
+    """An XML-RPC call as the volunteer (basic auth, as the wiki's remote API takes it)."""
+    credentials = base64.b64encode(f"{VOLUNTEER}:{VOLUNTEER_PASSWORD}".encode()).decode()
+    answer = site.request("POST", "/lib/exe/xmlrpc.php", xmlrpc.client.dumps(params, method).encode(),
+                          {"Content-Type": "text/xml", "Authorization": f"Basic {credentials}"})
+    if answer.status != 200:
+        return answer.status, None
+    (result,), _ = xmlrpc.client.loads(answer.body)
+    return answer.status, result
+
+
+def test_the_volunteer_logs_in_to_redmine_and_is_a_member_of_the_projects(booted_site, approved_volunteer):
+    redmine = booted_site.site("redmine_hostname")
+    credentials = base64.b64encode(f"{VOLUNTEER}:{VOLUNTEER_PASSWORD}".encode()).decode()
+    auth = {"Authorization": f"Basic {credentials}"}
+    answer = redmine.get("/users/current.json", headers=auth)
+    assert answer.status == 200, answer.status
+    assert json.loads(answer.body)["user"]["login"] == VOLUNTEER
+    for slug in GROUPS:
+        assert redmine.get(f"/projects/wg-{slug}.json", headers=auth).status == 200
+    assert redmine.get("/projects/wg-media.json", headers=auth).status in (403, 404)  # private, not hers
+
+
+def test_the_verification_mail_leaves_through_the_deployed_postfix(
+        booted_site, approved_volunteer, mail_sink):
+    """Waits on the mail_server role: the portal sends through Postfix on the host, which
+    relays to the test's sink (mail_server_relay_host)."""
+    config = booted_site.host.run("cat", "/etc/occupy-provisioner/config.py").stdout
+    assert f"SMTP_PORT = {booted_site.port('mail_server_port')}" in config
+    (message,) = [mail for mail in mail_sink.messages(VOLUNTEER_MAIL)
+                  if "verify" in mail.get_content().lower()]
+    assert any("Postfix" in received for received in message.get_all("Received", []))
+
+
+def test_a_post_to_a_working_groups_list_reaches_the_volunteer(booted_site, approved_volunteer, mail_sink):
+    """Waits on the mail_server role: mail for the lists domain goes from Postfix on the
+    host to Mailman over LMTP, and Mailman's copies leave through Postfix to the sink."""
+    domain = f"lists.{booted_site.settings['occupation_domain']}"
+    post = EmailMessage()
+    post["From"], post["To"] = VOLUNTEER_MAIL, f"wg-kitchen@{domain}"
+    post["Subject"] = subject = f"Onions needed {secrets.token_hex(4)}"
+    post.set_content("Who brings onions tomorrow?")
+    with smtplib.SMTP("127.0.0.1", booted_site.port("mail_server_port"), timeout=30) as smtp:
+        smtp.send_message(post)
+    deadline = time.monotonic() + 120
+    while not [mail for mail in mail_sink.messages(VOLUNTEER_MAIL) if subject in str(mail["Subject"])]:
+        assert time.monotonic() < deadline, "the list's copy of the post never reached vera"
+        time.sleep(1)
+
+
+def test_the_worker_reaches_each_service_and_only_its_group_reads_the_secrets(booted_site):
+    settings = booted_site.host.root / "etc" / "occupy-provisioner"
+    worker = yaml.safe_load((settings / "inventory" / "hosts.yml").read_text())["all"]["hosts"]["localhost"]
+    assert worker["mailing_lists_url"] == f"http://127.0.0.1:{booted_site.port('mailman_server_rest_port')}"
+    assert len(worker["redmine_api_key"]) == 40 and worker["redmine_auth_source_id"] > 0
+    modes = booted_site.host.run("stat", "-c", "%U:%G %a", "/etc/occupy-provisioner/config.py",
+                                 "/etc/occupy-provisioner/inventory/hosts.yml").stdout.split("\n")
+    assert modes[:2] == ["root:occupy-provisioner 640"] * 2
