@@ -117,16 +117,12 @@ def _debootstrap(root: Path, sources: list[Path]) -> None:
 
 
 class BootedHost:
-    """A copy of the golden root, booted, with an sshd on a free loopback port for a test key.
+    """A copy of the golden root, booted, with an sshd on a free loopback port for a test key."""
 
-    `hostnames` resolve to 127.0.0.1 inside, standing in for the DNS an occupation sets up.
-    """
-
-    def __init__(self, folder: Path, hostname: str, hostnames: tuple[str, ...] = ()):
+    def __init__(self, folder: Path, hostname: str):
         self.folder = folder
         self.root = folder / "root"
         self.hostname = hostname
-        self.hostnames = hostnames
         self.ssh_port = free_port()
         self.key = folder / "id_ed25519"
         self.known_hosts = folder / "known_hosts"
@@ -154,7 +150,7 @@ class BootedHost:
         subprocess.run(["cp", "-a", str(golden), str(self.root)], check=True)
         etc = self.root / "etc"
         (etc / "hostname").write_text(f"{self.hostname}\n")
-        (etc / "hosts").write_text(f"127.0.0.1\tlocalhost {self.hostname} {' '.join(self.hostnames)}\n"
+        (etc / "hosts").write_text(f"127.0.0.1\tlocalhost {self.hostname}\n"
                                    "::1\tlocalhost ip6-localhost ip6-loopback\n")
         shutil.copy("/etc/resolv.conf", etc / "resolv.conf")
         for old in (etc / "ssh").glob("ssh_host_*"):

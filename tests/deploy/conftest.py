@@ -14,11 +14,9 @@ import tempfile
 from pathlib import Path
 
 import pytest
-import yaml
 
 from booted_host import RUNNING, BootedHost
 from booted_site import HOSTNAME, SiteDeployment, free_ports, write_inventory
-from site_runs import EXAMPLE
 
 
 @pytest.fixture(scope="session")
@@ -34,23 +32,18 @@ def work_folder():
 @pytest.fixture(scope="session")
 def booted_site(work_folder, mail_sink):
     """inventory/example deployed over ssh into a booted Debian host, twice, services started."""
-    example = yaml.safe_load((EXAMPLE / "group_vars" / "all" / "main.yml").read_text())
     ports = free_ports("openldap_ldap_port", "openldap_ldaps_port", "nginx_http_port", "nginx_https_port",
                        "portal", "mailman_server_rest_port", "mailman_server_lmtp_port",
-                       "redmine_server_port", "redmine_server_postgresql_port")
+                       "redmine_server_port", "redmine_server_postgresql_port", "mail_server_port")
     test_settings = {
         # The container shares this machine's network: every port is one free here.
         **{name: port for name, port in ports.items() if name != "portal"},
         "portal_bind": f"127.0.0.1:{ports['portal']}",
         "openldap_listen_address": "127.0.0.1",
-        # Until the deployed Postfix sends it: the portal's and Mailman's mail goes to the sink.
-        "portal_smtp_port": mail_sink.port,
-        "mailman_server_smtp_port": mail_sink.port,
-        # Until redmine_server reads openldap_ldap_port itself.
-        "redmine_server_ldap_port": ports["openldap_ldap_port"],
+        # Postfix sends everything to the test's sink, as to a provider's relay.
+        "mail_server_relay_host": f"[127.0.0.1]:{mail_sink.port}",
     }
-    names = tuple(example[name] for name in ("portal_hostname", "wiki_hostname", "redmine_hostname"))
-    with BootedHost(work_folder / "booted", HOSTNAME, hostnames=names) as host:
+    with BootedHost(work_folder / "booted", HOSTNAME) as host:
         inventory = work_folder / "booted-inventory"
         settings, values, password_file = write_inventory(inventory, host, test_settings)
         deployment = SiteDeployment(host, inventory, settings, values, password_file)
