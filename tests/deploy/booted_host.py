@@ -20,6 +20,7 @@ import shutil
 import signal
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from provisioner.private_services.process import free_port
@@ -76,8 +77,10 @@ def debian_sources() -> list[Path]:
     return found
 
 
-def golden_root() -> Path:
-    """The cached debootstrapped root, made when missing or older than a week (under a lock)."""
+@contextlib.contextmanager
+def golden_root() -> Iterator[Path]:
+    """The cached debootstrapped root, made when missing or older than a week; while the
+    caller copies it, another session may use it too but not replace it."""
     sources = debian_sources()
     key = hashlib.sha256(repr((PACKAGES, [path.read_text() for path in sources])).encode()).hexdigest()[:12]
     golden = GOLDEN_CACHE / f"bookworm-booted-{key}"
@@ -87,12 +90,13 @@ def golden_root() -> Path:
         fresh = golden.is_dir() and time.time() - golden.stat().st_mtime < GOLDEN_MAX_AGE_DAYS * 86400
         if not fresh:
             building = GOLDEN_CACHE / f".building-{key}"
-            for stale in (building, golden):
+            for stale in (building, *GOLDEN_CACHE.glob("bookworm-booted-*")):  # older sources' too
                 if stale.exists():
                     shutil.rmtree(stale)
             _debootstrap(building, sources)
             building.rename(golden)
-    return golden
+        fcntl.flock(lock, fcntl.LOCK_SH)
+        yield golden
 
 
 def _debootstrap(root: Path, sources: list[Path]) -> None:
@@ -145,9 +149,9 @@ class BootedHost:
 
     def prepare(self) -> None:
         """The root copied and named; its own host keys; root's ssh access for the test key only."""
-        golden = golden_root()
         self.folder.mkdir(parents=True, exist_ok=True)
-        subprocess.run(["cp", "-a", str(golden), str(self.root)], check=True)
+        with golden_root() as golden:
+            subprocess.run(["cp", "-a", str(golden), str(self.root)], check=True)
         etc = self.root / "etc"
         (etc / "hostname").write_text(f"{self.hostname}\n")
         (etc / "hosts").write_text(f"127.0.0.1\tlocalhost {self.hostname}\n"
