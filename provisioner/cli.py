@@ -46,7 +46,6 @@ def init_directory() -> None:
 
 
 # How the audit log names someone acting from the portal host's command line.
-HOST_OPERATOR = "(command line)"
 
 
 def read_password() -> str:
@@ -117,7 +116,7 @@ def upgrade() -> None:
 def reset_totp_command(uid: str) -> None:
     """Remove someone's two-step login (the way back for a locked-out last sysadmin)."""
     try:
-        workflow.reset_totp(get_portal(), uid, actor=HOST_OPERATOR, from_host=True)
+        workflow.reset_totp(get_portal(), uid, actor=workflow.HOST_OPERATOR)
     except (DirectoryError, workflow.WorkflowError) as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"{uid} logs in with their password alone now, and is mailed about it.")
@@ -131,7 +130,8 @@ def reset_totp_command(uid: str) -> None:
 def set_coordinator(uid: str, group: str, remove: bool) -> None:
     """Make UID a coordinator (an owner) of the working group GROUP (its slug), or stop it."""
     try:
-        workflow.set_coordinator(get_portal(), uid, group, coordinates=not remove, actor=HOST_OPERATOR)
+        workflow.set_coordinator(get_portal(), uid, group, coordinates=not remove,
+                                 actor=workflow.HOST_OPERATOR)
     except (DirectoryError, workflow.WorkflowError) as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"{uid} {'no longer coordinates' if remove else 'coordinates'} {group}.")

@@ -194,7 +194,7 @@ def test_a_volunteer_cannot_reach_the_decisions(app, slapd_server, directory, ve
     before = snapshot(slapd_server)
     response = walt.client.get(DECISIONS)
     assert response.status_code == 403
-    assert "for working-group coordinators and sysadmins" in response.get_data(as_text=True)
+    assert "Only coordinators and sysadmins decide join requests." in response.get_data(as_text=True)
     assert "Join requests" not in walt.client.get("/account").get_data(as_text=True)
     for verb in ("approve", "decline"):
         response = walt.submit(MINE, {}, action=f"{DECISIONS}/{request.id}/{verb}")

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from flask import Flask, current_app, render_template
 from flask_wtf.csrf import CSRFError, CSRFProtect
+from werkzeug.exceptions import NotFound
 
 from ..directory import DirectoryUnavailable
 from ..mail import MailError
 from ..store import StoreUnavailable
+from ..workflow import NotAllowed
+from ..workflow.provisioning import NoSuchJob
 from . import account, admin, auth, groups, health, jobs, public, security, settings, totp, users
 
 csrf = CSRFProtect()
@@ -22,6 +25,8 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(CSRFError, _csrf_failed)
     for error in (DirectoryUnavailable, StoreUnavailable, MailError):
         app.register_error_handler(error, _back_end_failed)
+    app.register_error_handler(NotAllowed, _not_allowed)
+    app.register_error_handler(NoSuchJob, lambda _error: _http_error(NotFound()))
     for status in (403, 404, 413):
         app.register_error_handler(status, _http_error)
 
@@ -39,8 +44,12 @@ def _back_end_failed(error: Exception):
                                    "was saved. The error is logged for the sysadmins."), 503
 
 
+def _not_allowed(error: NotAllowed):
+    return render_template("error.html", title="Forbidden", message=str(error)), 403
+
+
 def _http_error(error):
-    messages = {403: "This page is for sysadmins only.", 404: "There is no such page.",
+    messages = {403: "You may not open this page.", 404: "There is no such page.",
                 413: "What you sent is too large."}
     return render_template("error.html", title=error.name,
                            message=messages[error.code]), error.code

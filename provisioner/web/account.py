@@ -5,8 +5,9 @@ from __future__ import annotations
 from flask import Blueprint, render_template
 from flask_login import current_user, login_required
 
-from ..resources import get_catalogue, get_portal, get_store
-from ..store import jobs
+from ..resources import get_portal
+from ..workflow import working_groups_of
+from ..workflow.provisioning import latest_job_of
 from .access import service_access
 
 blueprint = Blueprint("account", __name__, url_prefix="/account")
@@ -16,11 +17,8 @@ blueprint = Blueprint("account", __name__, url_prefix="/account")
 @login_required
 def overview():
     person = current_user.person
-    catalogue = get_catalogue()
-    memberships = [catalogue.get(name.removeprefix("wg-"))
-                   for name in get_portal().directory.groups.of(person.uid) if name.startswith("wg-")]
-    with get_store().begin() as connection:
-        latest = jobs.latest_for(connection, person.uid)
+    portal = get_portal()
+    groups = [portal.catalogue.get(slug) for slug in working_groups_of(portal, person.uid)]
     return render_template("account.html", person=person,
-                           working_groups=[wg for wg in memberships if wg is not None],
-                           access=service_access(latest))
+                           working_groups=[wg for wg in groups if wg is not None],
+                           access=service_access(latest_job_of(portal, person.uid)))

@@ -1,4 +1,4 @@
-"""Sysadmin pages: the approval queue and the audit log. Every view is behind sysadmin_required."""
+"""Sysadmin pages: the approval queue, people, the audit log. The workflow checks the actor."""
 
 from __future__ import annotations
 
@@ -7,43 +7,44 @@ from collections.abc import Callable
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from ..directory import DirectoryError, Status
-from ..resources import get_catalogue, get_portal, get_store
-from ..store import audit
+from ..directory import DirectoryError
+from ..resources import get_catalogue, get_portal
 from ..workflow import (
     AVAILABILITY,
     InvalidInput,
     WorkflowError,
+    accounts,
     approve,
     reinstate,
     reject,
     suspend,
     verified_requests,
 )
-from .security import sysadmin_required
+from ..workflow.provisioning import audit_entries
+from .security import login_first
 
 blueprint = Blueprint("admin", __name__, url_prefix="/admin")
-AUDIT_PAGE_SIZE = 200
 MAX_SELECTED = 100   # more than a queue page shows
 MAX_MESSAGE = 300
 
 
 @blueprint.get("/requests")
-@sysadmin_required
+@login_first
 def requests():
-    return render_template("admin/requests.html", requests=verified_requests(get_portal()),
+    return render_template("admin/requests.html",
+                           requests=verified_requests(get_portal(), actor=current_user.uid),
                            catalogue=get_catalogue(), availability=AVAILABILITY)
 
 
 @blueprint.post("/requests/<uid>/approve")
-@sysadmin_required
+@login_first
 def approve_one(uid: str):
     _approve([uid], request.form.getlist("groups"))
     return redirect(url_for(".requests"))
 
 
 @blueprint.post("/requests/approve-selected")
-@sysadmin_required
+@login_first
 def approve_selected():
     uids = list(dict.fromkeys(request.form.getlist("uid")))
     if not uids:
@@ -82,7 +83,7 @@ def _bounded(message: str) -> str:
 
 
 @blueprint.post("/requests/<uid>/reject")
-@sysadmin_required
+@login_first
 def reject_one(uid: str):
     _attempt(uid, "rejected", f"{uid}'s request is rejected and they have been told why.",
              lambda: reject(get_portal(), uid, request.form.get("reason", ""),
@@ -91,16 +92,13 @@ def reject_one(uid: str):
 
 
 @blueprint.get("/people")
-@sysadmin_required
+@login_first
 def people():
-    directory = get_portal().directory
-    accounts = [person for status in (Status.ACTIVE, Status.SUSPENDED)
-                for person in directory.people.with_status(status)]
-    return render_template("admin/people.html", people=sorted(accounts, key=lambda p: p.uid))
+    return render_template("admin/people.html", people=accounts(get_portal(), actor=current_user.uid))
 
 
 @blueprint.post("/people/<uid>/suspend")
-@sysadmin_required
+@login_first
 def suspend_person(uid: str):
     _attempt(uid, "suspended",
              f"{uid} is suspended: their account is locked and their access is being removed.",
@@ -110,7 +108,7 @@ def suspend_person(uid: str):
 
 
 @blueprint.post("/people/<uid>/reinstate")
-@sysadmin_required
+@login_first
 def reinstate_person(uid: str):
     _attempt(uid, "reinstated", f"{uid} is reinstated: their access is being set up again.",
              lambda: reinstate(get_portal(), uid, actor=current_user.uid,
@@ -119,9 +117,8 @@ def reinstate_person(uid: str):
 
 
 @blueprint.get("/audit")
-@sysadmin_required
+@login_first
 def audit_log():
     person = request.args.get("person", "").strip()[:64] or None
-    with get_store().begin() as connection:
-        entries = audit.entries(connection, person=person, limit=AUDIT_PAGE_SIZE)
+    entries = audit_entries(get_portal(), actor=current_user.uid, person=person)
     return render_template("admin/audit.html", entries=entries, person=person or "")

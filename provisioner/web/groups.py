@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import wraps
-
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
@@ -12,7 +9,6 @@ from ..directory import DirectoryError, InvalidValue, NotFound
 from ..resources import get_portal
 from ..workflow import (
     InvalidInput,
-    NotAllowed,
     WorkflowError,
     approve_join,
     coordinated_groups,
@@ -23,11 +19,11 @@ from ..workflow import (
     requests_to_decide,
 )
 from ..workflow.memberships import MAX_REASON
+from .security import login_first
 
 blueprint = Blueprint("groups", __name__)
 # What is shown to the person as a refusal; an unreachable directory stays a 503.
 REFUSALS = (WorkflowError, NotFound, InvalidValue)
-FOR_DECIDERS_ONLY = "This page is for working-group coordinators and sysadmins."
 
 
 def decides_join_requests() -> bool:
@@ -50,22 +46,6 @@ def _shows_join_requests_link() -> bool:
 @blueprint.app_context_processor
 def _navigation() -> dict:
     return {"decides_join_requests": _shows_join_requests_link}
-
-
-def _forbidden(message: str = FOR_DECIDERS_ONLY):
-    return render_template("error.html", title="Forbidden", message=message), 403
-
-
-def coordinator_required(view: Callable) -> Callable:
-    """Anonymous people go to the login page; people who decide no group's requests get 403."""
-    @wraps(view)
-    def wrapper(*args, **kwargs):
-        if not current_user.is_authenticated:
-            return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
-        if not decides_join_requests():
-            return _forbidden()
-        return view(*args, **kwargs)
-    return wrapper
 
 
 def _refused(verb: str, error: Exception) -> None:
@@ -117,23 +97,18 @@ def leave():
 # Coordinators and sysadmins decide.
 
 @blueprint.get("/groups/requests")
-@coordinator_required
+@login_first
 def requests_to_decide_page():
-    try:
-        waiting = requests_to_decide(get_portal(), current_user.uid)
-    except NotAllowed as error:
-        return _forbidden(str(error))
+    waiting = requests_to_decide(get_portal(), current_user.uid)
     return render_template("groups/requests.html", requests=waiting, max_reason=MAX_REASON)
 
 
 @blueprint.post("/groups/requests/<int:request_id>/approve")
-@coordinator_required
+@login_first
 def approve(request_id: int):
     try:
         decided = approve_join(get_portal(), request_id, actor=current_user.uid,
                                remote_addr=request.remote_addr)
-    except NotAllowed as error:
-        return _forbidden(str(error))
     except REFUSALS as error:
         _refused("approved", error)
     else:
@@ -142,13 +117,11 @@ def approve(request_id: int):
 
 
 @blueprint.post("/groups/requests/<int:request_id>/decline")
-@coordinator_required
+@login_first
 def decline(request_id: int):
     try:
         decided = decline_join(get_portal(), request_id, request.form.get("reason", ""),
                                actor=current_user.uid, remote_addr=request.remote_addr)
-    except NotAllowed as error:
-        return _forbidden(str(error))
     except REFUSALS as error:
         _refused("declined", error)
     else:

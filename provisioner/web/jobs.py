@@ -2,79 +2,63 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from ..resources import get_portal, get_store
-from ..store import jobs
+from ..resources import get_portal
+from ..workflow.provisioning import JobUnchanged, cancel_job, job, recent_jobs, retry_job
 from .access import JOB_STATE_LABELS, SERVICE_LABELS
-from .security import sysadmin_required
+from .security import login_first
 
 blueprint = Blueprint("jobs", __name__, url_prefix="/admin/jobs")
-STATES = tuple(JOB_STATE_LABELS)
 
 
 @blueprint.get("")
-@sysadmin_required
+@login_first
 def job_list():
     state = request.args.get("state")
-    with get_store().begin() as connection:
-        found = jobs.recent(connection, state=state if state in STATES else None)
+    found = recent_jobs(get_portal(), actor=current_user.uid, state=state)
     return render_template("admin/jobs.html", jobs=found, state=state, states=JOB_STATE_LABELS)
 
 
-def _job_or_404(job_id: int) -> jobs.Job:
-    with get_store().begin() as connection:
-        job = jobs.get(connection, job_id)
-    if job is None:
-        abort(404)
-    return job
-
-
 @blueprint.get("/<int:job_id>")
-@sysadmin_required
+@login_first
 def job_page(job_id: int):
-    return render_template("admin/job.html", job=_job_or_404(job_id), states=JOB_STATE_LABELS,
-                           services=SERVICE_LABELS)
+    return render_template("admin/job.html", job=job(get_portal(), job_id, actor=current_user.uid),
+                           states=JOB_STATE_LABELS, services=SERVICE_LABELS)
 
 
 @blueprint.get("/<int:job_id>.json")
-@sysadmin_required
+@login_first
 def job_progress(job_id: int):
     """What the job page's script polls while the job is unfinished."""
-    job = _job_or_404(job_id)
+    found = job(get_portal(), job_id, actor=current_user.uid)
     return jsonify(
-        state=job.state, state_label=JOB_STATE_LABELS[job.state], attempts=job.attempts,
-        error=job.error, finished=job.state not in jobs.UNFINISHED,
+        state=found.state, state_label=JOB_STATE_LABELS[found.state], attempts=found.attempts,
+        error=found.error, finished=found.state in ("succeeded", "failed", "cancelled"),
         results=[{"attempt": r.attempt, "uid": r.uid,
                   "service": SERVICE_LABELS.get(r.service, r.service), "task": r.task,
-                  "status": r.status, "message": r.message} for r in job.results],
+                  "status": r.status, "message": r.message} for r in found.results],
     )
 
 
 @blueprint.post("/<int:job_id>/retry")
-@sysadmin_required
+@login_first
 def retry(job_id: int):
-    return _change_job(job_id, jobs.retry, "job-retried", f"Job {job_id} is queued again.",
-                       f"Job {job_id} can only be retried once it has failed or been cancelled.")
+    return _change(job_id, retry_job, f"Job {job_id} is queued again.")
 
 
 @blueprint.post("/<int:job_id>/cancel")
-@sysadmin_required
+@login_first
 def cancel(job_id: int):
-    return _change_job(job_id, jobs.cancel, "job-cancelled", f"Job {job_id} is cancelled.",
-                       f"Job {job_id} has already finished.")
+    return _change(job_id, cancel_job, f"Job {job_id} is cancelled.")
 
 
-def _change_job(job_id: int, change: Callable, audit_action: str, done: str, refused: str):
-    portal = get_portal()
-    with portal.store.begin() as connection:
-        changed = change(connection, job_id, now=portal.clock())
-    if changed:
-        portal.audit(audit_action, actor=current_user.uid, detail=f"job {job_id}")
-        flash(done)
+def _change(job_id: int, change, done: str):
+    try:
+        change(get_portal(), job_id, actor=current_user.uid, remote_addr=request.remote_addr)
+    except JobUnchanged as refused:
+        flash(str(refused), "error")
     else:
-        flash(refused, "error")
+        flash(done)
     return redirect(url_for(".job_page", job_id=job_id))

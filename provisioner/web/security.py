@@ -6,7 +6,7 @@ from collections.abc import Callable
 from functools import wraps
 from urllib.parse import urlsplit
 
-from flask import Flask, Response, abort, current_app, flash, g, redirect, render_template, request, url_for
+from flask import Flask, Response, current_app, flash, g, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from ..resources import get_portal
@@ -126,18 +126,15 @@ def safe_next(target: str | None) -> str | None:
     return target
 
 
-def sysadmin_required(view: Callable) -> Callable:
-    """Anonymous people go to the login page; logged-in non-sysadmins get 403.
+def login_first(view: Callable) -> Callable:
+    """Anonymous visitors go to the login page, and come back after it.
 
-    A sysadmin (or coordinator) without TOTP is sent to the set-up first; the
-    request-wide check does that already, this keeps it true for any admin view."""
+    Who may do what is the workflow's to check (workflow/permissions.py): its
+    NotAllowed answers 403. Someone who must set up TOTP first is sent there by the
+    request-wide check above."""
     @wraps(view)
     def wrapper(*args, **kwargs):
         if not current_user.is_authenticated:
             return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
-        if must_enrol_first():
-            return _to_enrolment()
-        if not current_user.is_sysadmin:
-            abort(403)
         return view(*args, **kwargs)
     return wrapper

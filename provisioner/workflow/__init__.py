@@ -20,7 +20,6 @@ from .errors import InvalidInput, LinkInvalid, WorkflowError
 from .limits import TooManyAttempts, limited_log_in, limited_second_factor, mail_allowed
 from .memberships import (
     MyGroups,
-    NotAllowed,
     RequestToDecide,
     approve_join,
     coordinated_groups,
@@ -34,6 +33,7 @@ from .memberships import (
     working_groups_of,
 )
 from .password_reset import check_reset_link, request_password_reset, reset_password
+from .permissions import HOST_OPERATOR, NotAllowed
 from .registration import AVAILABILITY, Registration, purge_expired, register, verify_email
 from .self_service import (
     change_display_name,
@@ -42,7 +42,7 @@ from .self_service import (
     confirm_email_change,
     request_email_change,
 )
-from .suspension import reinstate, suspend
+from .suspension import accounts, reinstate, suspend
 from .totp import (
     SecondFactor,
     TotpStatus,
@@ -60,7 +60,8 @@ from .totp import (
 
 __all__ = [
     "AVAILABILITY", "InvalidInput", "LinkInvalid", "Portal", "Registration", "WorkflowError",
-    "approve", "create_sysadmin", "end_all_sessions", "end_session", "initialise_directory",
+    "HOST_OPERATOR", "accounts", "approve", "create_sysadmin", "end_all_sessions", "end_session",
+    "initialise_directory",
     "is_sysadmin", "log_in", "purge_expired", "resume_session", "start_session",
     "register", "reinstate", "reject", "suspend", "verified_requests", "verify_email",
     "MyGroups", "NotAllowed", "RequestToDecide", "approve_join", "coordinated_groups",

@@ -23,14 +23,16 @@ from ..store import StoreUnavailable, audit, decisions
 from ..store import jobs as queue
 from .context import Portal
 from .errors import InvalidInput, WorkflowError
+from .permissions import require_sysadmin
 
 MAX_REASON = 2000
 APPROVE, REJECT = "approve", "reject"
 DECIDED = {APPROVE: "approved", REJECT: "rejected"}
 
 
-def verified_requests(portal: Portal) -> list[Person]:
+def verified_requests(portal: Portal, *, actor: str) -> list[Person]:
     """The approval queue: verified requests, including any whose approval was cut short."""
+    require_sysadmin(portal, actor)
     return portal.directory.people.with_status(Status.VERIFIED)
 
 
@@ -47,6 +49,7 @@ def _awaiting_approval(portal: Portal, uid: str) -> Person:
 def approve(portal: Portal, uid: str, groups: Iterable[str] | None, *, actor: str,
             remote_addr: str | None = None) -> Person:
     """Approve into `groups` (slugs), or the groups they asked for when None."""
+    require_sysadmin(portal, actor)
     person = _awaiting_approval(portal, uid)
     slugs = list(dict.fromkeys(person.requested_groups if groups is None else groups))
     if unknown := [slug for slug in slugs if slug not in portal.catalogue]:
@@ -102,6 +105,7 @@ def _deciding(portal: Portal, person: Person, decision: str, *,
 def reject(portal: Portal, uid: str, reason: str, *, actor: str,
            remote_addr: str | None = None) -> None:
     """Delete the request and mail the reason to the volunteer."""
+    require_sysadmin(portal, actor)
     reason = reason.strip()
     if not reason or len(reason) > MAX_REASON:
         raise InvalidInput({"reason": f"say why, in 1 to {MAX_REASON} characters"})

@@ -19,14 +19,11 @@ from ..store.group_requests import APPROVED, DECLINED, JoinRequest
 from .accounts import is_sysadmin
 from .context import Portal
 from .errors import InvalidInput, WorkflowError
+from .permissions import NotAllowed, active_person, require_sysadmin
 
 MAX_REASON = 2000
 DECISIONS_PAGE = "/groups/requests"
 MY_GROUPS_PAGE = "/account/groups"
-
-
-class NotAllowed(WorkflowError):
-    """The person may not decide this request (the views answer 403)."""
 
 
 @dataclass(frozen=True)
@@ -52,13 +49,6 @@ def _working_group(portal: Portal, slug: object) -> WorkingGroup:
     if group is None:
         raise InvalidInput({"group": "there is no such working group in the catalogue"})
     return group
-
-
-def _active(portal: Portal, uid: str) -> Person | None:
-    person = portal.directory.people.find(uid)
-    if person is None or person.pending or person.status != Status.ACTIVE:
-        return None
-    return person
 
 
 def working_groups_of(portal: Portal, uid: str) -> list[str]:
@@ -104,7 +94,7 @@ def request_to_join(portal: Portal, uid: str, slug: object, *,
     A new request is mailed to the group's coordinators and to the sysadmins.
     """
     group = _working_group(portal, slug)
-    person = _active(portal, uid)
+    person = active_person(portal, uid)
     if person is None:
         raise WorkflowError("Only an active account can join a working group.")
     if group.slug in working_groups_of(portal, uid):
@@ -141,7 +131,7 @@ def _tell_deciders(portal: Portal, person: Person, group: WorkingGroup, coordina
 
 def requests_to_decide(portal: Portal, actor: str) -> list[RequestToDecide]:
     """Open requests for the groups `actor` coordinates (all groups for a sysadmin), oldest first."""
-    decider = _active(portal, actor)
+    decider = active_person(portal, actor)
     if decider is None:
         raise NotAllowed("Only coordinators and sysadmins decide join requests.")
     slugs = groups_decided_by(portal, decider)
@@ -161,7 +151,7 @@ def _request_for(portal: Portal, request_id: int, actor: str, verb: str, *,
         request = group_requests.get(connection, request_id)
     if request is None:
         raise WorkflowError("There is no such request.")
-    decider = _active(portal, actor)
+    decider = active_person(portal, actor)
     if decider is None or request.slug not in groups_decided_by(portal, decider):
         portal.audit("join-decision-refused", actor=actor, subject=request.uid,
                      remote_addr=remote_addr, detail=f"tried to {verb} a request for {request.slug}")
@@ -179,7 +169,7 @@ def approve_join(portal: Portal, request_id: int, *, actor: str,
     group = portal.catalogue.get(request.slug)
     if group is None:
         raise WorkflowError(f"{request.slug} is no longer in the catalogue: decline the request.")
-    person = _active(portal, request.uid)
+    person = active_person(portal, request.uid)
     if person is None:
         raise WorkflowError(f"{request.uid} has no active account now: decline the request.")
     # Claimed first, so a coordinator declining at the same moment cannot be overruled;
@@ -244,6 +234,7 @@ def leave_group(portal: Portal, uid: str, slug: object, *, remote_addr: str | No
 
 def set_coordinator(portal: Portal, uid: str, slug: object, *, coordinates: bool, actor: str) -> None:
     """Make someone a coordinator (an owner of the group's LDAP group), or stop it."""
+    require_sysadmin(portal, actor)
     group = _working_group(portal, slug)
     if coordinates:
         portal.directory.groups.add_owner(group.group, uid)

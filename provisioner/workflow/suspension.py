@@ -11,6 +11,7 @@ from ..directory import Person, Status
 from ..jobs import GRANT, REVOKE
 from .context import Portal
 from .errors import InvalidInput, WorkflowError
+from .permissions import require_sysadmin
 
 MAX_REASON = 2000
 
@@ -21,8 +22,17 @@ def _working_groups(portal: Portal, person: Person) -> list[str]:
                   if name and name.startswith("wg-") and name.removeprefix("wg-") in portal.catalogue)
 
 
+def accounts(portal: Portal, *, actor: str) -> list[Person]:
+    """Everyone with an account, active or suspended, by uid: what a sysadmin manages."""
+    require_sysadmin(portal, actor)
+    found = [person for status in (Status.ACTIVE, Status.SUSPENDED)
+             for person in portal.directory.people.with_status(status)]
+    return sorted(found, key=lambda person: person.uid)
+
+
 def suspend(portal: Portal, uid: str, reason: str, *, actor: str,
             remote_addr: str | None = None) -> None:
+    require_sysadmin(portal, actor)
     reason = reason.strip()
     if not reason or len(reason) > MAX_REASON:
         raise InvalidInput({"reason": f"say why, in 1 to {MAX_REASON} characters"})
@@ -38,6 +48,7 @@ def suspend(portal: Portal, uid: str, reason: str, *, actor: str,
 
 
 def reinstate(portal: Portal, uid: str, *, actor: str, remote_addr: str | None = None) -> None:
+    require_sysadmin(portal, actor)
     person = portal.directory.people.get(uid)
     if person.status != Status.SUSPENDED:
         raise WorkflowError(f"{uid} is not suspended")

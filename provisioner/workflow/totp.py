@@ -23,6 +23,7 @@ from ..store import recovery_codes, sessions
 from .accounts import is_sysadmin
 from .context import Portal
 from .errors import InvalidInput, WorkflowError
+from .permissions import require_sysadmin
 
 PERIOD = 30          # seconds per time step, what every authenticator app assumes
 DIGITS = 6
@@ -149,17 +150,13 @@ def check_second_factor(portal: Portal, uid: str, code: str, *,
     raise InvalidInput({"code": NOT_A_CODE})
 
 
-def reset_totp(portal: Portal, uid: str, *, actor: str, remote_addr: str | None = None,
-               from_host: bool = False) -> None:
+def reset_totp(portal: Portal, uid: str, *, actor: str, remote_addr: str | None = None) -> None:
     """A sysadmin removes someone's TOTP (a lost phone): secret, recovery codes and sessions go.
 
-    The person logs in with their password alone, and enrols again if they must.
-    `from_host` is the command line on the portal's host, whose operator holds the
-    directory's credentials anyway: the way back when the last sysadmin is locked out.
+    The person logs in with their password alone, and enrols again if they must. The
+    host's operator may do it too: the way back when the last sysadmin is locked out.
     """
-    acting = portal.directory.people.find(actor)
-    if not from_host and (acting is None or not is_sysadmin(portal, acting)):
-        raise WorkflowError("only a sysadmin can reset someone's two-step login")
+    require_sysadmin(portal, actor)
     if uid == actor:
         raise WorkflowError("you cannot reset your own two-step login: ask another sysadmin")
     person = portal.directory.people.get(uid)

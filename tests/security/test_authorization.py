@@ -8,7 +8,7 @@ from conftest import text
 from ldap_helpers import snapshot
 from portal_actions import Visitor, enrol_totp
 
-SYSADMINS_ONLY = "This page is for sysadmins only."
+SYSADMINS_ONLY = "Only sysadmins may do this."
 
 
 @pytest.fixture
@@ -40,7 +40,7 @@ def test_admin_actions_are_forbidden_to_non_sysadmins(people, inbox, slapd_serve
 
 
 @pytest.mark.parametrize("who, message", [
-    ("vera", "This page is for working-group coordinators and sysadmins."),
+    ("vera", "Only the group's coordinators and the sysadmins decide this request."),
     ("otto", "Only the group's coordinators and the sysadmins decide this request."),
 ])
 @pytest.mark.parametrize("verb", ["approve", "decline"])

@@ -1,0 +1,80 @@
+"""Provisioning as sysadmins and volunteers see it: the jobs, their progress, retry and cancel,
+a person's access to each service, and the audit log.
+
+The views call these only; each sysadmin action checks its actor and audits itself.
+"""
+
+from __future__ import annotations
+
+from ..store import audit
+from ..store import jobs as queue
+from ..store.audit import AuditEntry
+from ..store.jobs import Job
+from .context import Portal
+from .errors import WorkflowError
+from .permissions import require_sysadmin
+
+AUDIT_PAGE_SIZE = 200
+JOB_STATES = (queue.QUEUED, queue.RUNNING, queue.SUCCEEDED, queue.FAILED, queue.CANCELLED)
+
+
+class NoSuchJob(WorkflowError):
+    """The job does not exist (the web answers 404)."""
+
+
+class JobUnchanged(WorkflowError):
+    """The job is not in a state this change applies to; the message says why."""
+
+
+def recent_jobs(portal: Portal, *, actor: str, state: str | None = None) -> list[Job]:
+    """The newest jobs, in one state when `state` names one."""
+    require_sysadmin(portal, actor)
+    with portal.store.begin() as connection:
+        return queue.recent(connection, state=state if state in JOB_STATES else None)
+
+
+def job(portal: Portal, job_id: int, *, actor: str) -> Job:
+    """One job with its results, attempt by attempt."""
+    require_sysadmin(portal, actor)
+    with portal.store.begin() as connection:
+        found = queue.get(connection, job_id)
+    if found is None:
+        raise NoSuchJob(f"There is no job {job_id}.")
+    return found
+
+
+def retry_job(portal: Portal, job_id: int, *, actor: str, remote_addr: str | None = None) -> None:
+    """Queue a failed or cancelled job again."""
+    _change(portal, job_id, queue.retry, "job-retried", actor, remote_addr,
+            f"Job {job_id} can only be retried once it has failed or been cancelled.")
+
+
+def cancel_job(portal: Portal, job_id: int, *, actor: str, remote_addr: str | None = None) -> None:
+    """Cancel a job that has not finished."""
+    _change(portal, job_id, queue.cancel, "job-cancelled", actor, remote_addr,
+            f"Job {job_id} has already finished.")
+
+
+def _change(portal: Portal, job_id: int, change, action: str, actor: str, remote_addr: str | None,
+            refused: str) -> None:
+    job(portal, job_id, actor=actor)
+    with portal.store.begin() as connection:
+        changed = change(connection, job_id, now=portal.clock())
+        if changed:
+            audit.record(connection, at=portal.clock(), action=action, actor=actor,
+                         detail=f"job {job_id}", remote_addr=remote_addr)
+    if not changed:
+        raise JobUnchanged(refused)
+
+
+def latest_job_of(portal: Portal, uid: str) -> Job | None:
+    """The newest job about this person: what their own page shows of their access."""
+    with portal.store.begin() as connection:
+        return queue.latest_for(connection, uid)
+
+
+def audit_entries(portal: Portal, *, actor: str, person: str | None = None) -> list[AuditEntry]:
+    """The newest audit entries, about or by one person when `person` is given."""
+    require_sysadmin(portal, actor)
+    with portal.store.begin() as connection:
+        return audit.entries(connection, person=person, limit=AUDIT_PAGE_SIZE)
