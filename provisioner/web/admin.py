@@ -15,6 +15,7 @@ from ..workflow import (
     WorkflowError,
     accounts,
     approve,
+    enrolled_uids,
     reinstate,
     reject,
     suspend,
@@ -94,7 +95,9 @@ def reject_one(uid: str):
 @blueprint.get("/people")
 @login_first
 def people():
-    return render_template("admin/people.html", people=accounts(get_portal(), actor=current_user.uid))
+    portal = get_portal()
+    return render_template("admin/people.html", people=accounts(portal, actor=current_user.uid),
+                           totp_enrolled=enrolled_uids(portal))
 
 
 @blueprint.post("/people/<uid>/suspend")
