@@ -8,6 +8,7 @@ from ..directory.layout import UID_PATTERN
 from ..passwords import check_new_password
 from ..store import sessions
 from .context import Portal
+from .fields import personal_words
 
 
 def initialise_directory(directory: Directory, catalogue: Catalogue, organisation: str) -> list[str]:
@@ -22,7 +23,7 @@ def create_sysadmin(directory: Directory, uid: str, mail: str, display_name: str
     Running it again for the same uid and mail completes a half-done run (and sets
     the password anew); a uid or mail held by someone else is refused.
     """
-    check_new_password(password, personal=(uid, mail.partition("@")[0], *display_name.split()))
+    check_new_password(password, personal=personal_words(uid, mail, display_name))
     person = directory.people.find(uid)
     if person is None:
         person = directory.people.add(

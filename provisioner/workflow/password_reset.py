@@ -16,9 +16,10 @@ from ..mail import MailError
 from ..store import sessions, tokens
 from .context import Portal
 from .errors import InvalidInput, LinkInvalid
+from .fields import check_address
 from .limits import mail_allowed
 from .links import make_token, read_token
-from .self_service import check_address, check_password_rules, notify_password_changed, store_password
+from .self_service import check_password_rules, notify_password_changed, store_password
 
 RESET_PURPOSE = "password-reset"
 DEFAULT_LIFETIME = timedelta(minutes=60)

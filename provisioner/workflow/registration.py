@@ -7,42 +7,34 @@ what happened by mail instead.
 
 from __future__ import annotations
 
-import re
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from ..directory import AlreadyExists, DirectoryError, InvalidValue, NewPerson, NotFound, Person, Status
-from ..directory.people import check_mail
+from ..directory import AlreadyExists, DirectoryError, NewPerson, NotFound, Person, Status
 from ..mail import MailError
-from ..passwords import WeakPassword, check_new_password
 from ..store import tokens
 from .context import Portal
 from .errors import InvalidInput, LinkInvalid
+from .fields import (
+    check_address,
+    check_display_name,
+    check_note,
+    check_password,
+    check_skills,
+    check_username,
+    normalise_display_name,
+    personal_words,
+)
 from .limits import count_registration, mail_allowed
 from .links import make_token, read_token
-from .self_service import check_address
 
-USERNAME_PATTERN = re.compile(r"[a-z][a-z0-9-]{2,31}")
-# Names that look official, belong to the system or the mail server, or could be
-# confused with a working group's list (wg-<slug>).
-RESERVED_USERNAMES = frozenset([
-    "abuse", "admin", "administrator", "anonymous", "daemon", "dokuwiki", "ftp", "guest", "help",
-    "hostmaster", "info", "list", "lists", "mail", "mailer-daemon", "mailman", "moderator",
-    "no-reply", "nobody", "noc", "noreply", "operator", "portal", "postmaster", "redmine", "root",
-    "security", "staff", "support", "sysadmin", "sysadmins", "system", "webmaster", "wiki", "www",
-])
-RESERVED_PREFIXES = ("wg-",)
 AVAILABILITY = {
     "hour": "An hour",
     "day": "A day",
     "task": "A specific task",
     "ongoing": "Ongoing",
 }
-MAX_DISPLAY_NAME = 128
-MAX_SKILLS = 20
-MAX_SKILL_LENGTH = 64
-MAX_NOTE = 2000
 VERIFY_PURPOSE = "verify-email"
 
 
@@ -60,51 +52,22 @@ class Registration:
     note: str = ""
 
 
-def check_username(uid: str) -> str | None:
-    """Why this username cannot be used, or None."""
-    if not USERNAME_PATTERN.fullmatch(uid):
-        return ("3 to 32 characters: lowercase letters, digits and hyphens, "
-                "starting with a letter")
-    if uid in RESERVED_USERNAMES or uid.startswith(RESERVED_PREFIXES):
-        return "this username is reserved, please choose another"
-    return None
-
-
-def _printable(text: str) -> bool:
-    return all(ch.isprintable() for ch in text)
-
-
 def validate(portal: Portal, registration: Registration) -> None:
     """Raise InvalidInput naming every refused field; checks nothing in the directory."""
-    errors: dict[str, str] = {}
-    if reason := check_username(registration.uid):
-        errors["uid"] = reason
-    name = registration.display_name
-    if not name.strip() or len(name) > MAX_DISPLAY_NAME or not _printable(name):
-        errors["display_name"] = f"your name, 1 to {MAX_DISPLAY_NAME} printable characters"
-    try:
-        check_mail(registration.mail)
-        if check_address(registration.mail):
-            raise InvalidValue("not an address")
-    except InvalidValue:
-        errors["mail"] = "an email address such as name@example.org"
-    personal = (registration.uid, registration.mail.partition("@")[0],
-                *registration.display_name.split())
-    try:
-        check_new_password(registration.password, personal=personal)
-    except WeakPassword as error:
-        errors["password"] = str(error)
-    unknown = [slug for slug in registration.groups if slug not in portal.catalogue]
-    if unknown:
-        errors["groups"] = "choose working groups from the list"
-    if (len(registration.skills) > MAX_SKILLS
-            or any(len(skill) > MAX_SKILL_LENGTH or not _printable(skill)
-                   for skill in registration.skills)):
-        errors["skills"] = f"up to {MAX_SKILLS} skills of up to {MAX_SKILL_LENGTH} characters"
-    if registration.availability not in AVAILABILITY:
-        errors["availability"] = "choose how much time you can give"
-    if len(registration.note) > MAX_NOTE:
-        errors["note"] = f"at most {MAX_NOTE} characters"
+    checks = {
+        "uid": check_username(registration.uid),
+        "display_name": check_display_name(normalise_display_name(registration.display_name)),
+        "mail": check_address(registration.mail),
+        "password": check_password(registration.password, personal_words(
+            registration.uid, registration.mail, registration.display_name)),
+        "groups": (None if all(slug in portal.catalogue for slug in registration.groups)
+                   else "choose working groups from the list"),
+        "skills": check_skills(registration.skills),
+        "availability": (None if registration.availability in AVAILABILITY
+                         else "choose how much time you can give"),
+        "note": check_note(registration.note),
+    }
+    errors = {field: reason for field, reason in checks.items() if reason}
     if errors:
         raise InvalidInput(errors)
 
@@ -128,7 +91,7 @@ def register(portal: Portal, registration: Registration, *, remote_addr: str | N
         return
     try:
         person = people.add(NewPerson(
-            uid=registration.uid, display_name=registration.display_name.strip(),
+            uid=registration.uid, display_name=normalise_display_name(registration.display_name),
             mail=registration.mail, status=Status.UNVERIFIED,
             requested_groups=tuple(dict.fromkeys(registration.groups)),
             skills=tuple(skill.strip() for skill in registration.skills if skill.strip()),

@@ -7,50 +7,25 @@ password, so a session left open (or stolen) is not enough to take the account.
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from datetime import timedelta
 
 from ..directory import AlreadyExists, InvalidValue, Person, Status
-from ..directory.people import check_mail
 from ..mail import MailError
-from ..passwords import WeakPassword, check_new_password
 from ..store import sessions, tokens
 from .context import Portal
 from .errors import InvalidInput, LinkInvalid, WorkflowError
+from .fields import (
+    check_address,
+    check_display_name,
+    check_password,
+    normalise_display_name,
+    personal_words,
+)
 from .links import make_token, read_token
 
 EMAIL_CHANGE_PURPOSE = "email-change"
-MAX_DISPLAY_NAME = 128
-# Letters, marks and digits of any script, spaces, and the punctuation names use.
-# Everything else (LDAP filter characters, quotes, angle brackets, controls) is refused.
-NAME_PUNCTUATION = frozenset(" .,'’-()/&")
-# RFC 5322 dot-atom local part and a DNS host name: no quotes, parentheses,
-# backslashes or spaces, which no one needs in an address and filters dislike.
-ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
 UNCHANGED_HINT = "choose a password different from the current one"
-ADDRESS_PATTERN = re.compile(
-    rf"{ATEXT}(?:\.{ATEXT})*@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{{0,61}}[A-Za-z0-9])?\.)+[A-Za-z]{{2,63}}")
-ADDRESS_HINT = "an email address such as name@example.org"
 WRONG_CURRENT = "this is not your current password"
-
-
-def check_address(mail: str) -> str | None:
-    """Why this is not an address the portal mails to, or None."""
-    try:
-        check_mail(mail)
-    except InvalidValue:
-        return ADDRESS_HINT
-    return None if ADDRESS_PATTERN.fullmatch(mail) else ADDRESS_HINT
-
-
-def check_display_name(name: str) -> str | None:
-    """Why this display name is refused, or None."""
-    if not name or len(name) > MAX_DISPLAY_NAME:
-        return f"your name, 1 to {MAX_DISPLAY_NAME} characters"
-    if any(ch not in NAME_PUNCTUATION and unicodedata.category(ch)[0] not in "LMN" for ch in name):
-        return "use letters, digits, spaces and . , ' - ( ) / & only"
-    return None
 
 
 def _active_person(portal: Portal, uid: str) -> Person:
@@ -62,11 +37,8 @@ def _active_person(portal: Portal, uid: str) -> Person:
 
 def check_password_rules(person: Person, password: str) -> None:
     """InvalidInput({"password": why}) unless the password will do for this person."""
-    personal = (person.uid, person.mail.partition("@")[0], *person.display_name.split())
-    try:
-        check_new_password(password, personal=personal)
-    except WeakPassword as error:
-        raise InvalidInput({"password": str(error)}) from None
+    if reason := check_password(password, personal_words(person.uid, person.mail, person.display_name)):
+        raise InvalidInput({"password": reason})
 
 
 def store_password(portal: Portal, person: Person, password: str) -> None:
@@ -96,7 +68,7 @@ def notify_password_changed(portal: Portal, person: Person) -> None:
 def change_display_name(portal: Portal, uid: str, display_name: str, *,
                         remote_addr: str | None = None) -> str:
     """Set cn, displayName, givenName and sn from the new name; returns it as stored."""
-    display_name = " ".join(display_name.split())
+    display_name = normalise_display_name(display_name)
     if reason := check_display_name(display_name):
         raise InvalidInput({"display_name": reason})
     person = _active_person(portal, uid)
