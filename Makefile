@@ -6,13 +6,17 @@ BIN := $(VENV)/bin
 # by the tests and the demo. python3-venv only where this Python cannot make a venv.
 DEBIAN_PACKAGES := slapd ldap-utils chromium postgresql mailman3 dokuwiki php-cli php-ldap redmine redmine-sqlite ruby-webrick $(shell $(PYTHON) -c 'import ensurepip' 2>/dev/null || echo python3-venv)
 
-.PHONY: demo test test-deploy install debian-packages bench
+.PHONY: demo test lint test-deploy install debian-packages bench
 
 demo: install
 	$(BIN)/provisioner demo
 
 test: install
 	$(BIN)/pytest
+
+# ruff over every Python file of the project (pyproject.toml's [tool.ruff]).
+lint: install
+	$(BIN)/ruff check provisioner playbooks bench tests app.py
 
 install: debian-packages $(VENV)/.installed
 
