@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ from .store import Store
 from .store import jobs as queue
 
 PLAYBOOK = "volunteer_access.yml"
+CANCEL_POLL_SECONDS = 1.0
 GRANT, REVOKE = "grant", "revoke"
 
 
@@ -113,8 +115,24 @@ class Worker:
                 if outcome.status == "failed":
                     failed.setdefault(job.id, f"{outcome.uid}: {outcome.message or outcome.task}")
 
-        result = self.runner.run(PLAYBOOK, self._volunteers(batch), record)
+        result = self.runner.run(PLAYBOOK, self._volunteers(batch), record,
+                                 should_cancel=self._all_cancelled([job.id for job in batch]))
         self._finish(batch, result.error if not result.succeeded else None, failed)
+
+    def _all_cancelled(self, job_ids: list[int]) -> Callable[[], bool]:
+        """ansible-runner's cancel callback: stop the run once a sysadmin cancelled every job
+        in it (one cancelled job among others lets the run finish for the rest). Asked
+        often, so the store is read at most once per CANCEL_POLL_SECONDS."""
+        checked_at, cancelled = -CANCEL_POLL_SECONDS, False
+
+        def check() -> bool:
+            nonlocal checked_at, cancelled
+            if not cancelled and time.monotonic() - checked_at >= CANCEL_POLL_SECONDS:
+                checked_at = time.monotonic()
+                with self.store.begin() as connection:
+                    cancelled = queue.all_cancelled(connection, job_ids)
+            return cancelled
+        return check
 
     def _volunteers(self, claimed: list[queue.Job]) -> list[Volunteer]:
         people = self.directory.people.find_many([uid for job in claimed for uid in job.targets])

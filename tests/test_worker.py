@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
+from contextlib import contextmanager, suppress
 from dataclasses import replace
 from pathlib import Path
 
+from provisioner.clock import utc_now
 from provisioner.jobs import GRANT, REVOKE
+from provisioner.resources import get_store
+from provisioner.store import jobs
 
 from job_helpers import (
     Clock,
@@ -21,6 +27,7 @@ from job_helpers import (
     start_worker,
     worker_environment,
 )
+from service_fixtures import offer
 
 
 def test_one_job_for_50_volunteers_is_one_playbook_run(app, directory):
@@ -177,3 +184,47 @@ def test_a_worker_that_has_run_a_job_still_stops_on_sigterm(app, directory, slap
     worker.send_signal(signal.SIGTERM)
     output, _ = worker.communicate(timeout=30)
     assert worker.returncode == 0, output
+
+
+@contextmanager
+def silent_server():
+    """A server on loopback that accepts connections and never answers: a hung service."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    held, stop = [], threading.Event()
+
+    def hold() -> None:
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            with suppress(TimeoutError):
+                held.append(listener.accept()[0])
+    thread = threading.Thread(target=hold, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        stop.set()
+        thread.join()
+        for connection in held:
+            connection.close()
+        listener.close()
+
+
+def test_cancelling_every_job_of_a_running_run_stops_the_run(app, directory, tmp_path):
+    with silent_server() as url:
+        offer(app, tmp_path / "inventory", {"mailing_lists_url": url, "mailing_lists_password": "x",
+                                            "mailing_lists_domain": "lists.example.org",
+                                            "mailing_lists_timeout": 120})
+        job_id = queue(app, GRANT, add_volunteers(directory, 1))
+        worker = make_worker(app, directory)
+        finished = threading.Event()
+        thread = threading.Thread(target=lambda: (worker.run_once(), finished.set()), daemon=True)
+        started = time.monotonic()
+        thread.start()
+        while job(app, job_id).state != "running":
+            time.sleep(0.1)
+        time.sleep(3)  # the run is under way, waiting on the silent list server
+        with app.app_context(), get_store().begin() as connection:
+            assert jobs.cancel(connection, job_id, now=utc_now())
+        assert finished.wait(60), "the run went on after its only job was cancelled"
+        assert time.monotonic() - started < 60  # well before the list server's 120 s timeout
+    assert job(app, job_id).state == "cancelled"

@@ -194,6 +194,12 @@ def cancel(connection: Connection, job_id: int, *, now: datetime) -> bool:
     ).values(state=CANCELLED, finished_at=now, lease_owner=None, lease_expires=None)).rowcount == 1
 
 
+def all_cancelled(connection: Connection, job_ids: Iterable[int]) -> bool:
+    """Whether every one of these jobs is cancelled."""
+    states = connection.execute(sa.select(jobs.c.state).where(jobs.c.id.in_(list(job_ids)))).scalars()
+    return all(state == CANCELLED for state in states)
+
+
 def _job(row, targets=None, results=None) -> Job:
     columns = {name: row._mapping[name] for name in (
         "id", "kind", "state", "attempts", "max_attempts", "not_before", "created_at",
