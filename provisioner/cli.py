@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import sys
@@ -149,6 +150,7 @@ def worker(once: bool) -> None:
     job_worker = Worker(get_store(), get_directory(), get_catalogue(),
                         PlaybookRunner(runner_settings(app)), job_settings(app.config))
     signal.signal(signal.SIGTERM, lambda *_: job_worker.stopping.set())
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s %(message)s")
     click.echo(f"worker {job_worker.name}: inventory {app.config['INVENTORY']}")
     if once:
         click.echo(f"ran {job_worker.run_once()} job(s)")

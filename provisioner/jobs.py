@@ -15,6 +15,7 @@ Every playbook is idempotent, so running a job again is safe.
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import threading
@@ -33,6 +34,9 @@ from .store import jobs as queue
 
 PLAYBOOK = "volunteer_access.yml"
 CANCEL_POLL_SECONDS = 1.0
+# One line per claim, run and job outcome, key=value, for journald and log search. Never
+# a volunteer's data: job ids and counts only (the job page has the rest).
+log = logging.getLogger("provisioner.worker")
 GRANT, REVOKE = "grant", "revoke"
 
 
@@ -89,6 +93,8 @@ class Worker:
             return 0
         shared = [job for job in claimed if not job.runs_alone]
         batches = ([shared] if shared else []) + [[job] for job in claimed if job.runs_alone]
+        log.info("claimed jobs=%s volunteers=%d runs=%d worker=%s", _ids(claimed),
+                 sum(len(job.targets) for job in claimed), len(batches), self.name)
         heartbeat = _Heartbeat(self, [job.id for job in claimed], lease)
         heartbeat.start()
         try:
@@ -115,8 +121,11 @@ class Worker:
                 if outcome.status == "failed":
                     failed.setdefault(job.id, f"{outcome.uid}: {outcome.message or outcome.task}")
 
+        log.info("run started jobs=%s volunteers=%d", _ids(batch), len(job_of))
         result = self.runner.run(PLAYBOOK, self._volunteers(batch), record,
                                  should_cancel=self._all_cancelled([job.id for job in batch]))
+        log.info("run ended jobs=%s succeeded=%s failed_jobs=%s", _ids(batch), result.succeeded,
+                 _ids(job for job in batch if job.id in failed))
         self._finish(batch, result.error if not result.succeeded else None, failed)
 
     def _all_cancelled(self, job_ids: list[int]) -> Callable[[], bool]:
@@ -163,6 +172,13 @@ class Worker:
                     retry_at = now + self.settings.retry_delay(job.attempts)
                 queue.finish(connection, job.id, self.name, succeeded=error is None, error=error,
                              now=now, retry_at=retry_at, own_failure=run_error is None and error is not None)
+                log.info("job finished job=%d kind=%s attempt=%d/%d outcome=%s", job.id, job.kind,
+                         job.attempts, job.max_attempts,
+                         "succeeded" if error is None else "retry" if retry_at else "failed")
+
+
+def _ids(jobs: Iterable[queue.Job]) -> str:
+    return ",".join(str(job.id) for job in jobs) or "-"
 
 
 class _Heartbeat:

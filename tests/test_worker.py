@@ -228,3 +228,16 @@ def test_cancelling_every_job_of_a_running_run_stops_the_run(app, directory, tmp
         assert finished.wait(60), "the run went on after its only job was cancelled"
         assert time.monotonic() - started < 60  # well before the list server's 120 s timeout
     assert job(app, job_id).state == "cancelled"
+
+
+def test_the_worker_logs_each_claim_run_and_outcome_by_job_id_without_volunteer_data(app, directory,
+                                                                                   caplog):
+    ok = queue(app, GRANT, add_volunteers(directory, 2))
+    caplog.set_level("INFO", logger="provisioner.worker")
+    make_worker(app, directory).run_once()
+    lines = [record.getMessage() for record in caplog.records if record.name == "provisioner.worker"]
+    assert lines[0].startswith(f"claimed jobs={ok} volunteers=2 runs=1")
+    assert f"run started jobs={ok} volunteers=2" in lines
+    assert f"run ended jobs={ok} succeeded=True failed_jobs=-" in lines
+    assert f"job finished job={ok} kind=grant attempt=1/5 outcome=succeeded" in lines
+    assert not any("vol0000" in line for line in lines)
