@@ -26,7 +26,7 @@ from portal_browser import PortalBrowser
 # What the roles install and start (systemd units on the host).
 UNITS = ("slapd.service", "postfix.service", "nginx.service", "php8.2-fpm.service", "mailman3.service",
          "postgresql@15-main.service", "redmine.service", "occupy-portal.service", "occupy-worker.service",
-         "occupy-purge-expired.timer", "occupy-prune-limits.timer")
+         "occupy-purge-expired.timer", "occupy-prune-limits.timer", "occupy-backup.timer")
 VOLUNTEER = "vera"
 VOLUNTEER_MAIL = "vera@example.org"
 GROUPS = ["kitchen", "tech"]
@@ -245,10 +245,13 @@ def test_a_post_to_a_working_groups_list_reaches_the_volunteer(booted_site, appr
         smtp.send_message(post)
     deadline = time.monotonic() + 120
     # The list's copy is addressed to the list: vera is its envelope's recipient (X-RcptTo).
-    while not [mail for mail in mail_sink.messages() if subject in str(mail["Subject"])
-               and VOLUNTEER_MAIL in str(mail["X-RcptTo"]).split(", ")]:
+    while not (copies := [mail for mail in mail_sink.messages() if subject in str(mail["Subject"])
+                          and VOLUNTEER_MAIL in str(mail["X-RcptTo"]).split(", ")]):
         assert time.monotonic() < deadline, "the list's copy of the post never reached vera"
         time.sleep(1)
+    (copy,) = copies
+    assert f"<wg-kitchen.{domain}>" in str(copy["List-Id"])
+    assert any("(Postfix)" in received for received in copy.get_all("Received", []))
 
 
 def test_the_worker_reaches_each_service_and_only_its_group_reads_the_secrets(booted_site):
