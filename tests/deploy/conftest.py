@@ -40,6 +40,7 @@ def booted_site(work_folder, mail_sink):
         **{name: port for name, port in ports.items() if name != "portal"},
         "portal_bind": f"127.0.0.1:{ports['portal']}",
         "openldap_listen_address": "127.0.0.1",
+        "mail_server_listen_addresses": "127.0.0.1",
         # Postfix sends everything to the test's sink, as to a provider's relay.
         "mail_server_relay_host": f"[127.0.0.1]:{mail_sink.port}",
     }
