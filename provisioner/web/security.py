@@ -41,6 +41,10 @@ def init_app(app: Flask) -> None:
         REMEMBER_COOKIE_SECURE=app.config["SECURE_COOKIES"],
         REMEMBER_COOKIE_HTTPONLY=True,
         MAX_CONTENT_LENGTH=256 * 1024,
+        # Flask-WTF's own Referer check over HTTPS refused a form without a Referer as
+        # "Form expired"; the Origin, else Referer, check below does that job for every
+        # request, and with neither header the token decides, over HTTP and HTTPS alike.
+        WTF_CSRF_SSL_STRICT=False,
     )
     # First of all request hooks: a forged request reaches no session, enrolment or view.
     app.before_request(_refuse_other_sites)
