@@ -9,6 +9,7 @@ not followed, so that tests see where they lead.
 
 from __future__ import annotations
 
+import base64
 import http.client
 import http.cookiejar
 import socket
@@ -16,6 +17,7 @@ import ssl
 import urllib.error
 import urllib.parse
 import urllib.request
+import xmlrpc.client
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -85,3 +87,15 @@ class Site:
         body = urllib.parse.urlencode(data, doseq=True).encode()
         return self.request("POST", path, body,
                             {"Content-Type": "application/x-www-form-urlencoded", **(headers or {})})
+
+
+def wiki_xmlrpc(site: Site, user: str, password: str, method: str, *params):
+    """An XML-RPC call to a deployed wiki as `user` (basic auth, as its remote API takes it):
+    (HTTP status, result), the result None unless the status is 200."""
+    credentials = base64.b64encode(f"{user}:{password}".encode()).decode()
+    answer = site.request("POST", "/lib/exe/xmlrpc.php", xmlrpc.client.dumps(params, method).encode(),
+                          {"Content-Type": "text/xml", "Authorization": f"Basic {credentials}"})
+    if answer.status != 200:
+        return answer.status, None
+    (result,), _ = xmlrpc.client.loads(answer.body)
+    return answer.status, result

@@ -21,7 +21,6 @@ import shutil
 import subprocess
 import sys
 import time
-import xmlrpc.client
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +29,7 @@ import yaml
 
 from booted_host import BootedHost
 from booted_site import HOSTNAME, SiteDeployment, free_ports
+from https_client import wiki_xmlrpc
 from ldap_session import ldap_session
 from portal_actions import VOLUNTEER_PASSWORD, registration
 from portal_browser import PortalBrowser
@@ -224,11 +224,4 @@ def test_every_unit_runs_on_the_restored_host(restored):
 
 
 def _xmlrpc(site, method: str, *params):
-    """An XML-RPC call to the wiki as the volunteer (basic auth)."""
-    credentials = base64.b64encode(f"{VOLUNTEER}:{VOLUNTEER_PASSWORD}".encode()).decode()
-    answer = site.request("POST", "/lib/exe/xmlrpc.php", xmlrpc.client.dumps(params, method).encode(),
-                          {"Content-Type": "text/xml", "Authorization": f"Basic {credentials}"})
-    if answer.status != 200:
-        return answer.status, None
-    (result,), _ = xmlrpc.client.loads(answer.body)
-    return answer.status, result
+    return wiki_xmlrpc(site, VOLUNTEER, VOLUNTEER_PASSWORD, method, *params)

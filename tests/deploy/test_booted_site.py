@@ -14,12 +14,12 @@ import re
 import secrets
 import smtplib
 import time
-import xmlrpc.client
 from email.message import EmailMessage
 
 import pytest
 import yaml
 
+from https_client import wiki_xmlrpc
 from portal_actions import VOLUNTEER_PASSWORD, registration
 from portal_browser import PortalBrowser
 
@@ -200,14 +200,7 @@ def test_the_volunteer_logs_in_to_the_wiki_and_edits_only_their_groups_namespace
 
 
 def _xmlrpc(site, method: str, *params):
-    """An XML-RPC call as the volunteer (basic auth, as the wiki's remote API takes it)."""
-    credentials = base64.b64encode(f"{VOLUNTEER}:{VOLUNTEER_PASSWORD}".encode()).decode()
-    answer = site.request("POST", "/lib/exe/xmlrpc.php", xmlrpc.client.dumps(params, method).encode(),
-                          {"Content-Type": "text/xml", "Authorization": f"Basic {credentials}"})
-    if answer.status != 200:
-        return answer.status, None
-    (result,), _ = xmlrpc.client.loads(answer.body)
-    return answer.status, result
+    return wiki_xmlrpc(site, VOLUNTEER, VOLUNTEER_PASSWORD, method, *params)
 
 
 def test_the_volunteer_logs_in_to_redmine_and_is_a_member_of_the_projects(booted_site, approved_volunteer):
