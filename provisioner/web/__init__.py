@@ -8,8 +8,7 @@ from werkzeug.exceptions import NotFound
 
 from ..directory import DirectoryUnavailable
 from ..mail import MailError
-from ..store import StoreUnavailable
-from ..workflow import NotAllowed
+from ..workflow import NotAllowed, StoreUnavailable
 from ..workflow.provisioning import NoSuchJob
 from . import account, admin, auth, groups, health, jobs, public, security, settings, totp, users
 

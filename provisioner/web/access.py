@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..store.jobs import CANCELLED, FAILED, QUEUED, RUNNING, Job
+from ..workflow.provisioning import CANCELLED, FAILED, QUEUED, RUNNING, Job
 
 SERVICE_LABELS = {"directory": "Account check", "lists": "Mailing lists", "wiki": "Wiki",
                   "redmine": "Redmine"}

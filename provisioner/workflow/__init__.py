@@ -4,6 +4,7 @@ No Flask here: the web views and the CLI both call these, and every transition
 writes its audit record.
 """
 
+from ..store import StoreUnavailable
 from .accounts import (
     create_sysadmin,
     end_all_sessions,
@@ -59,7 +60,8 @@ from .totp import (
 )
 
 __all__ = [
-    "AVAILABILITY", "InvalidInput", "LinkInvalid", "Portal", "Registration", "WorkflowError",
+    "AVAILABILITY", "InvalidInput", "LinkInvalid", "Portal", "Registration", "StoreUnavailable",
+    "WorkflowError",
     "HOST_OPERATOR", "accounts", "approve", "create_sysadmin", "end_all_sessions", "end_session",
     "initialise_directory",
     "is_sysadmin", "log_in", "purge_expired", "resume_session", "start_session",

@@ -6,16 +6,23 @@ The views call these only; each sysadmin action checks its actor and audits itse
 
 from __future__ import annotations
 
-from ..store import audit
+import logging
+
+from ..directory import DirectoryError
+from ..store import StoreUnavailable, audit
 from ..store import jobs as queue
 from ..store.audit import AuditEntry
-from ..store.jobs import Job
+from ..store.jobs import CANCELLED, FAILED, QUEUED, RUNNING, SUCCEEDED, Job
 from .context import Portal
 from .errors import WorkflowError
 from .permissions import require_sysadmin
 
+log = logging.getLogger("provisioner.health")
 AUDIT_PAGE_SIZE = 200
-JOB_STATES = (queue.QUEUED, queue.RUNNING, queue.SUCCEEDED, queue.FAILED, queue.CANCELLED)
+JOB_STATES = (QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED)
+__all__ = ["CANCELLED", "FAILED", "JOB_STATES", "QUEUED", "RUNNING", "SUCCEEDED", "Job", "JobUnchanged",
+           "NoSuchJob", "audit_entries", "cancel_job", "health", "job", "latest_job_of", "recent_jobs",
+           "retry_job"]
 
 
 class NoSuchJob(WorkflowError):
@@ -78,3 +85,17 @@ def audit_entries(portal: Portal, *, actor: str, person: str | None = None) -> l
     require_sysadmin(portal, actor)
     with portal.store.begin() as connection:
         return audit.entries(connection, person=person, limit=AUDIT_PAGE_SIZE)
+
+
+def health(portal: Portal) -> dict[str, bool]:
+    """Whether the directory and the store answer, for /healthz; why not goes to the log."""
+    checks = {}
+    for name, ping, failure in (("directory", portal.directory.ping, DirectoryError),
+                                ("store", portal.store.ping, StoreUnavailable)):
+        try:
+            ping()
+            checks[name] = True
+        except failure as error:
+            log.warning("health check: %s: %s", name, error)
+            checks[name] = False
+    return checks
