@@ -52,6 +52,14 @@ def claim(connection: Connection, entry_id: str, uid: str, decision: str, *, act
     return Claim(False, holder.decision, holder.decided_at is not None)
 
 
+def last_decided(connection: Connection, uid: str) -> str | None:
+    """The decision that last took effect on a request from `uid`, if any still recorded."""
+    return connection.execute(
+        sa.select(request_decisions.c.decision)
+        .where(request_decisions.c.uid == uid, request_decisions.c.decided_at.is_not(None))
+        .order_by(request_decisions.c.decided_at.desc()).limit(1)).scalar_one_or_none()
+
+
 def mark_decided(connection: Connection, entry_id: str, now: datetime) -> None:
     connection.execute(request_decisions.update()
                        .where(request_decisions.c.entry_id == entry_id)

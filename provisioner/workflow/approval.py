@@ -39,6 +39,10 @@ def verified_requests(portal: Portal, *, actor: str) -> list[Person]:
 def _awaiting_approval(portal: Portal, uid: str) -> Person:
     person = portal.directory.people.find(uid)
     if person is None:
+        with portal.store.begin() as connection:  # a rejection deletes the request
+            decided = decisions.last_decided(connection, uid)
+        if decided is not None:
+            raise WorkflowError(f"{uid} is already {DECIDED[decided]}")
         raise NotFound(f"there is no request from {uid!r}")
     if person.status != Status.VERIFIED:
         state = "already approved" if person.status == Status.ACTIVE else "not verified yet"

@@ -106,6 +106,21 @@ def test_concurrent_decisions_tell_the_losers_it_was_decided(app, verified, sysa
     assert len(decided_mails) == 1
 
 
+def test_a_decision_after_a_rejection_is_told_it_was_rejected(app, verified, sysadmin, inbox):
+    """The rejection deletes the request; a slower click still learns why it is gone."""
+    verified("vera")
+    with app.app_context():
+        portal = get_portal()
+        reject(portal, "vera", "duplicate request", actor="sam")
+        inbox.clear()
+        for late in (lambda: approve(portal, "vera", ["kitchen"], actor="sam"),
+                     lambda: reject(portal, "vera", "again", actor="sam")):
+            with pytest.raises(WorkflowError, match="vera is already rejected"):
+                late()
+        assert portal.directory.people.find("vera") is None
+    assert inbox.messages() == []
+
+
 def test_a_failed_approval_releases_its_claim_and_a_retry_completes_it(
         app, verified, sysadmin, slapd_server, catalogue):
     verified("vera")
