@@ -32,7 +32,7 @@ from figures import Row, Spread
 
 from provisioner.catalogue import load_catalogue
 from provisioner.directory import Directory, DirectorySettings, NewPerson, Status
-from provisioner.slapd import PrivateSlapd
+from provisioner.private_services.slapd import PrivateSlapd
 from provisioner.workflow import initialise_directory
 
 BASE_DN = "dc=bench,dc=occupy"

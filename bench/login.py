@@ -30,8 +30,8 @@ from figures import Row, Spread
 
 from provisioner import create_app
 from provisioner.directory import NewPerson, Status
+from provisioner.private_services.slapd import PrivateSlapd
 from provisioner.resources import get_catalogue, get_directory, get_portal
-from provisioner.slapd import PrivateSlapd
 from provisioner.workflow import initialise_directory, log_in
 
 BASE_DN = "dc=bench,dc=occupy"

@@ -46,8 +46,8 @@ from provisioner import create_app
 from provisioner.clock import utc_now
 from provisioner.directory import NewPerson, Status
 from provisioner.private_services.process import OwnedProcess, free_port
+from provisioner.private_services.slapd import PrivateSlapd
 from provisioner.resources import get_catalogue, get_directory, get_portal
-from provisioner.slapd import PrivateSlapd
 from provisioner.workflow import confirm_enrolment, create_sysadmin, initialise_directory, new_secret
 
 BASE_DN = "dc=bench,dc=occupy"

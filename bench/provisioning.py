@@ -25,9 +25,9 @@ from figures import Row, Spread
 from provisioner import create_app
 from provisioner.directory import Directory, NewPerson, Status
 from provisioner.jobs import GRANT, Worker, queue_access
+from provisioner.private_services.slapd import PrivateSlapd
 from provisioner.resources import get_catalogue, get_directory, get_store, job_settings, runner_settings
 from provisioner.runner import PlaybookRunner
-from provisioner.slapd import PrivateSlapd
 from provisioner.store import Store
 from provisioner.store import jobs as queue
 from provisioner.store.schema import job_results, job_targets, jobs

@@ -54,9 +54,9 @@ from provisioner.jobs import GRANT, queue_access
 from provisioner.private_services.dokuwiki import PrivateDokuWiki
 from provisioner.private_services.mailman import PrivateMailman
 from provisioner.private_services.redmine import DEFAULT_ROLE, LdapSource, PrivateRedmine, golden_database
+from provisioner.private_services.slapd import PrivateSlapd
 from provisioner.resources import get_catalogue, get_directory, get_store, job_settings
 from provisioner.runner import TASK_END_EVENTS
-from provisioner.slapd import PrivateSlapd
 from provisioner.store import Store
 from provisioner.store import jobs as queue
 from provisioner.store.schema import job_results, job_targets, jobs

@@ -35,9 +35,9 @@ from .jobs import Worker
 from .private_services.dokuwiki import DokuWikiError, PrivateDokuWiki
 from .private_services.mailman import MailmanError, PrivateMailman
 from .private_services.redmine import LdapSource, PrivateRedmine, RedmineError, golden_database
+from .private_services.slapd import PrivateSlapd
 from .resources import get_catalogue, get_directory, get_store, job_settings, runner_settings
 from .runner import PlaybookRunner
-from .slapd import PrivateSlapd
 
 DEMO_ADMIN = "demo-admin"
 

@@ -10,7 +10,7 @@ import pytest
 from provisioner import create_app
 from provisioner.catalogue import load_catalogue
 from provisioner.directory import Directory
-from provisioner.slapd import PrivateSlapd
+from provisioner.private_services.slapd import PrivateSlapd
 from provisioner.workflow import create_sysadmin, initialise_directory
 
 from ldap_helpers import eventually, holds, wipe

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 import ldap3
 from ldap3.core.exceptions import LDAPNoSuchObjectResult
 
-from provisioner.slapd import PrivateSlapd
+from provisioner.private_services.slapd import PrivateSlapd
 
 
 @contextmanager

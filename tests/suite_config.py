@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from provisioner.directory import DirectorySettings
-from provisioner.slapd import PrivateSlapd
+from provisioner.private_services.slapd import PrivateSlapd
 
 BASE_DN = "dc=test,dc=occupy"
 ORGANISATION = "Occupy Test"

@@ -18,7 +18,7 @@ from provisioner.config import ConfigError
 from provisioner.directory import Directory, DirectoryUnavailable
 from provisioner.jobs import GRANT
 from provisioner.private_services.process import free_port
-from provisioner.slapd import PrivateSlapd, TlsFiles
+from provisioner.private_services.slapd import PrivateSlapd, TlsFiles
 from provisioner.workflow import initialise_directory
 
 from certificates import make_certificates

@@ -7,7 +7,7 @@ import tempfile
 
 import pytest
 
-from provisioner.slapd import PrivateSlapd, SlapdError
+from provisioner.private_services.slapd import PrivateSlapd, SlapdError
 
 from ldap_helpers import root_connection
 

@@ -1,6 +1,6 @@
 """Turn the project's slapd.conf-style files into cn=config values.
 
-The private slapd (provisioner/slapd.py) reads provisioner/schema/occupy.schema and
+The private slapd (provisioner/private_services/slapd.py) reads provisioner/schema/occupy.schema and
 provisioner/schema/access.conf as they are; a deployed slapd keeps its configuration
 in cn=config. These filters give the same schema and, through the private slapd's
 own parser, the same access rules, so both servers get the same directory.
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from provisioner.slapd import access_rules
+from provisioner.private_services.slapd import access_rules
 
 _SCHEMA_KEYWORDS = {
     "objectidentifier": "olcObjectIdentifier",

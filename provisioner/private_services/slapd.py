@@ -24,10 +24,10 @@ from urllib.parse import quote
 
 import ldap3
 
-from .directory.connection import DirectoryConnection, DirectorySettings
-from .directory.layout import Layout
-from .directory.tree import SERVICE_ACCOUNTS, ensure_service_accounts
-from .private_services.process import OwnedProcess, free_port
+from ..directory.connection import DirectoryConnection, DirectorySettings
+from ..directory.layout import Layout
+from ..directory.tree import SERVICE_ACCOUNTS, ensure_service_accounts
+from .process import OwnedProcess, free_port
 
 SCHEMA_DIR = Path("/etc/ldap/schema")
 MODULE_DIR = Path("/usr/lib/ldap")
