@@ -27,6 +27,7 @@ import xmlrpc.client
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from .files import write_private_file
 from .process import OwnedProcess, free_port
 
 DOKUWIKI_APP = Path("/usr/share/dokuwiki")
@@ -181,10 +182,7 @@ class PrivateDokuWiki(OwnedProcess):
         for name in DATA_FOLDERS:
             (self.data_dir / name).mkdir(parents=True, exist_ok=True)
         (self.folder / "sessions").mkdir(mode=0o700, exist_ok=True)
-        local = self.conf_dir / "local.php"
-        local.touch(mode=0o600)
-        local.chmod(0o600)  # before the secret goes in
-        local.write_text(self.local_conf())
+        write_private_file(self.conf_dir / "local.php", self.local_conf())
 
     def local_conf(self) -> str:
         ldap = urlsplit(self.ldap_url)

@@ -2,7 +2,9 @@
 
 A service subclass starts its process in `start()` (setting `_process`), says in
 `_is_ours()` how to recognise its own server (a secret only it knows: another
-process may hold the port), and may change how the process is told to stop.
+process may hold the port), may say in `_has_failed()` that a process still
+running will never serve (its log says the port is taken, say), and may change
+how the process is told to stop.
 """
 
 from __future__ import annotations
@@ -32,6 +34,10 @@ class OwnedProcess:
     def _is_ours(self) -> bool:
         raise NotImplementedError
 
+    def _has_failed(self) -> bool:
+        """True when the process runs but will never serve; it is then stopped."""
+        return False
+
     @property
     def running(self) -> bool:
         return self._process is not None and self._process.poll() is None
@@ -45,6 +51,8 @@ class OwnedProcess:
                 return False
             if self._is_ours():
                 return True
+            if self._has_failed():
+                break
             time.sleep(self.poll_interval)
         self._stop_process()
         return False

@@ -38,6 +38,7 @@ from pathlib import Path
 import ansible_runner
 
 from ..config import CHECKOUT
+from .files import write_private_file
 from .process import OwnedProcess, free_port
 
 REDMINE_ROOT = Path("/usr/share/redmine")            # Debian's code tree
@@ -135,8 +136,7 @@ class _Instance:
             f"  database: {json.dumps(str(self.database))}\n  encoding: utf8\n")
         secret_file = folder / "config" / "secret_key.txt"
         if not secret_file.exists():
-            secret_file.write_text(secrets.token_hex(64) + "\n")
-            secret_file.chmod(0o600)
+            write_private_file(secret_file, secrets.token_hex(64) + "\n")
 
     @property
     def link_path(self) -> Path:
@@ -262,9 +262,8 @@ class PrivateRedmine(OwnedProcess):
         run_dir = Path(tempfile.mkdtemp(prefix="setup-", dir=self.folder))
         try:
             secrets_file, report_file = run_dir / "secrets.json", run_dir / "report.json"
-            descriptor = os.open(secrets_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(descriptor, "w") as file:
-                json.dump({"redmine_setup_ldap_bind_password": self.ldap.bind_password}, file)
+            write_private_file(secrets_file, json.dumps(
+                {"redmine_setup_ldap_bind_password": self.ldap.bind_password}))
             play = {
                 "name": "Set up the private Redmine", "hosts": "localhost", "gather_facts": False,
                 "vars_files": [str(secrets_file)],

@@ -27,6 +27,7 @@ import ldap3
 from ..directory.connection import DirectoryConnection, DirectorySettings
 from ..directory.layout import Layout
 from ..directory.tree import SERVICE_ACCOUNTS, ensure_service_accounts
+from .files import write_private_file
 from .process import OwnedProcess, free_port
 
 SCHEMA_DIR = Path("/etc/ldap/schema")
@@ -274,10 +275,8 @@ class PrivateSlapd(OwnedProcess):
             return self
         slapd = _find_binary("slapd")
         (self.folder / "data").mkdir(parents=True, exist_ok=True)
-        # 0600 before anything is written: it holds the replicator's password in clear.
-        self.config_path.touch(mode=0o600)
-        self.config_path.chmod(0o600)
-        self.config_path.write_text(self.config_text())
+        # It holds the replicator's password in clear.
+        write_private_file(self.config_path, self.config_text())
         self._check_config()
         fixed_port = self.port is not None
         for _attempt in range(3):
