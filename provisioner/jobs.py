@@ -123,7 +123,8 @@ class Worker:
 
         log.info("run started jobs=%s volunteers=%d", _ids(batch), len(job_of))
         result = self.runner.run(PLAYBOOK, self._volunteers(batch), record,
-                                 should_cancel=self._all_cancelled([job.id for job in batch]))
+                                 should_cancel=self._all_cancelled([job.id for job in batch]),
+                                 extravars=self._directory_names())
         log.info("run ended jobs=%s succeeded=%s failed_jobs=%s", _ids(batch), result.succeeded,
                  _ids(job for job in batch if job.id in failed))
         self._finish(batch, result.error if not result.succeeded else None, failed)
@@ -143,7 +144,12 @@ class Worker:
             return cancelled
         return check
 
+    def _directory_names(self) -> dict[str, str]:
+        """The DNs the playbook needs, from the directory's layout: the roles build none."""
+        return {"provisioner_ldap_people_dn": self.directory.layout.people}
+
     def _volunteers(self, claimed: list[queue.Job]) -> list[Volunteer]:
+        layout = self.directory.layout
         people = self.directory.people.find_many([uid for job in claimed for uid in job.targets])
         volunteers = []
         for job in claimed:
@@ -155,8 +161,8 @@ class Worker:
                     mail=person.mail if person else None,
                     display_name=person.display_name if person else None,
                     groups=[{"slug": wg.slug, "name": wg.name, "group": wg.group,
-                             "list_name": wg.list_name, "wiki_namespace": wg.wiki_namespace,
-                             "redmine_project": wg.redmine_project}
+                             "group_dn": layout.group_dn(wg.group), "list_name": wg.list_name,
+                             "wiki_namespace": wg.wiki_namespace, "redmine_project": wg.redmine_project}
                             for wg in groups if wg is not None],
                 ))
         return volunteers

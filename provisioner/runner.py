@@ -16,7 +16,7 @@ import os
 import shutil
 import sys
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -36,7 +36,9 @@ class Volunteer:
     action: str                  # grant or revoke
     mail: str | None
     display_name: str | None
-    groups: list[dict]           # slug, name, group, list_name, wiki_namespace, redmine_project
+    # slug, name, group, group_dn, list_name, wiki_namespace, redmine_project: every name as
+    # the catalogue and the directory's layout give it, so no module rebuilds one
+    groups: list[dict]
 
 
 @dataclass(frozen=True)
@@ -72,7 +74,9 @@ class PlaybookRunner:
 
     def run(self, playbook: str, volunteers: Iterable[Volunteer],
             on_outcomes: Callable[[list[Outcome]], None],
-            should_cancel: Callable[[], bool] = lambda: False) -> RunResult:
+            should_cancel: Callable[[], bool] = lambda: False,
+            extravars: Mapping[str, str] | None = None) -> RunResult:
+        """One run for these volunteers; `extravars` adds to the settings' (never volunteer data)."""
         settings = self.settings
         settings.work_dir.mkdir(parents=True, exist_ok=True)
         handoff = Path(tempfile.mkdtemp(prefix="handoff-", dir=settings.work_dir))
@@ -87,7 +91,8 @@ class PlaybookRunner:
                 project_dir=str(settings.playbooks_dir),
                 playbook=playbook,
                 inventory=str(settings.inventory),
-                extravars={**settings.extravars, "provisioner_batch_file": str(batch_file),
+                extravars={**settings.extravars, **(extravars or {}),
+                           "provisioner_batch_file": str(batch_file),
                            "provisioner_secrets_file": str(secrets_file)},
                 envvars=_environment(),
                 suppress_env_files=True,

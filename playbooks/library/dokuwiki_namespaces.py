@@ -10,8 +10,11 @@ description:
   - DokuWiki reads people and groups from LDAP (its authldap plugin), so a volunteer's access
     follows their LDAP groups and their account's lock at once; nothing per volunteer is
     written in the wiki.
-  - Makes sure the whole working-group area C(wg:*) is read-only to logged-in people, so a
-    group whose namespace no batch has set up yet is not open to everyone for editing.
+  - >-
+    Makes sure the namespace holding the batch's working-group namespaces (C(wg:*) for
+    C(wg:<slug>)) is read-only to logged-in people, so a group whose namespace no batch has
+    set up yet is not open to everyone for editing. Every name (namespace, LDAP group) is
+    the batch's, as the worker's catalogue gives it; the module builds none from a slug.
   - For each working group in the batch, makes sure the ACL lines exist (the group's LDAP group
     may edit C(<namespace>:*), other logged-in people may read it) and the namespace's start
     page exists, written only when missing. Idempotent.
@@ -34,12 +37,6 @@ options:
     type: str
     required: true
   admin_password: {description: its LDAP password, type: str, required: true, no_log: true}
-  batch_file:
-    description: >-
-      the worker's batch, a JSON file C({"volunteers": [{uid, action, mail, display_name,
-      groups: [{slug, name, group, list_name, wiki_namespace, redmine_project}]}]})
-    type: path
-    required: true
   member_permission:
     description: the DokuWiki permission of a working group's members on its namespace
     type: int
@@ -54,6 +51,12 @@ options:
     type: str
   timeout: {description: seconds to wait for each answer, type: float, default: 10}
   validate_certs: {description: check the wiki's TLS certificate, type: bool, default: true}
+  batch_file:
+    description: >-
+      the worker's batch, a JSON file C({"volunteers": [{uid, action, mail, display_name,
+      groups: [{slug, name, group, group_dn, list_name, wiki_namespace, redmine_project}]}]})
+    type: path
+    required: true
 """
 
 EXAMPLES = r"""
@@ -86,7 +89,6 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.volunteer_batch import BatchFileError, outcome_of, read_batch
 
 XMLRPC_PATH = "/lib/exe/xmlrpc.php"
-AREA = "wg"  # every working group's namespace is wg:<slug>
 AUTH_EDIT = 2  # DokuWiki's permission to edit a page
 DEFAULT_START_PAGE = (
     "====== {name} ======\n\n"
@@ -225,7 +227,9 @@ class Namespaces:
         acls = acls or {}   # PHP sends an empty ACL as an empty array
         # The whole working-group area is read-only to everyone logged in, so a group
         # whose namespace no batch has set up yet is not open to all for editing.
-        written_acl = self._ensure_lines(f"{AREA}:*", self.area_lines(), acls)
+        written_acl = False
+        for area in areas(groups):
+            written_acl |= self._ensure_lines(f"{area}:*", self.area_lines(), acls)
         for group in groups:
             try:
                 written_acl |= self._ensure_acl(group, acls)
@@ -276,10 +280,11 @@ class Namespaces:
 
     def _read_back_acls(self, groups: list[dict]) -> None:
         acls = self.wiki.call("plugin.acl.listAcls", expect=(dict, list)) or {}
-        area = acls.get(f"{AREA}:*") or {}
-        if any(str(area.get(who)) != str(level) for who, level in self.area_lines().items()):
-            raise WikiUnavailable(f"DokuWiki at {self.wiki.url} accepted the ACL line for {AREA}:* "
-                                  "but does not show it")
+        for area in areas(groups):
+            current = acls.get(f"{area}:*") or {}
+            if any(str(current.get(who)) != str(level) for who, level in self.area_lines().items()):
+                raise WikiUnavailable(f"DokuWiki at {self.wiki.url} accepted the ACL line for {area}:* "
+                                      "but does not show it")
         for group in groups:
             scope = f"{group['wiki_namespace']}:*"
             current = acls.get(scope) or {}
@@ -288,6 +293,11 @@ class Namespaces:
             if missing and group["slug"] not in self.errors:
                 self.errors[group["slug"]] = (f"DokuWiki accepted the ACL lines for {scope} but does not "
                                               f"show {', '.join(missing)}")
+
+
+def areas(groups: list[dict]) -> list[str]:
+    """The namespaces that hold the groups' namespaces: wg for wg:<slug>."""
+    return sorted({group["wiki_namespace"].rpartition(":")[0] for group in groups} - {""})
 
 
 def grant_outcome(wiki: Wiki, volunteer: dict, errors: dict[str, str]) -> dict:

@@ -7,9 +7,10 @@ DOCUMENTATION = r"""
 module: volunteer_directory
 short_description: Check that volunteers' LDAP entries match what is about to be granted
 description:
-  - For each volunteer to grant, the entry must be in ou=people, active, and a member
-    of each working group's LDAP group. For each volunteer to revoke, the entry must be
-    gone or no longer active. It only reads, never changes anything.
+  - For each volunteer to grant, the entry must be in I(people_dn), active, and a member
+    of each working group's LDAP group (each group's C(group_dn) in the batch). For each
+    volunteer to revoke, the entry must be gone or no longer active. It only reads, never
+    changes anything.
   - Reads the batch from I(batch_file) and the bind password from I(secrets_file) itself,
     since values passed as module arguments would go through Ansible's templating, and a
     volunteer's data must never be a template.
@@ -25,7 +26,12 @@ options:
     description: the CA certificate (PEM) of the ldaps servers; empty for the system's CAs
     type: str
     default: ""
-  base_dn: {description: the occupation's base DN, type: str, required: true}
+  people_dn:
+    description: >-
+      where the accounts are (ou=people), as the worker's directory layout names it; each
+      working group's own DN comes in the batch (C(group_dn)), so the module builds no DN
+    type: str
+    required: true
   bind_dn: {description: bind DN, type: str, required: true}
   secrets_file:
     description: a JSON file whose C(ldap_bind_password) is the bind DN's password (the worker's)
@@ -34,7 +40,7 @@ options:
   batch_file:
     description: >-
       the worker's batch, a JSON file C({"volunteers": [{uid, action, mail, display_name,
-      groups: [{slug, name, group, list_name, wiki_namespace, redmine_project}]}]})
+      groups: [{slug, name, group, group_dn, list_name, wiki_namespace, redmine_project}]}]})
     type: path
     required: true
 """
@@ -43,7 +49,7 @@ EXAMPLES = r"""
 - name: Check the volunteers in the directory
   volunteer_directory:
     url: ldaps://ldap.occupy.example
-    base_dn: dc=occupy,dc=example
+    people_dn: ou=people,dc=occupy,dc=example
     bind_dn: cn=portal,ou=services,dc=occupy,dc=example
     secrets_file: "{{ provisioner_secrets_file }}"
     batch_file: "{{ provisioner_batch_file }}"
@@ -71,14 +77,18 @@ try:
 except ImportError:  # reported below, with the module's own failure message
     ldap3 = None
 
-SUCCESS, NO_SUCH_OBJECT = 0, 32   # LDAP result codes
+# LDAP result codes
+SUCCESS = 0
+NO_SUCH_OBJECT = 32
 
 
-def check(volunteer: dict, entry: dict | None, groups_dn: str) -> dict:
+def check(volunteer: dict, entry: dict | None) -> dict:
     uid = volunteer["uid"]
+    if unnamed := [str(group.get("group")) for group in volunteer["groups"]
+                   if not isinstance(group.get("group_dn"), str)]:
+        return {"status": "failed", "message": f"the batch gives no DN for the group(s) {', '.join(unnamed)}"}
     member_of = {dn.lower() for dn in entry["memberOf"]} if entry else set()
-    in_group = {group["group"]: f"cn={group['group']},{groups_dn}".lower() in member_of
-                for group in volunteer["groups"]}
+    in_group = {group["group"]: group["group_dn"].lower() in member_of for group in volunteer["groups"]}
     if volunteer["action"] == "revoke":
         # Suspended (or gone), or still active but out of these groups (left them).
         if entry is None or entry.get("occupyStatus") != "active":
@@ -141,7 +151,7 @@ def main() -> None:
     module = AnsibleModule(argument_spec={
         "url": {"type": "str", "required": True},
         "ca_file": {"type": "str", "default": ""},
-        "base_dn": {"type": "str", "required": True},
+        "people_dn": {"type": "str", "required": True},
         "bind_dn": {"type": "str", "required": True},
         "secrets_file": {"type": "path", "required": True},
         "batch_file": {"type": "path", "required": True},
@@ -154,13 +164,11 @@ def main() -> None:
         password = read_secret(params["secrets_file"], "ldap_bind_password")
     except BatchFileError as error:
         module.fail_json(msg=str(error))
-    people_dn = f"ou=people,{params['base_dn']}"
-    groups_dn = f"ou=groups,{params['base_dn']}"
     conn = connect(module, params, password)
-    entries = read_entries(module, conn, people_dn, [volunteer["uid"] for volunteer in volunteers])
+    entries = read_entries(module, conn, params["people_dn"], [volunteer["uid"] for volunteer in volunteers])
     conn.unbind()
     results = {volunteer["uid"]: outcome_of(
-                   volunteer, lambda one: check(one, entries.get(one["uid"].lower()), groups_dn))
+                   volunteer, lambda one: check(one, entries.get(one["uid"].lower())))
                for volunteer in volunteers}
     module.exit_json(changed=False, service="directory", volunteers=results)
 
