@@ -27,6 +27,7 @@ description:
   - Reports per volunteer under C(volunteers), with C(service=wiki). The task fails only
     when the wiki cannot be used at all (unreachable, login refused, not a superuser); a
     call that fails for one volunteer while the wiki still answers fails that volunteer.
+extends_documentation_fragment: [volunteer_batch]
 options:
   url:
     description: the wiki's base URL (XML-RPC is at lib/exe/xmlrpc.php under it)
@@ -51,12 +52,6 @@ options:
     type: str
   timeout: {description: seconds to wait for each answer, type: float, default: 10}
   validate_certs: {description: check the wiki's TLS certificate, type: bool, default: true}
-  batch_file:
-    description: >-
-      the worker's batch, a JSON file C({"volunteers": [{uid, action, mail, display_name,
-      groups: [{slug, name, group, group_dn, list_name, wiki_namespace, redmine_project}]}]})
-    type: path
-    required: true
 """
 
 EXAMPLES = r"""

@@ -18,17 +18,12 @@ description:
   - Reports per volunteer under C(volunteers), with C(service=lists). The task fails
     only when the REST API cannot be used at all (down, wrong credentials); a request
     refused or failed for one volunteer while Mailman still answers fails that volunteer.
+extends_documentation_fragment: [volunteer_batch]
 options:
   url: {description: "the REST API's root, for example http://127.0.0.1:8001", type: str, required: true}
   user: {description: the REST admin user, type: str, required: true}
   password: {description: its password, type: str, required: true, no_log: true}
   domain: {description: "the lists' mail domain, for example lists.occupy.example", type: str, required: true}
-  batch_file:
-    description: >-
-      the worker's batch, a JSON file C({"volunteers": [{uid, action, mail, display_name,
-      groups: [{slug, name, group, list_name, wiki_namespace, redmine_project}]}]})
-    type: path
-    required: true
   welcome_message: {description: send Mailman's welcome message on subscribe, type: bool, default: false}
   timeout: {description: seconds to wait for each answer, type: float, default: 10}
 """

@@ -25,6 +25,7 @@ description:
   - Reads the batch from I(batch_file) itself, so that what volunteers typed is never
     templated by Ansible. Redmine's first and last names are the display name's words
     (the last word is the surname), each cut to Redmine's 30 characters.
+extends_documentation_fragment: [volunteer_batch]
 options:
   url:
     description: Redmine's address, for example https://redmine.example.org
@@ -40,12 +41,6 @@ options:
   validate_certs: {description: check Redmine's TLS certificate, type: bool, default: true}
   timeout: {description: seconds to wait for one answer, type: int, default: 30}
   connections: {description: how many volunteers are worked on at once, type: int, default: 4}
-  batch_file:
-    description: >-
-      the worker's batch, a JSON file C({"volunteers": [{uid, action, mail, display_name,
-      groups: [{slug, name, group, list_name, wiki_namespace, redmine_project}]}]})
-    type: path
-    required: true
 """
 
 EXAMPLES = r"""

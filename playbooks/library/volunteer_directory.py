@@ -16,6 +16,7 @@ description:
     volunteer's data must never be a template.
   - Reports per volunteer under C(volunteers), with C(service=directory). The task
     fails only when the directory cannot be read at all.
+extends_documentation_fragment: [volunteer_batch]
 options:
   url:
     description: LDAP URL, or several separated by spaces or commas, tried in order (the
@@ -35,12 +36,6 @@ options:
   bind_dn: {description: bind DN, type: str, required: true}
   secrets_file:
     description: a JSON file whose C(ldap_bind_password) is the bind DN's password (the worker's)
-    type: path
-    required: true
-  batch_file:
-    description: >-
-      the worker's batch, a JSON file C({"volunteers": [{uid, action, mail, display_name,
-      groups: [{slug, name, group, group_dn, list_name, wiki_namespace, redmine_project}]}]})
     type: path
     required: true
 """
