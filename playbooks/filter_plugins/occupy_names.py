@@ -1,0 +1,43 @@
+"""The names site.yml's roles give what the portal also names: from the portal's own code.
+
+A working group's LDAP group, list, wiki namespace and Redmine project come from its
+slug through provisioner/catalogue.py, and every DN of the tree from
+provisioner/directory/layout.py. The roles read them through these filters instead of
+building `wg-<slug>` or `ou=people,<base>` themselves, so a deployed wiki, list server
+or Redmine names things as the portal and its worker do.
+"""
+
+from __future__ import annotations
+
+from ansible.errors import AnsibleFilterError
+
+from provisioner.catalogue import CatalogueError, load_catalogue
+from provisioner.directory.layout import SYSADMINS_GROUP, Layout
+
+
+def occupy_working_groups(slugs: list[str], catalogue_file: str) -> list[dict]:
+    """The working groups of these slugs, in their order, with every name the catalogue gives."""
+    try:
+        catalogue = load_catalogue(catalogue_file)
+    except CatalogueError as error:
+        raise AnsibleFilterError(str(error)) from None
+    unknown = [slug for slug in slugs if slug not in catalogue]
+    if unknown:
+        raise AnsibleFilterError(f"working_groups names {', '.join(map(str, unknown))}, which the "
+                                 f"catalogue {catalogue_file} does not hold")
+    return [{"slug": group.slug, "name": group.name, "description": group.description,
+             "group": group.group, "list_name": group.list_name,
+             "wiki_namespace": group.wiki_namespace, "redmine_project": group.redmine_project}
+            for group in map(catalogue.get, slugs)]
+
+
+def occupy_layout(base_dn: str) -> dict:
+    """The directory's folders and its sysadmins' group, as the portal places them."""
+    layout = Layout(base_dn)
+    return {"people": layout.people, "groups": layout.groups, "services": layout.services,
+            "sysadmins_group": SYSADMINS_GROUP}
+
+
+class FilterModule:
+    def filters(self):
+        return {"occupy_working_groups": occupy_working_groups, "occupy_layout": occupy_layout}
