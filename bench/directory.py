@@ -28,14 +28,15 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import ldap3
+from bench_stack import BENCH, bench_stack
 from figures import Row, Spread
 
 from provisioner.catalogue import load_catalogue
-from provisioner.directory import Directory, DirectorySettings, NewPerson, Status
+from provisioner.directory import Directory, NewPerson, Status
 from provisioner.private_services.slapd import PrivateSlapd
+from provisioner.private_services.stack import portal_directory
 from provisioner.workflow import initialise_directory
 
-BASE_DN = "dc=bench,dc=occupy"
 GROUPS = ("kitchen", "tech")
 ROUNDS, QUICK_ROUNDS = 5, 2
 APPROVALS, QUICK_APPROVALS = 300, 100     # per kind and round
@@ -136,12 +137,10 @@ def check_approved(directory: Directory, uids: list[str]) -> None:
 
 @contextmanager
 def bench_directory(folder: Path):
-    with PrivateSlapd(folder / "slapd", BASE_DN, fast_writes=True) as slapd:
-        slapd.create_service_accounts("Bench")
-        settings = DirectorySettings(slapd.url, BASE_DN, slapd.service_dn("portal"),
-                                     slapd.service_passwords["portal"])
-        with Directory(settings) as directory:
-            initialise_directory(directory, load_catalogue(), "Bench")
+    with bench_stack(folder) as stack:
+        slapd = stack.slapd()
+        with Directory(portal_directory(slapd)) as directory:
+            initialise_directory(directory, load_catalogue(), BENCH.name)
             yield slapd, directory
 
 

@@ -26,30 +26,19 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from bench_stack import BENCH, app_config, bench_stack
 from figures import Row, Spread
 
 from provisioner import create_app
 from provisioner.directory import NewPerson, Status
-from provisioner.private_services.slapd import PrivateSlapd
 from provisioner.resources import get_catalogue, get_directory, get_portal
 from provisioner.workflow import initialise_directory, log_in
 
-BASE_DN = "dc=bench,dc=occupy"
 ROUNDS, QUICK_ROUNDS = 5, 2
 TRIES, QUICK_TRIES = 20, 10          # per kind and round
 USES_PER_ACCOUNT = 5                 # wrong passwords each account takes: under slapd's lock at 10
 TARGET = 1.1                         # the issue's: the two medians within 1.1x of each other
 WRONG = "a wrong guess at the password"
-
-
-def settings(slapd: PrivateSlapd, folder: Path) -> dict:
-    return {
-        "SECRET_KEY": secrets.token_urlsafe(32),
-        "LDAP_URL": slapd.url, "LDAP_BASE_DN": BASE_DN,
-        "LDAP_BIND_DN": slapd.service_dn("portal"), "LDAP_BIND_PASSWORD": slapd.service_passwords["portal"],
-        "DATABASE_URL": f"sqlite:///{folder / 'store.sqlite'}", "RUNNER_DIR": str(folder / "runner"),
-        "SECURE_COOKIES": False, "PUBLIC_URL": "http://127.0.0.1", "WTF_CSRF_ENABLED": False,
-    }
 
 
 def make_accounts(count: int) -> list[str]:
@@ -97,11 +86,11 @@ def run(quick: bool = False) -> tuple[list[Row], dict]:
     ms: dict[str, dict[str, list[list[float]]]] = {way: {"existing": [], "unknown": []} for way in ways}
     folder = Path(tempfile.mkdtemp(prefix="bench-login-"))   # short: the ldapi socket path must stay short
     try:
-        with PrivateSlapd(folder / "slapd", BASE_DN, fast_writes=True) as slapd:
-            slapd.create_service_accounts("Bench")
-            app = create_app(settings(slapd, folder))
+        with bench_stack(folder) as stack:
+            app = create_app(app_config(stack, SECURE_COOKIES=False, PUBLIC_URL="http://127.0.0.1",
+                                        WTF_CSRF_ENABLED=False))
             with app.app_context():
-                initialise_directory(get_directory(), get_catalogue(), "Bench")
+                initialise_directory(get_directory(), get_catalogue(), BENCH.name)
                 existing_tries = (rounds + 1) * tries * len(ways)
                 accounts = make_accounts(-(-existing_tries // USES_PER_ACCOUNT))
             by_turn = iter(uid for uid in accounts for _ in range(USES_PER_ACCOUNT))

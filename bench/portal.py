@@ -31,13 +31,12 @@ import subprocess
 import sys
 import tempfile
 import urllib.request
-from contextlib import ExitStack
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
 import pyotp
-from aiosmtpd.controller import Controller
+from bench_stack import BENCH, CHECKOUT, app_config, bench_stack
 from figures import Row, Spread
 from loadgen import Browser
 from processes import environment_for, peak_rss_mb
@@ -46,12 +45,9 @@ from provisioner import create_app
 from provisioner.clock import utc_now
 from provisioner.directory import NewPerson, Status
 from provisioner.private_services.process import OwnedProcess, free_port
-from provisioner.private_services.slapd import PrivateSlapd
 from provisioner.resources import get_catalogue, get_directory, get_portal
 from provisioner.workflow import confirm_enrolment, create_sysadmin, initialise_directory, new_secret
 
-BASE_DN = "dc=bench,dc=occupy"
-CHECKOUT = Path(__file__).resolve().parent.parent
 LOADGEN = Path(__file__).resolve().parent / "loadgen.py"
 GROUPS = ["kitchen", "tech"]
 VOLUNTEER_PASSWORD = secrets.token_urlsafe(18)   # every volunteer's, and
@@ -63,13 +59,6 @@ LOAD = {"login page": (20, 100, 30), "registration": (20, 20, 60), "registration
         "approval": (4, 25, 60)}
 QUICK_LOAD = {"login page": (20, 25, 15), "registration": (20, 5, 30), "registration alone": (1, 10, 15),
               "approval": (4, 10, 30)}
-
-
-class AcceptEverything:
-    """An SMTP handler that takes every mail and keeps none: the portal's mail costs, no disk."""
-
-    async def handle_DATA(self, server, session, envelope) -> str:
-        return "250 OK"
 
 
 class Gunicorn(OwnedProcess):
@@ -106,17 +95,6 @@ class Gunicorn(OwnedProcess):
         workers = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
         return {("master" if process == str(pid) else f"worker {process}"): peak_rss_mb(process)
                 for process in [str(pid), *workers]}
-
-
-def settings(slapd: PrivateSlapd, folder: Path, smtp_port: int) -> dict:
-    return {
-        "SECRET_KEY": secrets.token_urlsafe(32),
-        "LDAP_URL": slapd.url, "LDAP_BASE_DN": BASE_DN,
-        "LDAP_BIND_DN": slapd.service_dn("portal"), "LDAP_BIND_PASSWORD": slapd.service_passwords["portal"],
-        "DATABASE_URL": f"sqlite:///{folder / 'store.sqlite'}",
-        "RUNNER_DIR": str(folder / "runner"),
-        "SMTP_PORT": smtp_port, "SECURE_COOKIES": False, "PUBLIC_URL": "http://127.0.0.1",
-    }
 
 
 def sysadmins(count: int) -> dict[str, str]:
@@ -207,21 +185,17 @@ def run(quick: bool = False) -> tuple[list[Row], dict]:
     folder = Path(tempfile.mkdtemp(prefix="bench-web-"))   # short: the ldapi socket path must stay short
     measured: dict[str, list[dict]] = {page: [] for page in load}
     try:
-        with ExitStack() as stack:
-            slapd = stack.enter_context(PrivateSlapd(folder / "slapd", BASE_DN, fast_writes=True))
-            slapd.create_service_accounts("Bench")
-            sink = Controller(AcceptEverything(), hostname="127.0.0.1", port=free_port())
-            sink.start()
-            stack.callback(sink.stop)
-            config = settings(slapd, folder, sink.port)
+        # The SMTP server takes every mail and keeps none: the portal's mail costs, no disk.
+        with bench_stack(folder) as stack:
+            config = app_config(stack, SECURE_COOKIES=False, PUBLIC_URL="http://127.0.0.1")
             app = create_app(config)
             approvers, per_approver, _ = load["approval"]
             with app.app_context():
-                initialise_directory(get_directory(), get_catalogue(), "Bench")
+                initialise_directory(get_directory(), get_catalogue(), BENCH.name)
                 secret_of = sysadmins(approvers)
                 to_approve = [verified_requests(f"a{number}x", approvers * per_approver)
                               for number in range(runs)]
-            portal = stack.enter_context(Gunicorn(folder, config))
+            portal = stack.started(Gunicorn(folder, config))
             sessions = [log_in(portal.port, uid, secret) for uid, secret in secret_of.items()]
             for number in range(runs):
                 for page, (clients, each, seconds) in load.items():

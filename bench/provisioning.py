@@ -20,12 +20,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench_stack import BENCH, app_config, bench_stack
 from figures import Row, Spread
 
 from provisioner import create_app
 from provisioner.directory import Directory, NewPerson, Status
 from provisioner.jobs import GRANT, Worker, queue_access
-from provisioner.private_services.slapd import PrivateSlapd
 from provisioner.resources import get_catalogue, get_directory, get_store, job_settings, runner_settings
 from provisioner.runner import PlaybookRunner
 from provisioner.store import Store
@@ -39,20 +39,6 @@ MAX_SINGLE_RUNS, QUICK_SINGLE_RUNS = 15, 5
 SPEED_UP_TARGET = 50          # the issue's: batched at least 50x cheaper per volunteer...
 SPEED_UP_TARGET_FROM = 100    # ...for batches this large and up (a batch of 10 can save 10x at most)
 GROUPS = ["kitchen", "tech"]
-BASE_DN = "dc=bench,dc=occupy"
-
-
-def app_config(slapd: PrivateSlapd, folder: Path) -> dict:
-    return {
-        "SECRET_KEY": "bench-secret-key-not-for-production",
-        "LDAP_URL": slapd.url,
-        "LDAP_BASE_DN": slapd.base_dn,
-        "LDAP_BIND_DN": slapd.service_dn("portal"),       # as the portal and the worker bind
-        "LDAP_BIND_PASSWORD": slapd.service_passwords["portal"],
-        "DATABASE_URL": f"sqlite:///{folder / 'store.sqlite'}",
-        "RUNNER_DIR": str(folder / "runner"),
-        "SMTP_PORT": 9,
-    }
 
 
 def add_volunteers(directory: Directory, start: int, stop: int) -> dict[str, list[str]]:
@@ -103,24 +89,22 @@ def run(quick: bool = False) -> tuple[list[Row], dict]:
     repeats = QUICK_BATCHED_REPEATS if quick else BATCHED_REPEATS
     single_runs = QUICK_SINGLE_RUNS if quick else MAX_SINGLE_RUNS
     folder = Path(tempfile.mkdtemp(prefix="bench-"))   # short: the ldapi socket path must stay short
-    slapd = PrivateSlapd(folder / "slapd", BASE_DN, fast_writes=True)
     try:
-        slapd.start().create_service_accounts("Bench")
-        app = create_app(app_config(slapd, folder))
-        with app.app_context():
-            directory = get_directory()
-            initialise_directory(directory, get_catalogue(), "Bench")
-            worker = Worker(get_store(), directory, get_catalogue(),
-                            PlaybookRunner(runner_settings(app)), job_settings(app.config))
-            bench = Bench(worker, get_store(), folder / "runner")
-            targets = add_volunteers(directory, 0, 1)
-            bench.time_run(targets)                     # warm-up: Python and Ansible caches
-            measured = []
-            for size, size_repeats in repeats.items():
-                targets |= add_volunteers(directory, len(targets), size)
-                measured.append(measure(bench, targets, size_repeats, min(size, single_runs)))
+        with bench_stack(folder) as stack:
+            app = create_app(app_config(stack))
+            with app.app_context():
+                directory = get_directory()
+                initialise_directory(directory, get_catalogue(), BENCH.name)
+                worker = Worker(get_store(), directory, get_catalogue(),
+                                PlaybookRunner(runner_settings(app)), job_settings(app.config))
+                bench = Bench(worker, get_store(), Path(app.config["RUNNER_DIR"]))
+                targets = add_volunteers(directory, 0, 1)
+                bench.time_run(targets)                     # warm-up: Python and Ansible caches
+                measured = []
+                for size, size_repeats in repeats.items():
+                    targets |= add_volunteers(directory, len(targets), size)
+                    measured.append(measure(bench, targets, size_repeats, min(size, single_runs)))
     finally:
-        slapd.stop()
         shutil.rmtree(folder, ignore_errors=True)
     return rows(measured), {"runs": measured}
 

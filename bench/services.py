@@ -36,16 +36,15 @@ import tempfile
 import threading
 import time
 import xmlrpc.client
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
+from bench_stack import BENCH, app_config, bench_stack
 from figures import Row, Spread
 from processes import environment_for
-from provisioning import BASE_DN, GROUPS, app_config
+from provisioning import GROUPS
 
 from provisioner import create_app
 from provisioner.clock import utc_now
@@ -53,8 +52,9 @@ from provisioner.directory import Directory, NewPerson, Status
 from provisioner.jobs import GRANT, queue_access
 from provisioner.private_services.dokuwiki import PrivateDokuWiki
 from provisioner.private_services.mailman import PrivateMailman
-from provisioner.private_services.redmine import DEFAULT_ROLE, LdapSource, PrivateRedmine, golden_database
+from provisioner.private_services.redmine import DEFAULT_ROLE, PrivateRedmine
 from provisioner.private_services.slapd import PrivateSlapd
+from provisioner.private_services.stack import WikiAdmin, write_inventory
 from provisioner.resources import get_catalogue, get_directory, get_store, job_settings
 from provisioner.runner import TASK_END_EVENTS
 from provisioner.store import Store
@@ -71,12 +71,9 @@ BATCH_TARGET_SECONDS = 120                  # in under 2 minutes,
 FLOOR_TARGET = 2.0                          # and within 2x of the floor
 SERVICES = ("lists", "wiki", "redmine")     # in the playbook's order
 STAGES = ("directory", *SERVICES, "rest")   # rest: Ansible's start-up and tasks, the worker, the store
-LIST_DOMAIN = "lists.bench.occupy"
 WIKI_ADMIN = "wikibot"
 WIKI_ADMIN_PASSWORD = secrets.token_urlsafe(24)    # the wiki superuser's, in LDAP for this run only
 AUTH_EDIT = 2                               # DokuWiki's permission to edit a page
-CHECKOUT = Path(__file__).resolve().parent.parent
-GOLDEN_CACHE = CHECKOUT / "var" / "cache" / "redmine-golden"
 WORKER_ONCE = Path(__file__).resolve().parent / "worker_once.py"
 
 
@@ -86,35 +83,6 @@ class Services:
     mailman: PrivateMailman
     wiki: PrivateDokuWiki
     redmine: PrivateRedmine
-
-
-@contextmanager
-def private_services(folder: Path) -> Iterator[Services]:
-    """slapd, Mailman, DokuWiki and Redmine in subfolders of `folder`; all stopped on leaving."""
-    with ExitStack() as stack:
-        slapd = stack.enter_context(PrivateSlapd(folder / "slapd", BASE_DN, fast_writes=True))
-        slapd.create_service_accounts("Bench")
-        mailman = stack.enter_context(PrivateMailman(folder / "mailman", domain=LIST_DOMAIN))
-        wiki = stack.enter_context(PrivateDokuWiki(
-            folder / "wiki", ldap_url=slapd.url, base_dn=BASE_DN, bind_dn=slapd.service_dn("wiki"),
-            bind_password=slapd.service_passwords["wiki"], admin_user=WIKI_ADMIN,
-            admin_password=WIKI_ADMIN_PASSWORD))
-        ldap = LdapSource(host="127.0.0.1", port=slapd.port, base_dn=f"ou=people,{BASE_DN}",
-                          bind_dn=slapd.service_dn("redmine"),
-                          bind_password=slapd.service_passwords["redmine"])
-        redmine = stack.enter_context(PrivateRedmine(folder / "redmine", ldap,
-                                                     golden=golden_database(GOLDEN_CACHE)))
-        yield Services(slapd, mailman, wiki, redmine)
-
-
-def write_inventory(folder: Path, services: Services) -> Path:
-    """An inventory offering the three services, as the tests' `offer()` writes it."""
-    host = {"ansible_connection": "local", "ansible_python_interpreter": "{{ ansible_playbook_python }}"}
-    for service in (services.mailman, services.wiki, services.redmine):
-        host.update(service.inventory_vars())
-    folder.mkdir()
-    (folder / "hosts.yml").write_text(yaml.safe_dump({"all": {"hosts": {"localhost": host}}}))
-    return folder
 
 
 class Volunteers:
@@ -272,7 +240,7 @@ class Floor:
             for person in people:
                 for slug in GROUPS:
                     api.post("/3.1/members", {
-                        "list_id": f"wg-{slug}.{LIST_DOMAIN}", "subscriber": person.mail,
+                        "list_id": f"wg-{slug}.{BENCH.list_domain}", "subscriber": person.mail,
                         "display_name": person.display_name, "pre_verified": True, "pre_confirmed": True,
                         "pre_approved": True, "send_welcome_message": False})
         finally:
@@ -345,16 +313,18 @@ def measure(volunteers: Volunteers, end_to_end: EndToEnd, floor: Floor, size: in
 def run(quick: bool = False) -> tuple[list[Row], dict]:
     folder = Path(tempfile.mkdtemp(prefix="bench-"))   # short: the ldapi socket path must stay short
     try:
-        with private_services(folder) as services:
-            settings = {**app_config(services.slapd, folder),
-                        "INVENTORY": str(write_inventory(folder / "inventory", services))}
+        with bench_stack(folder, WikiAdmin(WIKI_ADMIN, WIKI_ADMIN_PASSWORD)) as stack:
+            services = Services(stack.slapd(), stack.mailman(), stack.wiki(), stack.redmine())
+            offered = (services.mailman, services.wiki, services.redmine)
+            settings = app_config(stack, INVENTORY=str(write_inventory(folder / "inventory", *offered)))
             app = create_app(settings)
             with app.app_context():
                 directory = get_directory()
-                initialise_directory(directory, get_catalogue(), "Bench")
+                initialise_directory(directory, get_catalogue(), BENCH.name)
                 create_sysadmin(directory, WIKI_ADMIN, "wikibot@example.org", "Wiki Robot",
                                 WIKI_ADMIN_PASSWORD)
-                end_to_end = EndToEnd(settings, get_store(), job_settings(app.config), folder / "runner")
+                end_to_end = EndToEnd(settings, get_store(), job_settings(app.config),
+                                     Path(settings["RUNNER_DIR"]))
                 volunteers = Volunteers(directory)
                 end_to_end.run(volunteers.enrol(1))      # warm-up: the lists, namespaces and projects
                 floor = Floor(services)

@@ -160,9 +160,14 @@ def worker(once: bool) -> None:
 
 @click.command("demo")
 @click.option("--port", default=5000, show_default=True, help="Port of the portal on 127.0.0.1.")
-@click.option("--folder", default="var", show_default=True, help="Where the demo keeps its data.")
+@click.option("--folder", default="var", show_default=True,
+              help="Where the demo keeps its data, its settings (config.py) and the services' credentials.")
 def demo(port: int, folder: str) -> None:
-    """Run the portal on a private slapd, with a demo sysadmin."""
+    """Run the portal on a private slapd, Mailman, DokuWiki and Redmine, with a demo sysadmin.
+
+    The settings go to FOLDER/config.py: PROVISIONER_CONFIG=FOLDER/config.py runs any
+    other command against the demo.
+    """
     from .demo import run_demo
 
     run_demo(folder, port)

@@ -1,4 +1,4 @@
-"""Fixtures: a real slapd for the session, a clean directory for each test, the app."""
+"""Fixtures: the private stack's real slapd for the session, a clean directory for each test, the app."""
 
 from __future__ import annotations
 
@@ -11,27 +11,38 @@ from provisioner import create_app
 from provisioner.catalogue import load_catalogue
 from provisioner.directory import Directory
 from provisioner.private_services.slapd import PrivateSlapd
+from provisioner.private_services.smtp import MAILDIR
+from provisioner.private_services.stack import PrivateStack
 from provisioner.workflow import create_sysadmin, initialise_directory
 
 from ldap_helpers import eventually, holds, wipe
 from mail_sink import MailSink
 from pg_server import start_private_postgres
 from portal_actions import ADMIN_PASSWORD, Visitor, enrol_totp
-from suite_config import BASE_DN, ORGANISATION, app_config, settings_for
+from suite_config import BASE_DN, OCCUPATION, ORGANISATION, WIKI_ROBOT, app_config, settings_for
 
 pytest_plugins = ["service_fixtures"]
 
 
 @pytest.fixture(scope="session")
-def slapd_server():
-    """The suite's slapd, with its service accounts. If slapd is missing this fails, never skips."""
-    folder = tempfile.mkdtemp(prefix="slapd-")  # short: ldapi paths must stay under 108 bytes
+def private_stack(request, tmp_path_factory):
+    """The suite's services (the demo's and the benchmarks' too), each started when a test first
+    needs it. A missing Debian package fails the test needing it, never skips it."""
+    cache = getattr(request.config, "cache", None)      # None with -p no:cacheprovider
+    redmine_cache = cache.mkdir("redmine-golden") if cache else tmp_path_factory.mktemp("golden")
+    folder = tempfile.mkdtemp(prefix="stack-")  # short: ldapi paths must stay under 108 bytes
     try:
-        with PrivateSlapd(folder, BASE_DN, fast_writes=True) as server:
-            server.create_service_accounts(ORGANISATION)
-            yield server
+        with PrivateStack(folder, OCCUPATION, fast_writes=True, mail=MAILDIR, wiki_admin=WIKI_ROBOT,
+                          redmine_cache=redmine_cache) as stack:
+            yield stack
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def slapd_server(private_stack):
+    """The suite's slapd, with its service accounts."""
+    return private_stack.slapd()
 
 
 @pytest.fixture
@@ -56,10 +67,8 @@ def directory(empty_directory, catalogue):
 
 
 @pytest.fixture(scope="session")
-def mail_sink(tmp_path_factory):
-    sink = MailSink(tmp_path_factory.mktemp("mail")).start()
-    yield sink
-    sink.stop()
+def mail_sink(private_stack):
+    return MailSink(private_stack.smtp())
 
 
 @pytest.fixture
@@ -83,13 +92,11 @@ def client(app):
 @pytest.fixture
 def own_slapd():
     """A slapd of the test's own (with its service accounts), which the test may stop."""
-    folder = tempfile.mkdtemp(prefix="slapd-")
-    server = PrivateSlapd(folder, BASE_DN, fast_writes=True)
+    folder = tempfile.mkdtemp(prefix="stack-")
     try:
-        server.start().create_service_accounts(ORGANISATION)
-        yield server
+        with PrivateStack(folder, OCCUPATION, fast_writes=True) as stack:
+            yield stack.slapd()
     finally:
-        server.stop()
         shutil.rmtree(folder, ignore_errors=True)
 
 

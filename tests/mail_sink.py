@@ -1,4 +1,4 @@
-"""A real SMTP server on loopback (aiosmtpd) delivering into a Maildir the tests read."""
+"""The mail the portal sent, as the stack's SMTP server (private_services/smtp.py) put it in a Maildir."""
 
 from __future__ import annotations
 
@@ -8,28 +8,21 @@ import shutil
 from email import message_from_bytes
 from email.message import EmailMessage
 from email.policy import default
-from pathlib import Path
 
-from aiosmtpd.controller import Controller
-from aiosmtpd.handlers import Mailbox
-
-from provisioner.private_services.process import free_port
+from provisioner.private_services.smtp import MAILDIR, PrivateSmtp
 
 LINK = re.compile(r"https?://\S+")
 
 
 class MailSink:
-    def __init__(self, folder: Path):
-        self.path = folder / "maildir"  # aiosmtpd creates it: it must not exist yet
-        self.port = free_port()
-        self._controller = Controller(Mailbox(str(self.path)), hostname="127.0.0.1", port=self.port)
+    def __init__(self, server: PrivateSmtp):
+        assert server.kind == MAILDIR and server.running
+        self.server = server
+        self.path = server.maildir
 
-    def start(self) -> MailSink:
-        self._controller.start()
-        return self
-
-    def stop(self) -> None:
-        self._controller.stop()
+    @property
+    def port(self) -> int:
+        return self.server.port
 
     def clear(self) -> None:
         if self.path.exists():

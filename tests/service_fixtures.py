@@ -1,4 +1,4 @@
-"""The real services the playbooks provision, started once per session, reset per test.
+"""The real services the playbooks provision: the private stack's, started once per session, reset per test.
 
 Each `<service>` fixture gives the session's server in a known state for the test;
 `offer` points a test app's worker at an inventory offering the given services
@@ -9,40 +9,25 @@ fails the fixture, never skips it.
 from __future__ import annotations
 
 import shutil
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-import yaml
 from flask import Flask
 
-from provisioner.private_services.dokuwiki import BASE_ACL, PrivateDokuWiki
-from provisioner.private_services.mailman import PrivateMailman
-from provisioner.private_services.redmine import LdapSource, PrivateRedmine, golden_database
+from provisioner.private_services.dokuwiki import BASE_ACL
+from provisioner.private_services.stack import write_inventory
 from provisioner.workflow import create_sysadmin
 
-from suite_config import BASE_DN
+from suite_config import LIST_DOMAIN, WIKI_ADMIN, WIKI_ADMIN_PASSWORD
 
-LIST_DOMAIN = "lists.test.occupy"
-WIKI_ADMIN = "wikibot"
-WIKI_ADMIN_PASSWORD = "superuser passphrase for tests"
-
-
-@contextmanager
-def _folder(prefix: str) -> Iterator[str]:
-    folder = tempfile.mkdtemp(prefix=prefix)   # short paths: some services use unix sockets
-    try:
-        yield folder
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
+__all__ = ["LIST_DOMAIN", "WIKI_ADMIN", "WIKI_ADMIN_PASSWORD", "offer"]
 
 
 @pytest.fixture(scope="session")
-def mailman_server():
-    with _folder("mailman-") as folder, PrivateMailman(folder, domain=LIST_DOMAIN) as server:
-        yield server
+def mailman_server(private_stack):
+    server = private_stack.mailman()
+    yield server
+    server.stop()
     assert server.processes() == [], "a Mailman process outlived stop()"
 
 
@@ -54,12 +39,8 @@ def mailman(mailman_server):
 
 
 @pytest.fixture(scope="session")
-def wiki_server(slapd_server):
-    with _folder("wiki-") as folder, PrivateDokuWiki(
-            folder, ldap_url=slapd_server.url, base_dn=BASE_DN, bind_dn=slapd_server.service_dn("wiki"),
-            bind_password=slapd_server.service_passwords["wiki"], admin_user=WIKI_ADMIN,
-            admin_password=WIKI_ADMIN_PASSWORD) as server:
-        yield server
+def wiki_server(private_stack):
+    return private_stack.wiki()
 
 
 @pytest.fixture
@@ -74,15 +55,8 @@ def wiki(wiki_server, directory):
 
 
 @pytest.fixture(scope="session")
-def redmine_server(slapd_server, request, tmp_path_factory):
-    cache = getattr(request.config, "cache", None)      # None with -p no:cacheprovider
-    golden = golden_database(cache.mkdir("redmine-golden") if cache else tmp_path_factory.mktemp("golden"))
-    ldap = LdapSource(host="127.0.0.1", port=slapd_server.port,
-                      base_dn=f"ou=people,{slapd_server.base_dn}",
-                      bind_dn=slapd_server.service_dn("redmine"),
-                      bind_password=slapd_server.service_passwords["redmine"])
-    with _folder("redmine-") as folder, PrivateRedmine(folder, ldap, golden=golden) as server:
-        yield server
+def redmine_server(private_stack):
+    return private_stack.redmine()
 
 
 @pytest.fixture
@@ -106,10 +80,5 @@ def offer(app: Flask, inventory: Path, *services) -> Flask:
 
     A service is a private server or, to offer it with altered settings, its variables.
     """
-    inventory.mkdir(exist_ok=True)
-    host = {"ansible_connection": "local", "ansible_python_interpreter": "{{ ansible_playbook_python }}"}
-    for service in services:
-        host.update(service if isinstance(service, dict) else service.inventory_vars())
-    (inventory / "hosts.yml").write_text(yaml.safe_dump({"all": {"hosts": {"localhost": host}}}))
-    app.config["INVENTORY"] = str(inventory)
+    app.config["INVENTORY"] = str(write_inventory(inventory, *services))
     return app

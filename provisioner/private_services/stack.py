@@ -1,0 +1,167 @@
+"""The private stack: slapd, SMTP, Mailman, DokuWiki and Redmine as `make demo`, the tests and
+the benchmarks run them, assembled here only.
+
+A `PrivateStack` keeps each service in a subfolder of its folder and wires them as a
+deployed host does: a slapd with the bind accounts of ou=services; the portal
+(`portal_config`), the wiki and Redmine each bind as their own account, never as the
+root DN; Mailman sends through the stack's SMTP server when `lists_send_mail`; the
+wiki role acts as `wiki_admin`, a person in cn=sysadmins the caller creates. Each
+service starts when first asked for; `close()` (or leaving the `with`) stops, in
+reverse order, whatever started.
+"""
+
+from __future__ import annotations
+
+import os
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+
+from ..directory.connection import DirectorySettings
+from .dokuwiki import PrivateDokuWiki
+from .files import write_private_file
+from .mailman import PrivateMailman
+from .redmine import LdapSource, PrivateRedmine, golden_database
+from .slapd import PrivateSlapd
+from .smtp import DISCARD, PrivateSmtp
+
+Managed = TypeVar("Managed")
+
+
+@dataclass(frozen=True)
+class Occupation:
+    """The names a stack's data carries: they differ between the demo, the tests and the benchmarks."""
+
+    base_dn: str
+    name: str
+    list_domain: str
+
+
+@dataclass(frozen=True)
+class WikiAdmin:
+    """The person (in cn=sysadmins) the wiki role logs in as; the caller creates the account."""
+
+    uid: str
+    password: str = field(repr=False)
+
+
+def portal_directory(slapd: PrivateSlapd, timeout: float = 5.0) -> DirectorySettings:
+    """The portal's directory settings: it binds as cn=portal, as deployed, never as the root DN."""
+    return DirectorySettings(url=slapd.url, base_dn=slapd.base_dn, bind_dn=slapd.service_dn("portal"),
+                             bind_password=slapd.service_passwords["portal"], timeout=timeout)
+
+
+def portal_config(slapd: PrivateSlapd, **settings: Any) -> dict[str, Any]:
+    """The portal's settings (create_app's names) for this slapd, plus `settings`."""
+    return {
+        "LDAP_URL": slapd.url,
+        "LDAP_BASE_DN": slapd.base_dn,
+        "LDAP_BIND_DN": slapd.service_dn("portal"),
+        "LDAP_BIND_PASSWORD": slapd.service_passwords["portal"],
+        **settings,
+    }
+
+
+def write_inventory(folder: str | os.PathLike, *services: Any) -> Path:
+    """An inventory offering these services (and no other) on localhost; returns its folder.
+
+    A service is a private server (its `inventory_vars()`) or, to offer one with altered
+    settings, a dict of its variables. hosts.yml holds the services' credentials: mode 0600.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    host = {"ansible_connection": "local", "ansible_python_interpreter": "{{ ansible_playbook_python }}"}
+    for service in services:
+        host.update(service if isinstance(service, dict) else service.inventory_vars())
+    write_private_file(folder / "hosts.yml", yaml.safe_dump({"all": {"hosts": {"localhost": host}}}))
+    return folder
+
+
+class PrivateStack:
+    """The private services of one occupation under `folder`, each started on first use.
+
+    `fast_writes` is slapd's `dbnosync`: for throwaway data only (tests, benchmarks).
+    `mail` is the SMTP server's kind (smtp.PRINT, MAILDIR, DISCARD). `redmine_cache`
+    keeps Redmine's migrated database between stacks (default: `<folder>/cache`).
+    """
+
+    def __init__(self, folder: str | os.PathLike, occupation: Occupation, *, fast_writes: bool = False,
+                 mail: str = DISCARD, lists_send_mail: bool = False, wiki_admin: WikiAdmin | None = None,
+                 redmine_cache: str | os.PathLike | None = None):
+        self.folder = Path(folder).resolve()
+        self.occupation = occupation
+        self.fast_writes = fast_writes
+        self.mail = mail
+        self.lists_send_mail = lists_send_mail
+        self.wiki_admin = wiki_admin
+        self.redmine_cache = Path(redmine_cache) if redmine_cache else self.folder / "cache"
+        self._started: dict[str, Any] = {}
+        self._exit = ExitStack()
+
+    def _get(self, name: str, start):
+        if name not in self._started:
+            self._started[name] = start()
+        return self._started[name]
+
+    def slapd(self) -> PrivateSlapd:
+        """The directory, with the bind accounts of ou=services (their passwords new at each start)."""
+        def start() -> PrivateSlapd:
+            server = self._exit.enter_context(PrivateSlapd(
+                self.folder / "slapd", self.occupation.base_dn, fast_writes=self.fast_writes))
+            server.create_service_accounts(self.occupation.name)
+            return server
+        return self._get("slapd", start)
+
+    def smtp(self) -> PrivateSmtp:
+        return self._get("smtp", lambda: self._exit.enter_context(
+            PrivateSmtp(self.folder / "mail", self.mail)))
+
+    def mailman(self) -> PrivateMailman:
+        def start() -> PrivateMailman:
+            smtp_port = self.smtp().port if self.lists_send_mail else None
+            return self._exit.enter_context(PrivateMailman(
+                self.folder / "mailman", domain=self.occupation.list_domain, smtp_port=smtp_port))
+        return self._get("mailman", start)
+
+    def wiki(self) -> PrivateDokuWiki:
+        def start() -> PrivateDokuWiki:
+            slapd = self.slapd()
+            admin = self.wiki_admin
+            return self._exit.enter_context(PrivateDokuWiki(
+                self.folder / "wiki", ldap_url=slapd.url, base_dn=slapd.base_dn,
+                bind_dn=slapd.service_dn("wiki"), bind_password=slapd.service_passwords["wiki"],
+                admin_user=admin.uid if admin else None, admin_password=admin.password if admin else None))
+        return self._get("wiki", start)
+
+    def redmine(self) -> PrivateRedmine:
+        def start() -> PrivateRedmine:
+            slapd = self.slapd()
+            ldap = LdapSource(host="127.0.0.1", port=slapd.port, base_dn=slapd.layout.people,
+                              bind_dn=slapd.service_dn("redmine"),
+                              bind_password=slapd.service_passwords["redmine"])
+            return self._exit.enter_context(PrivateRedmine(
+                self.folder / "redmine", ldap, golden=golden_database(self.redmine_cache)))
+        return self._get("redmine", start)
+
+    def started(self, process: Managed) -> Managed:
+        """`process` (a context manager, such as an OwnedProcess) started now, stopped with the stack."""
+        return self._exit.enter_context(process)
+
+    def portal_config(self, **settings: Any) -> dict[str, Any]:
+        """The portal's settings on this stack: its directory, its SMTP server, a store in the folder."""
+        return portal_config(self.slapd(), SMTP_HOST="127.0.0.1", SMTP_PORT=self.smtp().port,
+                             DATABASE_URL=f"sqlite:///{self.folder / 'provisioner.sqlite'}",
+                             RUNNER_DIR=str(self.folder / "runner"), **settings)
+
+    def close(self) -> None:
+        self._started.clear()
+        self._exit.close()
+
+    def __enter__(self) -> PrivateStack:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
