@@ -187,7 +187,12 @@ def run(quick: bool = False) -> tuple[list[Row], dict]:
     try:
         # The SMTP server takes every mail and keeps none: the portal's mail costs, no disk.
         with bench_stack(folder) as stack:
-            config = app_config(stack, SECURE_COOKIES=False, PUBLIC_URL="http://127.0.0.1")
+            # Every client comes from 127.0.0.1: the per-address registration limit (a
+            # camp's welcome desk) would refuse the load itself.
+            registrations = sum(clients * each for page, (clients, each, _) in load.items()
+                                if page.startswith("registration")) * runs
+            config = app_config(stack, SECURE_COOKIES=False, PUBLIC_URL="http://127.0.0.1",
+                                REGISTRATIONS_PER_ADDRESS_PER_HOUR=registrations)
             app = create_app(config)
             approvers, per_approver, _ = load["approval"]
             with app.app_context():
