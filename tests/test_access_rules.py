@@ -13,7 +13,7 @@ import pytest
 from ldap3.core.exceptions import LDAPInsufficientAccessRightsResult, LDAPNoSuchObjectResult
 
 from provisioner.directory import NewPerson
-from provisioner.private_services.slapd import access_rules
+from provisioner.schema.directory_server import access_rules
 
 from ldap_helpers import bound_connection, root_connection
 

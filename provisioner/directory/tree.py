@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 from .connection import DirectoryConnection
 from .errors import AlreadyExists, InvalidValue
@@ -34,8 +35,6 @@ PASSWORD_POLICY = {
 # locked for good and answer quicker than any account.
 DECOY_POLICY = {**PASSWORD_POLICY, "pwdLockout": "FALSE"}
 SERVICE_ACCOUNTS = ("portal", "wiki", "redmine", "replicator")
-# Bad binds never lock a service account: anyone could otherwise lock the portal out.
-SERVICE_POLICY = {"pwdAttribute": "userPassword", "pwdLockout": "FALSE"}
 # No password matches this value; password modify sets the real one.
 _UNUSABLE_HASH = "{CRYPT}*"
 
@@ -73,19 +72,22 @@ def ensure_tree(connection: DirectoryConnection, layout: Layout, groups: Groups,
 
 
 def ensure_service_accounts(connection: DirectoryConnection, layout: Layout, organisation: str,
-                            passwords: Mapping[str, str]) -> list[str]:
+                            passwords: Mapping[str, str], policy: Mapping[str, Any]) -> list[str]:
     """As the root DN: the base entry, ou=services and one bind account per service.
 
     Each account gets its password in `passwords` (password modify), anew at every
-    run, so a run also rotates them. Returns the DNs created.
+    run, so a run also rotates them. `policy` is the accounts' password policy entry,
+    as provisioner/schema/slapd.yml's `service_policy` gives it (`dn`, `objectClass`,
+    attributes), which the deploy role makes too. Returns the DNs created.
     """
-    policy = f"cn=service-accounts,{layout.services}"
+    policy_dn = policy["dn"]
+    policy_attributes = {name: value for name, value in policy.items() if name not in ("dn", "objectClass")}
     wanted: list[tuple[str, list[str], dict]] = [
         (layout.base_dn, *_base_entry(layout.base_dn, organisation)),
         (layout.services, ["organizationalUnit"], {"ou": _ou_name(layout.services)}),
-        (policy, ["organizationalRole", "pwdPolicy"], {"cn": "service-accounts", **SERVICE_POLICY}),
+        (policy_dn, list(policy["objectClass"]), policy_attributes),
         *((f"cn={name},{layout.services}", ["applicationProcess", "simpleSecurityObject"],
-           {"cn": name, "userPassword": _UNUSABLE_HASH, "pwdPolicySubentry": policy})
+           {"cn": name, "userPassword": _UNUSABLE_HASH, "pwdPolicySubentry": policy_dn})
           for name in SERVICE_ACCOUNTS),
     ]
     created = _ensure_entries(connection, wanted)

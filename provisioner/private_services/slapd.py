@@ -1,12 +1,14 @@
 """A private OpenLDAP server in a folder: the one way dev, demo, tests and benchmarks run a directory.
 
-It writes a slapd.conf with the project's schema, overlays and access rules
-(schema/access.conf, the list the deploy role uses too), checks it with
-`slaptest`, starts slapd on a free loopback port and an ldapi socket, waits until
-it answers and stops it with SIGTERM. The data folder survives a stop, so the
-demo keeps its people between runs; the configuration is written anew at every
-start, with a root password and service account passwords that live only in the
-calling process. Several of them can replicate each other (multi-provider).
+It writes a slapd.conf from the directory server's description in
+provisioner/schema/ (slapd.yml's modules, overlays, indexes, limits and password
+hash, access.conf's rules, occupy.schema: what the deploy role openldap sets in
+cn=config too), checks it with `slaptest`, starts slapd on a free loopback port and
+an ldapi socket, waits until it answers and stops it with SIGTERM. The data folder
+survives a stop, so the demo keeps its people between runs; the configuration is
+written anew at every start, with a root password and service account passwords
+that live only in the calling process. Several of them can replicate each other
+(multi-provider).
 """
 
 from __future__ import annotations
@@ -17,8 +19,8 @@ import secrets
 import shutil
 import socket
 import subprocess
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from urllib.parse import quote
 
@@ -27,42 +29,55 @@ import ldap3
 from ..directory.connection import DirectoryConnection, DirectorySettings
 from ..directory.layout import Layout
 from ..directory.tree import SERVICE_ACCOUNTS, ensure_service_accounts
+from ..schema import directory_server
 from .files import write_private_file
 from .process import OwnedProcess, free_port
 
-SCHEMA_DIR = Path("/etc/ldap/schema")
-MODULE_DIR = Path("/usr/lib/ldap")
-SYSTEM_SCHEMAS = ("core", "cosine", "inetorgperson", "nis")
-# otp: only for the OATH-LDAP schema (oathTOTPToken, oathSecret...) where the portal
-# keeps TOTP secrets. Its overlay is not enabled: binds stay password-only, so the
-# services reading LDAP are unaffected; the portal checks the codes itself.
-MODULES = ("back_mdb", "memberof", "refint", "unique", "ppolicy", "argon2", "otp")
 # slapd crashes when the ldapi socket path reaches 108 bytes (sun_path).
 MAX_SOCKET_PATH = 100
+# slapd.conf's directive for each cn=config attribute schema/slapd.yml sets
+# (slapd.conf(5) and slapd-config(5) name both). A value is written as it is in
+# cn=config, one line per value; TRUE and FALSE are flags (the directive alone, or
+# nothing); the values of _ONE_ARGUMENT (a DN, a URL) are quoted, as they may hold spaces.
+DIRECTIVES = {
+    "olcPasswordHash": "password-hash",
+    "olcDbMaxSize": "maxsize",
+    "olcDbIndex": "index",
+    "olcLimits": "limits",
+    "olcMemberOfGroupOC": "memberof-group-oc",
+    "olcMemberOfMemberAD": "memberof-member-ad",
+    "olcMemberOfMemberOfAD": "memberof-memberof-ad",
+    "olcRefintAttribute": "refint_attributes",
+    "olcUniqueURI": "unique_uri",
+    "olcPPolicyDefault": "ppolicy_default",
+    "olcPPolicyHashCleartext": "ppolicy_hash_cleartext",
+    "olcPPolicyUseLockout": "ppolicy_use_lockout",
+    "olcSpCheckpoint": "syncprov-checkpoint",
+    "olcSpSessionLog": "syncprov-sessionlog",
+}
+_ONE_ARGUMENT = {"olcPPolicyDefault", "olcUniqueURI"}
+# Not settings: what names an overlay's entry in cn=config.
+_OVERLAY_NAMING = {"olcOverlay", "objectClass"}
 
 
 class SlapdError(RuntimeError):
     """slapd is missing, refused its configuration or did not start."""
 
 
-def project_schema_path() -> Path:
-    return Path(str(resources.files("provisioner") / "schema" / "occupy.schema"))
-
-
-def access_rules(base_dn: str) -> list[str]:
-    """The rules of schema/access.conf for `base_dn`, one string each, in order.
-
-    A rule is a paragraph: its lines joined by spaces, comment lines dropped,
-    `{base}` replaced by the base DN.
-    """
-    text = (resources.files("provisioner") / "schema" / "access.conf").read_text()
-    rules = []
-    for paragraph in re.split(r"\n\s*\n", text):
-        lines = [line.strip() for line in paragraph.splitlines()]
-        rule = " ".join(line for line in lines if line and not line.startswith("#"))
-        if rule:
-            rules.append(rule.replace("{base}", base_dn))
-    return rules
+def directives(attributes: dict) -> Iterator[str]:
+    """slapd.conf lines for cn=config attributes of schema/slapd.yml."""
+    for name, values in attributes.items():
+        if name not in DIRECTIVES:
+            raise SlapdError(f"schema/slapd.yml sets {name}, which the private slapd cannot write "
+                             "into slapd.conf: add it to DIRECTIVES in private_services/slapd.py")
+        for value in values if isinstance(values, list) else [values]:
+            if value in ("TRUE", "FALSE"):
+                if value == "TRUE":
+                    yield DIRECTIVES[name]
+            elif name in _ONE_ARGUMENT:
+                yield f'{DIRECTIVES[name]} "{value}"'
+            else:
+                yield f"{DIRECTIVES[name]} {value}"
 
 
 @dataclass(frozen=True)
@@ -81,11 +96,6 @@ class Replication:
         # The password is written unquoted into slapd.conf.
         if not re.fullmatch(r"[A-Za-z0-9_.~-]+", self.replicator_password):
             raise SlapdError("the replicator password must be letters, digits and _.~- only")
-
-
-def policy_dn(base_dn: str) -> str:
-    """The password policy every account gets (created by init-directory)."""
-    return f"cn=default,ou=policies,{base_dn}"
 
 
 def _find_binary(name: str) -> str:
@@ -202,58 +212,46 @@ class PrivateSlapd(OwnedProcess):
                                      bind_password=self.root_password)
         connection = DirectoryConnection(settings)
         try:
-            return ensure_service_accounts(connection, self.layout, organisation, self.service_passwords)
+            return ensure_service_accounts(connection, self.layout, organisation, self.service_passwords,
+                                           directory_server.description(self.base_dn)["service_policy"])
         finally:
             connection.close()
 
     def config_text(self) -> str:
-        base = self.base_dn
-        includes = [SCHEMA_DIR / f"{name}.schema" for name in SYSTEM_SCHEMAS] + [project_schema_path()]
+        server = directory_server.description(self.base_dn)
         replication = self.replication
-        lines = [f"include {path}" for path in includes]
+        system_schemas = Path(server["system_schema_path"])
+        includes = [system_schemas / f"{name}.schema" for name in server["system_schemas"]]
+        root_password = hash_password(self.root_password)
+        lines = [f"include {path}" for path in [*includes, directory_server.PROJECT_SCHEMA_FILE]]
         lines += [
             f"pidfile {self.folder / 'slapd.pid'}",
             f"argsfile {self.folder / 'slapd.args'}",
             *([f"serverID {replication.server_id}"] if replication else []),
             *([f"TLSCertificateFile {self.tls.certificate}", f"TLSCertificateKeyFile {self.tls.key}"]
               if self.tls else []),
-            f"modulepath {MODULE_DIR}",
-            *(f"moduleload {module}" for module in MODULES),
-            *(["moduleload syncprov"] if replication else []),
-            "password-hash {ARGON2}",
+            f"modulepath {server['module_path']}",
+            *(f"moduleload {module}" for module in server["modules"]),
+            *directives(server["frontend"]),
+            "",
+            # cn=config, readable by its root (cn=config) with the root password: what
+            # tests compare with the deploy role's configuration.
+            "database config",
+            f"rootpw {root_password}",
             "",
             "database mdb",
-            f'suffix "{base}"',
+            f'suffix "{self.base_dn}"',
             f'rootdn "{self.root_dn}"',
-            f"rootpw {hash_password(self.root_password)}",
+            f"rootpw {root_password}",
             f"directory {self.folder / 'data'}",
-            "maxsize 1073741824",
             *(["dbnosync"] if self.fast_writes else []),
-            "index objectClass,uid,mail,cn,member,memberOf,owner,occupyStatus eq",
-            *(["index entryCSN,entryUUID eq"] if replication else []),
-            # The default size limit (500) would cut the portal's searches over
-            # everyone, and the replicator's refresh, short.
-            *(f'limits dn.exact="{self.service_dn(name)}" size=unlimited time=unlimited'
-              for name in ("portal", "replicator")),
-            *(f"access {rule}" for rule in access_rules(base)),
+            *directives(server["database"]),
+            *(f"access {rule}" for rule in directory_server.access_rules(self.base_dn)),
             *self._replication_lines(),
-            "",
-            "overlay memberof",
-            "memberof-group-oc groupOfNames",
-            "memberof-member-ad member",
-            "memberof-memberof-ad memberOf",
-            "overlay refint",
-            "refint_attributes member owner",
-            "overlay unique",
-            "unique_uri ldap:///?uid?sub",
-            # Mail is unique among accounts only: requests not verified yet may share an
-            # address, so that nobody can hold someone else's (verification settles it).
-            f"unique_uri ldap:///{self.layout.people}?mail?sub",
-            "overlay ppolicy",
-            f'ppolicy_default "{policy_dn(base)}"',
-            "ppolicy_hash_cleartext",
-            "ppolicy_use_lockout",
         ]
+        for overlay in server["overlays"]:
+            settings = {name: value for name, value in overlay.items() if name not in _OVERLAY_NAMING}
+            lines += ["", f"overlay {overlay['olcOverlay']}", *directives(settings)]
         return "\n".join(lines) + "\n"
 
     def _replication_lines(self) -> list[str]:
@@ -268,7 +266,7 @@ class PrivateSlapd(OwnedProcess):
             f'searchbase="{self.base_dn}" type=refreshAndPersist retry="1 +" timeout=1 network-timeout=1'
             for rid, peer in enumerate(replication.peers, start=1)
         ]
-        return [*pulls, "multiprovider on", "overlay syncprov", "syncprov-checkpoint 100 5"]
+        return [*pulls, "multiprovider on"]
 
     def start(self) -> PrivateSlapd:
         if self._process is not None:

@@ -1,49 +1,47 @@
-"""Turn the project's slapd.conf-style files into cn=config values.
+"""The directory server as provisioner/schema/ describes it, as cn=config values.
 
-The private slapd (provisioner/private_services/slapd.py) reads provisioner/schema/occupy.schema and
-provisioner/schema/access.conf as they are; a deployed slapd keeps its configuration
-in cn=config. These filters give the same schema and, through the private slapd's
-own parser, the same access rules, so both servers get the same directory.
+slapd.yml (modules, overlays, indexes, limits, the password hash, the bind accounts'
+policy), access.conf and occupy.schema describe the server once; the private slapd of
+the demo and the tests (provisioner/private_services/slapd.py) loads them too. Both
+read them through provisioner/schema/directory_server.py, loaded here by path: this
+plugin imports nothing from the provisioner package, which need not be installed
+where the playbooks run.
 """
 
 from __future__ import annotations
 
-import re
+import importlib.util
+from pathlib import Path
 
-from provisioner.private_services.slapd import access_rules
-
-_SCHEMA_KEYWORDS = {
-    "objectidentifier": "olcObjectIdentifier",
-    "attributetype": "olcAttributeTypes",
-    "objectclass": "olcObjectClasses",
-}
+# playbooks/roles/openldap/filter_plugins/ -> the checkout
+_READER = Path(__file__).resolve().parents[4] / "provisioner" / "schema" / "directory_server.py"
 
 
-def _paragraph_statements(text: str) -> list[str]:
-    """Statements of a slapd.conf-style text: a line starting with blanks continues the one before."""
-    statements: list[str] = []
-    for line in text.splitlines():
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
-        if line[0].isspace() and statements:
-            statements[-1] += " " + line.strip()
-        else:
-            statements.append(line.strip())
-    return statements
+def _load_reader():
+    spec = importlib.util.spec_from_file_location("occupy_directory_server", _READER)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_reader = _load_reader()
+
+
+def directory_server(base_dn: str) -> dict:
+    """slapd.yml for this base DN: `modules`, `frontend`, `database`, `overlays`, `service_policy`..."""
+    return _reader.description(base_dn)
+
+
+def access_rules(base_dn: str) -> list[str]:
+    """access.conf's rules for this base DN, as olcAccess values in order."""
+    return _reader.access_rules(base_dn)
 
 
 def olc_schema(text: str) -> dict[str, list[str]]:
-    """occupy.schema as {olcObjectIdentifier: [...], olcAttributeTypes: [...], olcObjectClasses: [...]}."""
-    schema: dict[str, list[str]] = {name: [] for name in _SCHEMA_KEYWORDS.values()}
-    for statement in _paragraph_statements(text):
-        keyword, _, definition = statement.partition(" ")
-        attribute = _SCHEMA_KEYWORDS.get(keyword.lower())
-        if attribute is None:
-            raise ValueError(f"unexpected statement in the schema file: {statement[:60]!r}")
-        schema[attribute].append(re.sub(r"\s+", " ", definition.strip()))
-    return schema
+    """occupy.schema's text as its olcObjectIdentifier, olcAttributeTypes and olcObjectClasses values."""
+    return _reader.olc_schema(text)
 
 
 class FilterModule:
     def filters(self):
-        return {"olc_schema": olc_schema, "access_rules": access_rules}
+        return {"directory_server": directory_server, "access_rules": access_rules, "olc_schema": olc_schema}
