@@ -48,7 +48,7 @@ LIST_DOMAIN = "lists.occupy.example"
 
 def run_demo(folder: str, port: int) -> None:
     folder_path = Path(folder).resolve()
-    folder_path.mkdir(parents=True, exist_ok=True)
+    folder_path.mkdir(mode=0o700, parents=True, exist_ok=True)   # 0700 when the demo makes it
     occupation = Occupation(base_dn=BY_NAME["LDAP_BASE_DN"].default, name=BY_NAME["OCCUPATION_NAME"].default,
                             list_domain=LIST_DOMAIN)
     password = secrets.token_urlsafe(12)

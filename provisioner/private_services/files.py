@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 from pathlib import Path
 
 
@@ -14,13 +15,22 @@ def write_private_file(path: str | os.PathLike, text: str) -> Path:
     file already at `path` with a wider mode never holds the new text, and a reader
     never sees half of it.
     """
-    path = Path(path)
+    return _replace_privately(Path(path), lambda file: file.write(text.encode()))
+
+
+def copy_private_file(source: str | os.PathLike, path: str | os.PathLike) -> Path:
+    """Copy `source` to `path` the same way: a new file of mode 0600 from its first byte."""
+    with open(source, "rb") as original:
+        return _replace_privately(Path(path), lambda file: shutil.copyfileobj(original, file))
+
+
+def _replace_privately(path: Path, write) -> Path:
     partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
     partial.unlink(missing_ok=True)          # left by a killed run of this process id
     descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
-        with os.fdopen(descriptor, "w", encoding="utf-8") as file:
-            file.write(text)
+        with os.fdopen(descriptor, "wb") as file:
+            write(file)
         os.replace(partial, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

@@ -38,7 +38,7 @@ from pathlib import Path
 import ansible_runner
 
 from ..config import CHECKOUT
-from .files import write_private_file
+from .files import copy_private_file, write_private_file
 from .process import OwnedProcess, free_port
 
 REDMINE_ROOT = Path("/usr/share/redmine")            # Debian's code tree
@@ -252,7 +252,8 @@ class PrivateRedmine(OwnedProcess):
 
     def _create_database(self) -> None:
         if self.golden is not None:
-            shutil.copyfile(self.golden, self._instance.database)
+            # It will hold the LDAP source's bind password and the API keys.
+            copy_private_file(self.golden, self._instance.database)
             return
         self._instance.rake("db:migrate")
         self._instance.rake("redmine:load_default_data")
