@@ -8,8 +8,10 @@ DEBIAN_PACKAGES := slapd ldap-utils chromium postgresql mailman3 dokuwiki php-cl
 
 .PHONY: demo test lint test-deploy install debian-packages bench
 
+# e.g. make demo DEMO_ARGS="--port 5001 --folder /tmp/demo"; see README.md, "The demo"
+DEMO_ARGS ?=
 demo: install
-	$(BIN)/provisioner demo
+	$(BIN)/provisioner demo $(DEMO_ARGS)
 
 test: install
 	$(BIN)/pytest

@@ -19,11 +19,12 @@ from provisioner.directory import Directory, DirectoryUnavailable
 from provisioner.jobs import GRANT
 from provisioner.private_services.process import free_port
 from provisioner.private_services.slapd import PrivateSlapd, TlsFiles
+from provisioner.private_services.stack import PrivateStack
 from provisioner.workflow import initialise_directory
 
 from certificates import make_certificates
 from job_helpers import add_volunteers, job, make_worker, queue
-from suite_config import BASE_DN, ORGANISATION, app_config, settings_for
+from suite_config import OCCUPATION, ORGANISATION, app_config, settings_for
 
 
 @pytest.fixture(scope="module")
@@ -32,11 +33,11 @@ def tls_slapd(tmp_path_factory):
     certificates = tmp_path_factory.mktemp("certificates")
     ca_file = make_certificates(certificates, "slapd")
     other_ca = make_certificates(certificates / "other", ca_name="Another CA")
-    folder = tempfile.mkdtemp(prefix="slapd-")  # short: ldapi paths must stay under 108 bytes
+    folder = tempfile.mkdtemp(prefix="stack-")  # short: ldapi paths must stay under 108 bytes
     tls = TlsFiles(certificate=certificates / "slapd.crt", key=certificates / "slapd.key")
     try:
-        with PrivateSlapd(folder, BASE_DN, fast_writes=True, tls=tls) as server:
-            server.create_service_accounts(ORGANISATION)
+        with PrivateStack(folder, OCCUPATION, fast_writes=True, tls=tls) as stack:
+            server = stack.slapd()
             with Directory(settings_for(server)) as directory:
                 initialise_directory(directory, load_catalogue(), ORGANISATION)
             yield server, str(ca_file), str(other_ca)

@@ -25,7 +25,7 @@ from .dokuwiki import PrivateDokuWiki
 from .files import write_private_file
 from .mailman import PrivateMailman
 from .redmine import LdapSource, PrivateRedmine, golden_database
-from .slapd import PrivateSlapd
+from .slapd import PrivateSlapd, TlsFiles
 from .smtp import DISCARD, PrivateSmtp
 
 Managed = TypeVar("Managed")
@@ -83,17 +83,19 @@ def write_inventory(folder: str | os.PathLike, *services: Any) -> Path:
 class PrivateStack:
     """The private services of one occupation under `folder`, each started on first use.
 
-    `fast_writes` is slapd's `dbnosync`: for throwaway data only (tests, benchmarks).
-    `mail` is the SMTP server's kind (smtp.PRINT, MAILDIR, DISCARD). `redmine_cache`
-    keeps Redmine's migrated database between stacks (default: `<folder>/cache`).
+    `fast_writes` is slapd's `dbnosync`: for throwaway data only (tests, benchmarks);
+    with `tls` slapd serves ldaps too. `mail` is the SMTP server's kind (smtp.PRINT,
+    MAILDIR, DISCARD). `redmine_cache` keeps Redmine's migrated database between
+    stacks (default: `<folder>/cache`).
     """
 
     def __init__(self, folder: str | os.PathLike, occupation: Occupation, *, fast_writes: bool = False,
-                 mail: str = DISCARD, lists_send_mail: bool = False, wiki_admin: WikiAdmin | None = None,
-                 redmine_cache: str | os.PathLike | None = None):
+                 tls: TlsFiles | None = None, mail: str = DISCARD, lists_send_mail: bool = False,
+                 wiki_admin: WikiAdmin | None = None, redmine_cache: str | os.PathLike | None = None):
         self.folder = Path(folder).resolve()
         self.occupation = occupation
         self.fast_writes = fast_writes
+        self.tls = tls
         self.mail = mail
         self.lists_send_mail = lists_send_mail
         self.wiki_admin = wiki_admin
@@ -110,7 +112,7 @@ class PrivateStack:
         """The directory, with the bind accounts of ou=services (their passwords new at each start)."""
         def start() -> PrivateSlapd:
             server = self._exit.enter_context(PrivateSlapd(
-                self.folder / "slapd", self.occupation.base_dn, fast_writes=self.fast_writes))
+                self.folder / "slapd", self.occupation.base_dn, fast_writes=self.fast_writes, tls=self.tls))
             server.create_service_accounts(self.occupation.name)
             return server
         return self._get("slapd", start)
