@@ -65,8 +65,8 @@ def create_admin(uid: str, email: str, name: str | None) -> None:
     """Create a sysadmin account; the password comes from a prompt or stdin."""
     password = read_password()
     try:
-        workflow.create_sysadmin(get_directory(), uid, email, name or uid, password)
-    except (DirectoryError, WeakPassword) as error:
+        workflow.create_sysadmin(get_directory(), uid, email, name or uid, password, portal=get_portal())
+    except (DirectoryError, WeakPassword, workflow.WorkflowError) as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"{uid} is a sysadmin.")
 

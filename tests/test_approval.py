@@ -92,7 +92,7 @@ def test_approving_again_after_a_failure_half_way_completes_without_duplicates(
     assert directory.people.get("vera").status == Status.ACTIVE
     assert queued_grants(app) == [{"vera": ["kitchen"]}]
     again = sysadmin.approve("vera", ["kitchen"])
-    assert "already approved" in sysadmin.client.get(again.location).get_data(as_text=True)
+    assert "vera is active: cannot approve" in sysadmin.client.get(again.location).get_data(as_text=True)
     assert directory.groups.get("wg-kitchen").members == ("vera",)
 
 

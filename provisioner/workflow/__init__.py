@@ -1,7 +1,8 @@
 """The account lifecycle as plain functions over the directory, the store and the mailer.
 
-No Flask here: the web views and the CLI both call these, and every transition
-writes its audit record.
+No Flask here: the web views and the CLI both call these. Every change of a person's
+status goes through the lifecycle's table (lifecycle.py), which refuses a transition
+it does not list, writes the audit record and logs the outcome.
 """
 
 from ..store import StoreUnavailable
@@ -10,7 +11,6 @@ from .accounts import (
     end_all_sessions,
     end_session,
     initialise_directory,
-    is_sysadmin,
     log_in,
     resume_session,
     start_session,
@@ -18,6 +18,7 @@ from .accounts import (
 from .approval import approve, reject, verified_requests
 from .context import Portal
 from .errors import InvalidInput, LinkInvalid, WorkflowError
+from .lifecycle import TRANSITIONS, TransitionRefused
 from .limits import TooManyAttempts, limited_log_in, limited_second_factor, mail_allowed
 from .memberships import (
     MyGroups,
@@ -34,7 +35,7 @@ from .memberships import (
     working_groups_of,
 )
 from .password_reset import check_reset_link, request_password_reset, reset_password
-from .permissions import HOST_OPERATOR, NotAllowed
+from .permissions import HOST_OPERATOR, NotAllowed, is_sysadmin
 from .registration import AVAILABILITY, Registration, purge_expired, register, verify_email
 from .self_service import (
     change_display_name,
@@ -61,7 +62,7 @@ from .totp import (
 
 __all__ = [
     "AVAILABILITY", "InvalidInput", "LinkInvalid", "Portal", "Registration", "StoreUnavailable",
-    "WorkflowError",
+    "WorkflowError", "TRANSITIONS", "TransitionRefused",
     "HOST_OPERATOR", "accounts", "approve", "create_sysadmin", "end_all_sessions", "end_session",
     "initialise_directory",
     "is_sysadmin", "log_in", "purge_expired", "resume_session", "start_session",

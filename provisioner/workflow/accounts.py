@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from ..catalogue import Catalogue
-from ..directory import SYSADMINS_GROUP, AlreadyExists, Directory, NewPerson, Person, Status
+from ..directory import SYSADMINS_GROUP, AlreadyExists, Directory, NewPerson, Person
 from ..directory.layout import UID_PATTERN
 from ..passwords import check_new_password
 from ..store import sessions
+from . import lifecycle
 from .context import Portal
 from .fields import personal_words
+from .lifecycle import CREATE_ADMIN
+from .permissions import HOST_OPERATOR, has_open_account
 
 
 def initialise_directory(directory: Directory, catalogue: Catalogue, organisation: str) -> list[str]:
@@ -17,27 +20,38 @@ def initialise_directory(directory: Directory, catalogue: Catalogue, organisatio
 
 
 def create_sysadmin(directory: Directory, uid: str, mail: str, display_name: str,
-                    password: str) -> None:
+                    password: str, *, portal: Portal | None = None) -> None:
     """Create an active account in cn=sysadmins.
 
     Running it again for the same uid and mail completes a half-done run (and sets
-    the password anew); a uid or mail held by someone else is refused.
+    the password anew); a uid or mail held by someone else is refused, and so is an
+    account the lifecycle does not allow (a suspended one stays suspended and locked).
+    With `portal` (the command line) the creation is audited; fixtures, benchmarks and
+    the demo that set a directory up before any portal runs leave it out.
     """
     check_new_password(password, personal=personal_words(uid, mail, display_name))
     person = directory.people.find(uid)
+    if portal is None:
+        lifecycle.check(CREATE_ADMIN, uid, person)
+        _make_sysadmin(directory, person, uid, mail, display_name, password)
+        return
+    with lifecycle.transition(portal, CREATE_ADMIN, uid, actor=HOST_OPERATOR, person=person) as step:
+        _make_sysadmin(directory, person, uid, mail, display_name, password)
+        with portal.store.begin() as connection:
+            step.record(connection)
+
+
+def _make_sysadmin(directory: Directory, person: Person | None, uid: str, mail: str,
+                   display_name: str, password: str) -> None:
     if person is None:
         person = directory.people.add(
-            NewPerson(uid=uid, display_name=display_name, mail=mail, status=Status.ACTIVE),
+            NewPerson(uid=uid, display_name=display_name, mail=mail, status=CREATE_ADMIN.target),
             pending=False,
         )
     elif person.pending or person.mail.lower() != mail.lower():
         raise AlreadyExists(f"the uid {uid!r} is already taken by another person or request")
     directory.people.set_password(uid, password)
     directory.groups.add_member(SYSADMINS_GROUP, uid)
-
-
-def is_sysadmin(portal: Portal, person: Person) -> bool:
-    return SYSADMINS_GROUP in {portal.directory.layout.group_name(dn) for dn in person.member_of}
 
 
 def log_in(portal: Portal, uid: str, password: str, *, remote_addr: str | None = None) -> Person | None:
@@ -48,8 +62,8 @@ def log_in(portal: Portal, uid: str, password: str, *, remote_addr: str | None =
     """
     uid = uid.strip().lower()
     person = portal.directory.people.find(uid)
-    may_log_in = person is not None and not person.pending and person.status == Status.ACTIVE
-    accepted = portal.directory.logins.password_opens(person if may_log_in else None, password)
+    accepted = portal.directory.logins.password_opens(person if has_open_account(person) else None,
+                                                      password)
     # A uid that cannot exist is not written to the log as typed.
     subject = uid if UID_PATTERN.fullmatch(uid) else None
     portal.audit("login" if accepted else "login-failed", actor=subject if accepted else None,
@@ -69,9 +83,7 @@ def resume_session(portal: Portal, token: str) -> Person | None:
         uid = sessions.resume(connection, token, now=portal.clock(), idle=portal.session_idle,
                               lifetime=portal.session_lifetime)
     person = portal.directory.people.find(uid) if uid else None
-    if person is None or person.pending or person.status != Status.ACTIVE:
-        return None
-    return person
+    return person if has_open_account(person) else None
 
 
 def end_session(portal: Portal, token: str) -> None:

@@ -16,18 +16,18 @@ from contextlib import contextmanager, suppress
 
 from sqlalchemy.engine import Connection
 
-from ..directory import NotFound, Person, Status
+from ..directory import Person, Status
 from ..jobs import GRANT
 from ..mail import MailError
-from ..store import StoreUnavailable, audit, decisions
+from ..store import StoreUnavailable, decisions
 from ..store import jobs as queue
+from . import lifecycle
 from .context import Portal
 from .errors import InvalidInput, WorkflowError
+from .lifecycle import APPROVE, DECIDED, REJECT
 from .permissions import require_sysadmin
 
 MAX_REASON = 2000
-APPROVE, REJECT = "approve", "reject"
-DECIDED = {APPROVE: "approved", REJECT: "rejected"}
 
 
 def verified_requests(portal: Portal, *, actor: str) -> list[Person]:
@@ -36,41 +36,25 @@ def verified_requests(portal: Portal, *, actor: str) -> list[Person]:
     return portal.directory.people.with_status(Status.VERIFIED)
 
 
-def _awaiting_approval(portal: Portal, uid: str) -> Person:
-    person = portal.directory.people.find(uid)
-    if person is None:
-        with portal.store.begin() as connection:  # a rejection deletes the request
-            decided = decisions.last_decided(connection, uid)
-        if decided is not None:
-            raise WorkflowError(f"{uid} is already {DECIDED[decided]}")
-        raise NotFound(f"there is no request from {uid!r}")
-    if person.status != Status.VERIFIED:
-        state = "already approved" if person.status == Status.ACTIVE else "not verified yet"
-        raise WorkflowError(f"{uid} is {state}")
-    return person
-
-
 def approve(portal: Portal, uid: str, groups: Iterable[str] | None, *, actor: str,
             remote_addr: str | None = None) -> Person:
     """Approve into `groups` (slugs), or the groups they asked for when None."""
-    require_sysadmin(portal, actor)
-    person = _awaiting_approval(portal, uid)
-    slugs = list(dict.fromkeys(person.requested_groups if groups is None else groups))
-    if unknown := [slug for slug in slugs if slug not in portal.catalogue]:
-        raise InvalidInput({"groups": f"{len(unknown)} of these are not working groups"})
     directory = portal.directory
-    with _deciding(portal, person, APPROVE, actor=actor) as mark_decided:
-        directory.people.activate(uid)
-        for slug in slugs:
-            directory.groups.add_member(portal.catalogue.get(slug).group, uid)
-        with portal.store.begin() as connection:  # the job and its audit entry, once
-            queue.enqueue(connection, GRANT, {uid: slugs}, created_by=actor, now=portal.clock(),
-                          max_attempts=portal.jobs.max_attempts)
-            audit.record(connection, at=portal.clock(), action="approved", actor=actor, subject=uid,
-                         remote_addr=remote_addr,
-                         detail="working groups: " + (", ".join(slugs) or "none"))
-            mark_decided(connection)
-        directory.people.set_status(uid, Status.ACTIVE)  # last: until then, the request stays queued
+    with lifecycle.transition(portal, APPROVE, uid, actor=actor, remote_addr=remote_addr) as step:
+        person = step.person
+        slugs = list(dict.fromkeys(person.requested_groups if groups is None else groups))
+        if unknown := [slug for slug in slugs if slug not in portal.catalogue]:
+            raise InvalidInput({"groups": f"{len(unknown)} of these are not working groups"})
+        with _deciding(portal, person, APPROVE.name, actor=actor) as mark_decided:
+            directory.people.activate(uid)
+            for slug in slugs:
+                directory.groups.add_member(portal.catalogue.get(slug).group, uid)
+            with portal.store.begin() as connection:  # the job and its audit entry, once
+                queue.enqueue(connection, GRANT, {uid: slugs}, created_by=actor, now=portal.clock(),
+                              max_attempts=portal.jobs.max_attempts)
+                step.record(connection, detail="working groups: " + (", ".join(slugs) or "none"))
+                mark_decided(connection)
+            directory.people.set_status(uid, APPROVE.target)  # last: until then, the request stays queued
     try:
         portal.mailer.send(person.mail, "welcome", uid=uid, display_name=person.display_name,
                            groups=[portal.catalogue.get(slug).name for slug in slugs],
@@ -93,9 +77,9 @@ def _deciding(portal: Portal, person: Person, decision: str, *,
         held = decisions.claim(connection, person.entry_id, person.uid, decision, actor=actor,
                                now=portal.clock())
     if not held.won:
-        if held.decided and held.decision == APPROVE:
+        if held.decided and held.decision == APPROVE.name:
             portal.directory.people.activate(person.uid)
-            portal.directory.people.set_status(person.uid, Status.ACTIVE)
+            portal.directory.people.set_status(person.uid, APPROVE.target)
         state = DECIDED[held.decision] if held.decided else f"being {DECIDED[held.decision]}"
         raise WorkflowError(f"{person.uid} is already {state}")
     try:
@@ -109,18 +93,17 @@ def _deciding(portal: Portal, person: Person, decision: str, *,
 def reject(portal: Portal, uid: str, reason: str, *, actor: str,
            remote_addr: str | None = None) -> None:
     """Delete the request and mail the reason to the volunteer."""
-    require_sysadmin(portal, actor)
-    reason = reason.strip()
-    if not reason or len(reason) > MAX_REASON:
-        raise InvalidInput({"reason": f"say why, in 1 to {MAX_REASON} characters"})
-    person = _awaiting_approval(portal, uid)
-    if not person.pending:
-        raise WorkflowError(f"{uid}'s approval has started: finish approving it instead")
-    with _deciding(portal, person, REJECT, actor=actor) as mark_decided:
-        portal.mailer.send(person.mail, "rejected", uid=uid, display_name=person.display_name,
-                           reason=reason)
-        portal.directory.people.delete(uid)
-        with portal.store.begin() as connection:
-            audit.record(connection, at=portal.clock(), action="rejected", actor=actor, subject=uid,
-                         remote_addr=remote_addr, detail=reason)
-            mark_decided(connection)
+    with lifecycle.transition(portal, REJECT, uid, actor=actor, remote_addr=remote_addr) as step:
+        reason = reason.strip()
+        if not reason or len(reason) > MAX_REASON:
+            raise InvalidInput({"reason": f"say why, in 1 to {MAX_REASON} characters"})
+        person = step.person
+        if not person.pending:
+            raise WorkflowError(f"{uid}'s approval has started: finish approving it instead")
+        with _deciding(portal, person, REJECT.name, actor=actor) as mark_decided:
+            portal.mailer.send(person.mail, "rejected", uid=uid, display_name=person.display_name,
+                               reason=reason)
+            portal.directory.people.delete(uid)
+            with portal.store.begin() as connection:
+                step.record(connection, detail=reason)
+                mark_decided(connection)

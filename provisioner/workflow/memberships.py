@@ -11,15 +11,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..catalogue import WorkingGroup
-from ..directory import SYSADMINS_GROUP, Person, Status
+from ..directory import SYSADMINS_GROUP, Person
 from ..jobs import GRANT, REVOKE
 from ..mail import MailError
 from ..store import group_requests
 from ..store.group_requests import APPROVED, DECLINED, JoinRequest
-from .accounts import is_sysadmin
 from .context import Portal
 from .errors import InvalidInput, WorkflowError
-from .permissions import NotAllowed, active_person, require_sysadmin
+from .permissions import NotAllowed, active_person, has_open_account, is_sysadmin, require_sysadmin
 
 MAX_REASON = 2000
 DECISIONS_PAGE = "/groups/requests"
@@ -117,7 +116,7 @@ def _tell_deciders(portal: Portal, person: Person, group: WorkingGroup, coordina
     sysadmins = set(directory.groups.get(SYSADMINS_GROUP).members)
     people = directory.people.find_many(sorted((coordinators | sysadmins) - {person.uid}))
     for uid, recipient in people.items():
-        if recipient.pending or recipient.status != Status.ACTIVE:
+        if not has_open_account(recipient):
             continue
         role = "a coordinator of " + group.name if uid in coordinators else "a sysadmin"
         try:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from ..directory import Person, Status
+from ..directory import Person
 from ..mail import MailError
 from ..store import sessions, tokens
 from .context import Portal
@@ -19,6 +19,7 @@ from .errors import InvalidInput, LinkInvalid
 from .fields import check_address
 from .limits import mail_allowed
 from .links import make_token, read_token
+from .permissions import has_open_account
 from .self_service import check_password_rules, notify_password_changed, store_password
 
 RESET_PURPOSE = "password-reset"
@@ -39,7 +40,7 @@ def request_password_reset(portal: Portal, mail: str, *, lifetime: timedelta = D
     if reason := check_address(mail):
         raise InvalidInput({"mail": reason})
     person = portal.directory.people.find_by_mail(mail)
-    if person is None or person.pending or person.status != Status.ACTIVE:
+    if not has_open_account(person):
         # The typed address is not recorded: it may be anyone's, or junk.
         portal.audit("password-reset-refused", subject=person.uid if person else None,
                      remote_addr=remote_addr,
@@ -69,8 +70,7 @@ def check_reset_link(portal: Portal, token: str, *,
     payload = read_token(portal.secret_key, RESET_PURPOSE, token, max_age=lifetime,
                          now=portal.clock())
     person = portal.directory.people.find(str(payload.get("uid", "")))
-    if (person is None or person.pending or person.status != Status.ACTIVE
-            or person.entry_id != payload.get("entry")):
+    if not has_open_account(person) or person.entry_id != payload.get("entry"):
         raise LinkInvalid(NO_LONGER_VALID)
     with portal.store.begin() as connection:
         used = tokens.was_used(connection, token)

@@ -2,14 +2,16 @@
 
 Every sysadmin action calls `require_sysadmin` first, so a caller other than the
 web (the command line, a future API) cannot skip the check; the web's decorators
-only send anonymous visitors to the login page. Coordinators' rights over their
-own groups are checked in memberships.py, where the group is known.
+only send anonymous visitors to the login page. The lifecycle's transitions name
+a `Role` each (lifecycle.py), checked by `require`. Coordinators' rights over
+their own groups are checked in memberships.py, where the group is known.
 """
 
 from __future__ import annotations
 
-from ..directory import Person, Status
-from .accounts import is_sysadmin
+from enum import StrEnum
+
+from ..directory import SYSADMINS_GROUP, Person, Status
 from .context import Portal
 
 
@@ -28,11 +30,29 @@ HOST_OPERATOR = HostOperator("(command line)")
 Actor = str  # a person's uid, or HOST_OPERATOR
 
 
+class Role(StrEnum):
+    """Who may make a lifecycle transition."""
+
+    ANYONE = "anyone"                # registration: nobody is logged in
+    LINK_HOLDER = "link holder"      # whoever holds a link mailed to the address; the function
+                                     # reads the signed link before the transition starts
+    SYSADMIN = "sysadmin"            # an active sysadmin, or the host's operator
+    HOST_OPERATOR = "host operator"  # the command line on the portal's host (and its timers)
+
+
+def has_open_account(person: Person | None) -> bool:
+    """Whether this person may log in and act: an account (under ou=people) that is active.
+    Requests, suspended accounts and nobody at all may not."""
+    return person is not None and not person.pending and person.status == Status.ACTIVE
+
+
+def is_sysadmin(portal: Portal, person: Person) -> bool:
+    return SYSADMINS_GROUP in {portal.directory.layout.group_name(dn) for dn in person.member_of}
+
+
 def active_person(portal: Portal, uid: str) -> Person | None:
     person = portal.directory.people.find(uid)
-    if person is None or person.pending or person.status != Status.ACTIVE:
-        return None
-    return person
+    return person if has_open_account(person) else None
 
 
 def require_sysadmin(portal: Portal, actor: Actor) -> None:
@@ -42,3 +62,11 @@ def require_sysadmin(portal: Portal, actor: Actor) -> None:
     person = active_person(portal, actor)
     if person is None or not is_sysadmin(portal, person):
         raise NotAllowed("Only sysadmins may do this.")
+
+
+def require(portal: Portal, role: Role, actor: Actor | None) -> None:
+    """NotAllowed unless `actor` may act in `role`."""
+    if role == Role.SYSADMIN:
+        require_sysadmin(portal, actor or "")
+    elif role == Role.HOST_OPERATOR and not isinstance(actor, HostOperator):
+        raise NotAllowed("Only the host's operator may do this, from the command line.")

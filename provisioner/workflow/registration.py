@@ -14,8 +14,9 @@ from datetime import datetime, timedelta
 from ..directory import AlreadyExists, DirectoryError, NewPerson, NotFound, Person, Status
 from ..mail import MailError
 from ..store import tokens
+from . import lifecycle
 from .context import Portal
-from .errors import InvalidInput, LinkInvalid
+from .errors import InvalidInput, LinkInvalid, WorkflowError
 from .fields import (
     check_address,
     check_display_name,
@@ -26,8 +27,10 @@ from .fields import (
     normalise_display_name,
     personal_words,
 )
+from .lifecycle import EXPIRE, REGISTER, SUPERSEDE, VERIFY, TransitionRefused
 from .limits import count_registration, mail_allowed
 from .links import make_token, read_token
+from .permissions import HOST_OPERATOR, Actor
 
 AVAILABILITY = {
     "hour": "An hour",
@@ -36,6 +39,7 @@ AVAILABILITY = {
     "ongoing": "Ongoing",
 }
 VERIFY_PURPOSE = "verify-email"
+USED = "This link was used already: your address is confirmed."
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,10 @@ class Registration:
     skills: tuple[str, ...] = ()
     availability: str = ""
     note: str = ""
+
+
+class AddressTaken(WorkflowError):
+    """An account or a verified request holds the address (answered by mail, never shown)."""
 
 
 def validate(portal: Portal, registration: Registration) -> None:
@@ -76,7 +84,8 @@ def register(portal: Portal, registration: Registration, *, remote_addr: str | N
     """Create the pending request and mail a verification link.
 
     Raises InvalidInput for refused fields, DirectoryError or MailError when a back
-    end fails; in those cases nothing is left behind.
+    end fails; in those cases nothing is left behind. A username or address someone
+    holds is answered by mail to the address, with the same public answer.
     """
     validate(portal, registration)
     count_registration(portal, remote_addr=remote_addr)  # TooManyAttempts past the hourly limit
@@ -84,35 +93,36 @@ def register(portal: Portal, registration: Registration, *, remote_addr: str | N
         return  # the same answer as ever; the owner of the address got mails enough this hour
     people = portal.directory.people
     holder = _holder_of(people.with_mail(registration.mail))
-    if holder is not None or people.find(registration.uid) is not None:
-        _answer_taken(portal, registration, holder)
+    try:
+        with lifecycle.transition(portal, REGISTER, registration.uid, actor=None,
+                                  remote_addr=remote_addr) as step:
+            if holder is not None:
+                raise AddressTaken(f"the address of {registration.uid}'s request is {holder.uid}'s")
+            person = people.add(NewPerson(
+                uid=registration.uid, display_name=normalise_display_name(registration.display_name),
+                mail=registration.mail, status=REGISTER.target,
+                requested_groups=tuple(dict.fromkeys(registration.groups)),
+                skills=tuple(skill.strip() for skill in registration.skills if skill.strip()),
+                availability=registration.availability, note=registration.note.strip() or None,
+            ))  # AlreadyExists: someone else took the uid a moment ago
+            try:
+                people.set_password(person.uid, registration.password)
+                token = make_token(portal.secret_key, VERIFY_PURPOSE,
+                                   {"uid": person.uid, "mail": person.mail, "entry": person.entry_id},
+                                   portal.clock())
+                portal.mailer.send(person.mail, "verify", uid=person.uid,
+                                   display_name=person.display_name, hours=portal.verify_link_hours,
+                                   link=portal.link(f"/verify/{token}"))
+            except (DirectoryError, MailError):
+                _remove_quietly(portal, person.uid)
+                raise
+            with portal.store.begin() as connection:
+                step.record(connection,
+                            detail="working groups: " + (", ".join(person.requested_groups) or "none"))
+    except (TransitionRefused, AddressTaken, AlreadyExists):
+        _answer_taken(portal, registration, holder or _holder_of(people.with_mail(registration.mail)))
         portal.audit("registration-refused", subject=registration.uid, remote_addr=remote_addr,
                      detail="username or address already taken")
-        return
-    try:
-        person = people.add(NewPerson(
-            uid=registration.uid, display_name=normalise_display_name(registration.display_name),
-            mail=registration.mail, status=Status.UNVERIFIED,
-            requested_groups=tuple(dict.fromkeys(registration.groups)),
-            skills=tuple(skill.strip() for skill in registration.skills if skill.strip()),
-            availability=registration.availability, note=registration.note.strip() or None,
-        ))
-    except AlreadyExists:  # someone else took it a moment ago
-        _answer_taken(portal, registration, _holder_of(people.with_mail(registration.mail)))
-        return
-    try:
-        people.set_password(person.uid, registration.password)
-        token = make_token(portal.secret_key, VERIFY_PURPOSE,
-                           {"uid": person.uid, "mail": person.mail, "entry": person.entry_id},
-                           portal.clock())
-        portal.mailer.send(person.mail, "verify", uid=person.uid,
-                           display_name=person.display_name, hours=portal.verify_link_hours,
-                           link=portal.link(f"/verify/{token}"))
-    except (DirectoryError, MailError):
-        _remove_quietly(portal, person.uid)
-        raise
-    portal.audit("registered", subject=person.uid, remote_addr=remote_addr,
-                 detail="working groups: " + (", ".join(person.requested_groups) or "none"))
 
 
 def _holder_of(people: list[Person]) -> Person | None:
@@ -146,38 +156,46 @@ def verify_email(portal: Portal, token: str, *, remote_addr: str | None = None) 
     now = portal.clock()
     payload = read_token(portal.secret_key, VERIFY_PURPOSE, token,
                          max_age=timedelta(hours=portal.verify_link_hours), now=now)
-    person = portal.directory.people.find(str(payload.get("uid", "")))
-    if (person is None or not person.pending or person.mail != payload.get("mail")
+    people = portal.directory.people
+    person = people.find(str(payload.get("uid", "")))
+    if (person is None or person.mail != payload.get("mail")
             or person.entry_id != payload.get("entry")):
         raise LinkInvalid("This link no longer matches a registration request.")
-    if person.status != Status.UNVERIFIED:
-        raise LinkInvalid("This link was used already: your address is confirmed.")
-    others = [other for other in portal.directory.people.with_mail(person.mail) if other.uid != person.uid]
-    if any(_proves_ownership(other) for other in others):
-        raise LinkInvalid("This address was confirmed for another username already.")
-    with portal.store.begin() as connection:
-        if not tokens.mark_used(connection, token, VERIFY_PURPOSE, now):
-            raise LinkInvalid("This link was used already: your address is confirmed.")
-        portal.directory.people.set_status(person.uid, Status.VERIFIED)
-    portal.audit("email-verified", actor=person.uid, subject=person.uid, remote_addr=remote_addr)
+    try:
+        with lifecycle.transition(portal, VERIFY, person.uid, actor=person.uid, remote_addr=remote_addr,
+                                  person=person) as step:
+            others = [other for other in people.with_mail(person.mail) if other.uid != person.uid]
+            if any(_proves_ownership(other) for other in others):
+                raise LinkInvalid("This address was confirmed for another username already.")
+            with portal.store.begin() as connection:
+                if not tokens.mark_used(connection, token, VERIFY_PURPOSE, now):
+                    raise LinkInvalid(USED)
+                people.set_status(person.uid, VERIFY.target)
+                step.record(connection)
+    except TransitionRefused:  # the same entry, past unverified: this link did it
+        raise LinkInvalid(USED) from None
     for other in others:  # the address's owner chose this request: the others were not theirs
-        with suppress(NotFound):
-            portal.directory.people.delete(other.uid)
-            portal.audit("request-superseded", subject=other.uid, remote_addr=remote_addr,
-                         detail=f"its address was confirmed for {person.uid}")
+        with suppress(NotFound), lifecycle.transition(portal, SUPERSEDE, other.uid, actor=person.uid,
+                                                      remote_addr=remote_addr, person=other) as step:
+            people.delete(other.uid)
+            with portal.store.begin() as connection:
+                step.record(connection, detail=f"its address was confirmed for {person.uid}")
     return person.uid
 
 
-def purge_expired(portal: Portal, *, now: datetime | None = None) -> list[str]:
+def purge_expired(portal: Portal, *, now: datetime | None = None,
+                  actor: Actor = HOST_OPERATOR) -> list[str]:
     """Delete unverified requests older than the link lifetime; return their uids."""
     now = now or portal.clock()
     cutoff = now - timedelta(hours=portal.verify_link_hours)
     purged = []
-    for person in portal.directory.people.with_status(Status.UNVERIFIED, pending_only=True,
-                                                      created_before=cutoff):
-        portal.directory.people.delete(person.uid)
+    people = portal.directory.people
+    for person in people.with_status(Status.UNVERIFIED, pending_only=True, created_before=cutoff):
+        with lifecycle.transition(portal, EXPIRE, person.uid, actor=actor, person=person) as step:
+            people.delete(person.uid)
+            with portal.store.begin() as connection:
+                step.record(connection, detail="not verified in time")
         purged.append(person.uid)
-        portal.audit("request-expired", subject=person.uid, detail="not verified in time")
     with portal.store.begin() as connection:
         tokens.forget_used_before(connection, cutoff)
     return purged

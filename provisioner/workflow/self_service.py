@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from ..directory import AlreadyExists, InvalidValue, Person, Status
+from ..directory import AlreadyExists, InvalidValue, Person
 from ..mail import MailError
 from ..store import sessions, tokens
 from .context import Portal
@@ -21,7 +21,9 @@ from .fields import (
     normalise_display_name,
     personal_words,
 )
+from .lifecycle import STATES
 from .links import make_token, read_token
+from .permissions import has_open_account
 
 EMAIL_CHANGE_PURPOSE = "email-change"
 UNCHANGED_HINT = "choose a password different from the current one"
@@ -30,7 +32,7 @@ WRONG_CURRENT = "this is not your current password"
 
 def _active_person(portal: Portal, uid: str) -> Person:
     person = portal.directory.people.get(uid)
-    if person.pending or person.status != Status.ACTIVE:
+    if not has_open_account(person):
         raise WorkflowError("Only an active account can be changed.")
     return person
 
@@ -45,14 +47,15 @@ def store_password(portal: Portal, person: Person, password: str) -> None:
     """Set the password by password-modify (slapd hashes it).
 
     slapd's ppolicy clears every lock when a password is set, the suspension lock
-    too, so a person suspended meanwhile is locked again at once.
+    too, so a person suspended meanwhile (a status the lifecycle keeps locked) is
+    locked again at once.
     """
     people = portal.directory.people
     try:
         people.set_password(person.uid, password)
     except InvalidValue as error:  # the directory's own password policy
         raise InvalidInput({"password": f"the directory refused this password ({error})"}) from None
-    if people.get(person.uid).status == Status.SUSPENDED:
+    if STATES[people.get(person.uid).status].locked:
         people.lock(person.uid)
 
 
@@ -158,8 +161,8 @@ def check_email_change_link(portal: Portal, token: str) -> tuple[Person, str]:
                          max_age=email_link_lifetime(portal), now=portal.clock())
     person = portal.directory.people.find(str(payload.get("uid", "")))
     new_mail = payload.get("to")
-    if (person is None or person.pending or person.status != Status.ACTIVE
-            or person.entry_id != payload.get("entry") or not isinstance(new_mail, str)):
+    if (not has_open_account(person) or person.entry_id != payload.get("entry")
+            or not isinstance(new_mail, str)):
         raise LinkInvalid("This link no longer matches an account.")
     with portal.store.begin() as connection:
         used = tokens.was_used(connection, token)

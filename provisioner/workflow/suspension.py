@@ -2,15 +2,20 @@
 
 Suspension locks the LDAP account (ppolicy), so no login works anywhere that reads
 LDAP, and queues a revoke of their services; reinstating unlocks and queues a
-grant. Each step checks before it acts, so repeating a half-done call completes it.
+grant. The job and its audit entry are written in one transaction, and the status
+changes last: a call cut short leaves the old status, and calling again completes
+it (locking again changes nothing, and the queue leaves out a job already waiting).
 """
 
 from __future__ import annotations
 
 from ..directory import Person, Status
 from ..jobs import GRANT, REVOKE
+from ..store import jobs as queue
+from . import lifecycle
 from .context import Portal
 from .errors import InvalidInput, WorkflowError
+from .lifecycle import REINSTATE, SUSPEND
 from .permissions import require_sysadmin
 
 MAX_REASON = 2000
@@ -32,27 +37,29 @@ def accounts(portal: Portal, *, actor: str) -> list[Person]:
 
 def suspend(portal: Portal, uid: str, reason: str, *, actor: str,
             remote_addr: str | None = None) -> None:
-    require_sysadmin(portal, actor)
-    reason = reason.strip()
-    if not reason or len(reason) > MAX_REASON:
-        raise InvalidInput({"reason": f"say why, in 1 to {MAX_REASON} characters"})
-    if uid == actor:
-        raise WorkflowError("you cannot suspend yourself")
-    person = portal.directory.people.get(uid)
-    if person.pending or person.status not in (Status.ACTIVE, Status.SUSPENDED):
-        raise WorkflowError(f"{uid} has no active account to suspend")
-    portal.directory.people.lock(uid)
-    portal.queue_access(REVOKE, {uid: _working_groups(portal, person)}, actor=actor)
-    portal.directory.people.set_status(uid, Status.SUSPENDED)
-    portal.audit("suspended", actor=actor, subject=uid, remote_addr=remote_addr, detail=reason)
+    with lifecycle.transition(portal, SUSPEND, uid, actor=actor, remote_addr=remote_addr) as step:
+        reason = reason.strip()
+        if not reason or len(reason) > MAX_REASON:
+            raise InvalidInput({"reason": f"say why, in 1 to {MAX_REASON} characters"})
+        if uid == actor:
+            raise WorkflowError("you cannot suspend yourself")
+        portal.directory.people.lock(uid)
+        _queue_with_audit(portal, step, REVOKE, detail=reason)
+        portal.directory.people.set_status(uid, SUSPEND.target)
 
 
 def reinstate(portal: Portal, uid: str, *, actor: str, remote_addr: str | None = None) -> None:
-    require_sysadmin(portal, actor)
-    person = portal.directory.people.get(uid)
-    if person.status != Status.SUSPENDED:
-        raise WorkflowError(f"{uid} is not suspended")
-    portal.directory.people.unlock(uid)
-    portal.queue_access(GRANT, {uid: _working_groups(portal, person)}, actor=actor)
-    portal.directory.people.set_status(uid, Status.ACTIVE)
-    portal.audit("reinstated", actor=actor, subject=uid, remote_addr=remote_addr)
+    with lifecycle.transition(portal, REINSTATE, uid, actor=actor, remote_addr=remote_addr) as step:
+        portal.directory.people.unlock(uid)
+        _queue_with_audit(portal, step, GRANT)
+        portal.directory.people.set_status(uid, REINSTATE.target)
+
+
+def _queue_with_audit(portal: Portal, step: lifecycle.Step, kind: str, *,
+                      detail: str | None = None) -> None:
+    """Queue the grant or revoke of the person's working groups, and audit the transition,
+    in one transaction."""
+    with portal.store.begin() as connection:
+        queue.enqueue(connection, kind, {step.uid: _working_groups(portal, step.person)},
+                      created_by=step.actor, now=portal.clock(), max_attempts=portal.jobs.max_attempts)
+        step.record(connection, detail=detail)

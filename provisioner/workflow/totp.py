@@ -17,13 +17,12 @@ from datetime import datetime, timedelta
 import pyotp
 from pyotp.utils import strings_equal
 
-from ..directory import Person, Status
+from ..directory import Person
 from ..mail import MailError
 from ..store import recovery_codes, sessions
-from .accounts import is_sysadmin
 from .context import Portal
 from .errors import InvalidInput, WorkflowError
-from .permissions import require_sysadmin
+from .permissions import has_open_account, is_sysadmin, require_sysadmin
 
 PERIOD = 30          # seconds per time step, what every authenticator app assumes
 DIGITS = 6
@@ -216,7 +215,7 @@ def _matching_steps(secret: str, digits: str, now: datetime) -> list[int]:
 
 def _active(portal: Portal, uid: str) -> Person:
     person = portal.directory.people.find(uid)
-    if person is None or person.pending or person.status != Status.ACTIVE:
+    if not has_open_account(person):
         raise WorkflowError("This account cannot log in now.")
     return person
 
