@@ -5,21 +5,34 @@ slug through provisioner/catalogue.py, and every DN of the tree from
 provisioner/directory/layout.py. The roles read them through these filters instead of
 building `wg-<slug>` or `ou=people,<base>` themselves, so a deployed wiki, list server
 or Redmine names things as the portal and its worker do.
+
+The controller has the provisioner package (docs/deploy.md installs the checkout with
+its deploy extras); it is imported when a filter runs, not when Ansible loads this
+file, so that playbook runs that use no filter of it never import the portal.
 """
 
 from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
-from provisioner.catalogue import CatalogueError, load_catalogue
-from provisioner.directory.layout import SYSADMINS_GROUP, Layout
+
+def _provisioner():
+    try:
+        from provisioner.catalogue import CatalogueError, load_catalogue
+        from provisioner.directory.layout import SYSADMINS_GROUP, Layout
+    except ImportError as error:
+        raise AnsibleFilterError(
+            f"the controller's Python cannot import the provisioner package ({error}): install the "
+            "checkout where Ansible runs, pip install -e '.[deploy]' (docs/deploy.md)") from None
+    return CatalogueError, load_catalogue, SYSADMINS_GROUP, Layout
 
 
 def occupy_working_groups(slugs: list[str], catalogue_file: str) -> list[dict]:
     """The working groups of these slugs, in their order, with every name the catalogue gives."""
+    catalogue_error, load_catalogue, _, _ = _provisioner()
     try:
         catalogue = load_catalogue(catalogue_file)
-    except CatalogueError as error:
+    except catalogue_error as error:
         raise AnsibleFilterError(str(error)) from None
     unknown = [slug for slug in slugs if slug not in catalogue]
     if unknown:
@@ -33,9 +46,10 @@ def occupy_working_groups(slugs: list[str], catalogue_file: str) -> list[dict]:
 
 def occupy_layout(base_dn: str) -> dict:
     """The directory's folders and its sysadmins' group, as the portal places them."""
-    layout = Layout(base_dn)
+    _, _, sysadmins_group, layout_of = _provisioner()
+    layout = layout_of(base_dn)
     return {"people": layout.people, "groups": layout.groups, "services": layout.services,
-            "sysadmins_group": SYSADMINS_GROUP}
+            "sysadmins_group": sysadmins_group}
 
 
 class FilterModule:
