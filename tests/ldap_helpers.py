@@ -31,12 +31,15 @@ def snapshot(server: PrivateSlapd) -> dict[str, dict]:
     """Every entry with its operational attributes (entryCSN, modifyTimestamp...).
 
     The login decoy is left out: slapd records every failed login that cannot succeed
-    on it, by design (tests/security/test_login_timing.py watches it)."""
+    on it, by design (tests/security/test_login_timing.py watches it). So is the base
+    entry's contextCSN, syncprov's mark of the latest write anywhere in the tree (the
+    decoy's included), as on a deployed server."""
     decoy = server.layout.login_decoy.lower()
     with root_connection(server) as conn:
         conn.search(server.base_dn, "(objectClass=*)", attributes=["*", "+"])
-        return {item["dn"]: dict(item["raw_attributes"]) for item in conn.response
-                if item["dn"].lower() != decoy}
+        return {item["dn"]: {name: values for name, values in item["raw_attributes"].items()
+                             if name.lower() != "contextcsn"}
+                for item in conn.response if item["dn"].lower() != decoy}
 
 
 def wipe(server: PrivateSlapd) -> None:
