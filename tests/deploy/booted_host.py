@@ -34,6 +34,18 @@ LIFETIME_SECONDS = 3 * 3600
 STOP_GRACE_SECONDS = 15
 # In a host's folder while its container may run: its root must not be removed.
 RUNNING = "RUNNING"
+# Every port handed out in this session: hosts deploy side by side, and a port one of
+# them was given may not be listened on yet when the next host's are chosen.
+_HANDED_OUT: set[int] = set()
+
+
+def session_port() -> int:
+    """A loopback port free now and never handed out before in this session."""
+    port = free_port()
+    while port in _HANDED_OUT:
+        port = free_port()
+    _HANDED_OUT.add(port)
+    return port
 
 
 def _tool(name: str) -> str:
@@ -127,7 +139,7 @@ class BootedHost:
         self.folder = folder
         self.root = folder / "root"
         self.hostname = hostname
-        self.ssh_port = free_port()
+        self.ssh_port = session_port()
         self.key = folder / "id_ed25519"
         self.known_hosts = folder / "known_hosts"
         self.console_log = folder / "console.log"

@@ -18,10 +18,9 @@ from pathlib import Path
 
 import yaml
 
-from provisioner.private_services.process import free_port
-
-from booted_host import BootedHost
+from booted_host import BootedHost, session_port
 from https_client import Site
+from portal_browser import PortalBrowser
 from site_runs import CHECKOUT, EXAMPLE, PLAYBOOKS, run_site
 
 VAULT_EXAMPLE = CHECKOUT / "inventory" / "vault.example.yml"
@@ -29,14 +28,49 @@ HOSTNAME = "occupy.example.org"  # inventory/example's one host
 
 
 def free_ports(*names: str) -> dict[str, int]:
-    """A distinct free loopback port for each name."""
-    ports: dict[str, int] = {}
-    for name in names:
-        port = free_port()
-        while port in ports.values():
-            port = free_port()
-        ports[name] = port
-    return ports
+    """A distinct free loopback port for each name, never one another host of the session has."""
+    return {name: session_port() for name in names}
+
+
+def loopback_settings(mail_sink_port: int) -> dict:
+    """What a host on this shared machine needs in its inventory: a free port for every
+    service, listening on loopback only, and outgoing mail relayed to the test's sink."""
+    ports = free_ports("openldap_ldap_port", "openldap_ldaps_port", "nginx_http_port", "nginx_https_port",
+                       "portal", "mailman_server_rest_port", "mailman_server_lmtp_port",
+                       "redmine_server_port", "redmine_server_postgresql_port", "mail_server_port")
+    return {
+        **{name: port for name, port in ports.items() if name != "portal"},
+        "portal_bind": f"127.0.0.1:{ports['portal']}",
+        "openldap_listen_address": "127.0.0.1",
+        "mail_server_listen_addresses": "127.0.0.1",
+        # Postfix sends everything to the test's sink, as to a provider's relay.
+        "mail_server_relay_host": f"[127.0.0.1]:{mail_sink_port}",
+    }
+
+
+@dataclass(frozen=True)
+class Vault:
+    """The occupation's secrets, and the password of the vault that holds them."""
+    values: dict[str, str]
+    password_file: Path
+
+
+def new_vault(folder: Path) -> Vault:
+    """Fresh values for every secret inventory/vault.example.yml names."""
+    names = [name for name, _ in yaml.safe_load(VAULT_EXAMPLE.read_text()).items()]
+    password_file = folder / "vault-password"
+    password_file.touch(mode=0o600)
+    password_file.write_text(secrets.token_urlsafe(32))
+    return Vault({name: secrets.token_urlsafe(32) for name in names}, password_file)
+
+
+@dataclass
+class BeforeUpgrade:
+    """What the release the upgrade started from held: its sysadmin, and a volunteer she approved."""
+    admin: PortalBrowser
+    volunteer: str
+    groups: list[str]
+    grant: dict   # the grant job as the Jobs page showed it, its number under "job"
 
 
 @dataclass
@@ -47,6 +81,7 @@ class SiteDeployment:
     secrets: dict[str, str]  # the vault's values
     vault_password_file: Path
     runs: list[dict] = field(default_factory=list)  # per site.yml run: changed, failed, log, seconds
+    before_upgrade: BeforeUpgrade | None = None
 
     @property
     def base_dn(self) -> str:
@@ -55,9 +90,10 @@ class SiteDeployment:
     def port(self, variable: str) -> int:
         return int(self.settings[variable])
 
-    def run_site(self, log: Path) -> dict:
+    def run_site(self, log: Path, playbooks: Path = PLAYBOOKS) -> dict:
         started = time.monotonic()
-        run = run_site(self.inventory, log, "--vault-password-file", str(self.vault_password_file))
+        run = run_site(self.inventory, log, "--vault-password-file", str(self.vault_password_file),
+                       playbooks=playbooks)
         run["seconds"] = time.monotonic() - started
         self.runs.append(run)
         return run
@@ -76,11 +112,9 @@ class SiteDeployment:
                              "/opt/occupy-provisioner/venv/bin/provisioner", *argv, input=input)
 
 
-def write_inventory(folder: Path, host: BootedHost, test_settings: dict) -> tuple[dict, dict[str, str], Path]:
-    """Copy inventory/example, fill it in, and put fresh secrets in an encrypted vault.
-
-    Returns the filled-in settings, the secrets and the vault's password file.
-    """
+def deployment_of(folder: Path, host: BootedHost, test_settings: dict, vault: Vault) -> SiteDeployment:
+    """Copy inventory/example into folder and fill it in for host: how Ansible reaches it,
+    the test's settings, the occupation's secrets in an encrypted vault."""
     shutil.copytree(EXAMPLE, folder)
     hosts = yaml.safe_load((folder / "hosts.yml").read_text())
     assert HOSTNAME in hosts["all"]["children"]["portal"]["hosts"], "inventory/example names another host"
@@ -89,17 +123,13 @@ def write_inventory(folder: Path, host: BootedHost, test_settings: dict) -> tupl
     main = folder / "group_vars" / "all" / "main.yml"
     settings = {**yaml.safe_load(main.read_text()), **test_settings}
     main.write_text(yaml.safe_dump(settings))
-    names = [name for name, _ in yaml.safe_load(VAULT_EXAMPLE.read_text()).items()]
-    values = {name: secrets.token_urlsafe(32) for name in names}
-    password_file = folder.parent / f"{folder.name}.vault-password"
-    password_file.touch(mode=0o600)
-    password_file.write_text(secrets.token_urlsafe(32))
-    vault = folder / "group_vars" / "all" / "vault.yml"
-    vault.touch(mode=0o600)
-    vault.write_text(yaml.safe_dump(values))
-    encrypted = subprocess.run(
+    encrypted = folder / "group_vars" / "all" / "vault.yml"
+    encrypted.touch(mode=0o600)
+    encrypted.write_text(yaml.safe_dump(vault.values))
+    done = subprocess.run(
         [str(Path(sys.executable).with_name("ansible-vault")), "encrypt", "--vault-password-file",
-         str(password_file), str(vault)], capture_output=True, text=True, check=False, cwd=PLAYBOOKS,
+         str(vault.password_file), str(encrypted)],
+        capture_output=True, text=True, check=False, cwd=PLAYBOOKS,
         env={**os.environ, "ANSIBLE_NOCOLOR": "1"})
-    assert encrypted.returncode == 0, encrypted.stderr
-    return settings, values, password_file
+    assert done.returncode == 0, done.stderr
+    return SiteDeployment(host, folder, settings, vault.values, vault.password_file)

@@ -1,9 +1,11 @@
 """`make test-deploy`: site.yml deployed as docs/deploy.md says, into Debian hosts made with debootstrap.
 
 Over ssh into booted hosts (their own systemd under systemd-nspawn, booted_host.py),
-with every service started: the whole stack on one host, driven as its people would
-(test_booted_site.py, test_deployed_directory.py), and two directory servers that
-replicate each other (test_replication_deploy.py). Needs root.
+with every service started: the whole stack on one host, upgraded from an earlier
+release and driven as its people would (test_booted_site.py, test_upgrade.py,
+test_deployed_directory.py); a second host of the same occupation installed from
+scratch meanwhile, where a backup of the first is restored (test_backup_restore.py);
+two directory servers that replicate each other (test_replication_deploy.py). Needs root.
 """
 
 from __future__ import annotations
@@ -11,12 +13,27 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
 from booted_host import RUNNING, BootedHost
-from booted_site import HOSTNAME, SiteDeployment, free_ports, write_inventory
+from booted_site import (
+    HOSTNAME,
+    BeforeUpgrade,
+    SiteDeployment,
+    Vault,
+    deployment_of,
+    loopback_settings,
+    new_vault,
+)
+from portal_browser import PortalBrowser, approved_volunteer, sysadmin_made_on
+from site_runs import UPGRADE_FROM, release_checkout
+
+# Made on the release the upgrade starts from (UPGRADE_FROM), checked after the upgrade.
+SYSADMIN = "alice"
+EARLY_VOLUNTEER, EARLY_GROUPS = "uma", ["media"]
 
 
 @pytest.fixture(scope="session")
@@ -30,24 +47,63 @@ def work_folder():
 
 
 @pytest.fixture(scope="session")
-def booted_site(work_folder, mail_sink):
-    """inventory/example deployed over ssh into a booted Debian host, twice, services started."""
-    ports = free_ports("openldap_ldap_port", "openldap_ldaps_port", "nginx_http_port", "nginx_https_port",
-                       "portal", "mailman_server_rest_port", "mailman_server_lmtp_port",
-                       "redmine_server_port", "redmine_server_postgresql_port", "mail_server_port")
-    test_settings = {
-        # The container shares this machine's network: every port is one free here.
-        **{name: port for name, port in ports.items() if name != "portal"},
-        "portal_bind": f"127.0.0.1:{ports['portal']}",
-        "openldap_listen_address": "127.0.0.1",
-        "mail_server_listen_addresses": "127.0.0.1",
-        # Postfix sends everything to the test's sink, as to a provider's relay.
-        "mail_server_relay_host": f"[127.0.0.1]:{mail_sink.port}",
-    }
+def vault(work_folder) -> Vault:
+    """The occupation's secrets: every host of its inventory shares them."""
+    return new_vault(work_folder)
+
+
+@pytest.fixture(scope="session")
+def booted_site(work_folder, vault, mail_sink):
+    """inventory/example deployed over ssh into a booted Debian host as an occupation that
+    upgrades would: the release UPGRADE_FROM first, where a sysadmin approves a volunteer
+    (deployment.before_upgrade), then this checkout, twice; services started."""
     with BootedHost(work_folder / "booted", HOSTNAME) as host:
-        inventory = work_folder / "booted-inventory"
-        settings, values, password_file = write_inventory(inventory, host, test_settings)
-        deployment = SiteDeployment(host, inventory, settings, values, password_file)
+        settings = loopback_settings(mail_sink.port)
+        deployment = deployment_of(work_folder / "booted-inventory", host, settings, vault)
+        release = release_checkout(UPGRADE_FROM, work_folder / "release")
+        deployment.run_site(work_folder / "booted-run-release.log", playbooks=release / "playbooks")
+        admin = sysadmin_made_on(deployment, SYSADMIN)
+        deployment.before_upgrade = BeforeUpgrade(
+            admin, EARLY_VOLUNTEER, EARLY_GROUPS,
+            approved_volunteer(deployment, admin, mail_sink, EARLY_VOLUNTEER, EARLY_GROUPS))
         for number in (1, 2):
             deployment.run_site(work_folder / f"booted-run-{number}.log")
         yield deployment
+
+
+class Deploying:
+    """A deployment whose site.yml runs in the background; ready() waits for it."""
+
+    def __init__(self, deployment: SiteDeployment, run: Future):
+        self.deployment = deployment
+        self._run = run
+
+    def ready(self) -> SiteDeployment:
+        self._run.result()  # raises what the run raised
+        return self.deployment
+
+
+@pytest.fixture(scope="session")
+def fresh_site(work_folder, vault, mail_sink) -> Deploying:
+    """A second host of the same occupation (same inventory and vault, its own free ports),
+    deployed from scratch by this checkout in the background from the moment a test asks
+    for it, while booted_site's host deploys: restore.yml's target, and a fresh install."""
+    settings = {**loopback_settings(mail_sink.port),
+                # Its own wheelhouse: the two hosts' site.yml runs build wheels at the same time.
+                "portal_wheelhouse": str(work_folder / "fresh-wheels")}
+    with BootedHost(work_folder / "fresh", HOSTNAME) as host, ThreadPoolExecutor(1) as background:
+        deployment = deployment_of(work_folder / "fresh-inventory", host, settings, vault)
+        yield Deploying(deployment, background.submit(deployment.run_site, work_folder / "fresh-site.log"))
+
+
+@pytest.fixture(scope="session")
+def sysadmin(booted_site):
+    """The sysadmin made on the release before the upgrade, logged in on this one with the same
+    password and authenticator: both came through the upgrade."""
+    before = booted_site.before_upgrade.admin
+    browser = PortalBrowser(booted_site.site("portal_hostname"), before.authenticator)
+    answer = browser.log_in(SYSADMIN, before.password)
+    assert answer.status == 302, answer.text
+    assert browser.get("/admin/requests").status == 200
+    browser.password = before.password
+    return browser

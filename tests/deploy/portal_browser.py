@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 import time
 
 import pyotp
 
 from https_client import Answer, Site
+from portal_actions import registration
 
 CSRF_TOKEN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 TOTP_KEY = re.compile(r'<code id="totp-key">([A-Z2-7 ]+)</code>')
@@ -112,3 +114,35 @@ class PortalBrowser:
                 return progress
             assert time.monotonic() < deadline, f"job {job} unfinished after {timeout} s: {progress}"
             time.sleep(2)
+
+
+def sysadmin_made_on(deployment, uid: str) -> PortalBrowser:
+    """A sysadmin made with the documented command on the deployed host, logged in after setting
+    up two-step login; the browser keeps the password (`.password`) and the authenticator."""
+    password = secrets.token_urlsafe(24)
+    created = deployment.provisioner("create-admin", uid, f"{uid}@example.org", input=f"{password}\n")
+    assert created.returncode == 0, created.stderr
+    browser = PortalBrowser(deployment.site("portal_hostname"))
+    answer = browser.enter_password(uid, password)
+    assert answer.status == 302 and answer.location.startswith(ENROL), answer.location
+    assert browser.enrol_totp().status == 200
+    browser.password = password
+    return browser
+
+
+def approved_volunteer(deployment, admin: PortalBrowser, mail_sink, uid: str, groups: list[str]) -> dict:
+    """uid registers on the deployed portal (as uid@example.org), follows the mailed link, admin
+    approves her into groups and the deployed worker runs the grant: the job as the Jobs page
+    shows it once finished, with its number under "job"."""
+    volunteer = PortalBrowser(deployment.site("portal_hostname"))
+    mail = f"{uid}@example.org"
+    answer = volunteer.register(registration(uid=uid, mail=mail, groups=groups))
+    assert answer.status == 302, answer.text
+    deadline = time.monotonic() + 60
+    while not mail_sink.messages(mail):
+        assert time.monotonic() < deadline, f"no mail to {mail} after 60 s"
+        time.sleep(0.5)
+    assert volunteer.confirm(mail_sink.link_in(mail)).status == 200
+    assert admin.approve(uid, groups).status == 302
+    job = admin.job_for("grant", uid)
+    return {"job": job, **admin.finished_job(job)}

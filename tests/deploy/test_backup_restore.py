@@ -3,8 +3,8 @@
 On the session's deployed host (booted_site) a sysadmin made with the documented
 command approves a volunteer through the portal, the deployed worker provisions her,
 she writes a wiki page, and the backup service runs as its timer would start it. A
-second host is then deployed from the same inventory and vault (its own free ports:
-the first one still runs), the backup folder is copied onto it, and restore.yml
+second host deployed from the same inventory and vault (fresh_site, its own free
+ports: the first one still runs) gets the backup folder copied onto it, and restore.yml
 runs as docs/deploy.md says. Everything is checked through what people use: LDAP
 binds, the portal's pages, the wiki's and Redmine's APIs through nginx, Mailman's.
 """
@@ -16,7 +16,6 @@ import http.client
 import json
 import os
 import re
-import secrets
 import shutil
 import subprocess
 import sys
@@ -27,12 +26,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from booted_host import BootedHost
-from booted_site import HOSTNAME, SiteDeployment, free_ports
+from booted_site import SiteDeployment
 from https_client import wiki_xmlrpc
 from ldap_session import ldap_session
-from portal_actions import VOLUNTEER_PASSWORD, registration
-from portal_browser import PortalBrowser
+from portal_actions import VOLUNTEER_PASSWORD
+from portal_browser import PortalBrowser, approved_volunteer, sysadmin_made_on
 from site_runs import PLAYBOOKS, RECAP
 
 ADMIN = "bea"
@@ -56,24 +54,11 @@ class Backup:
 
 
 @pytest.fixture(scope="module")
-def backed_up(booted_site, mail_sink) -> Backup:
-    password = secrets.token_urlsafe(24)
-    created = booted_site.provisioner("create-admin", ADMIN, "bea@example.org", input=f"{password}\n")
-    assert created.returncode == 0, created.stderr
-    admin = PortalBrowser(booted_site.site("portal_hostname"))
-    assert admin.enter_password(ADMIN, password).status == 302
-    assert admin.enrol_totp().status == 200
-
-    volunteer = PortalBrowser(booted_site.site("portal_hostname"))
-    assert volunteer.register(registration(uid=VOLUNTEER, mail=VOLUNTEER_MAIL, groups=GROUPS)).status == 302
-    deadline = time.monotonic() + 60
-    while not mail_sink.messages(VOLUNTEER_MAIL):
-        assert time.monotonic() < deadline, f"no mail to {VOLUNTEER_MAIL}"
-        time.sleep(0.5)
-    assert volunteer.confirm(mail_sink.link_in(VOLUNTEER_MAIL)).status == 200
-    assert admin.approve(VOLUNTEER, GROUPS).status == 302
-    job = admin.job_for("grant", VOLUNTEER)
-    assert admin.finished_job(job)["state"] == "succeeded"
+def backed_up(fresh_site, booted_site, mail_sink) -> Backup:
+    """fresh_site first: its host deploys in the background while booted_site's does."""
+    admin = sysadmin_made_on(booted_site, ADMIN)
+    grant = approved_volunteer(booted_site, admin, mail_sink, VOLUNTEER, GROUPS)
+    assert grant["state"] == "succeeded", grant
     wiki = booted_site.site("wiki_hostname")
     assert _xmlrpc(wiki, "wiki.putPage", PAGE, PAGE_TEXT, {"sum": "stock"}) == (200, True)
 
@@ -84,39 +69,23 @@ def backed_up(booted_site, mail_sink) -> Backup:
     backups = booted_site.host.root / booted_site.settings["backup_dir"].lstrip("/")
     dated = sorted(path for path in backups.iterdir() if DATED.match(path.name))
     assert dated, f"no backup folder in {backups}: {os.listdir(backups)}"
-    return Backup(dated[-1], admin, password, job)
+    return Backup(dated[-1], admin, admin.password, grant["job"])
 
 
 @pytest.fixture(scope="module")
-def restored(booted_site, backed_up, work_folder):
+def restored(fresh_site, backed_up, work_folder):
     """A fresh host deployed from the occupation's inventory and vault, the backup restored onto it."""
-    with BootedHost(work_folder / "restored", HOSTNAME) as host:
-        inventory = work_folder / "restored-inventory"
-        shutil.copytree(booted_site.inventory, inventory)
-        (inventory / "host_vars" / f"{HOSTNAME}.yml").write_text(yaml.safe_dump(host.ansible_vars()))
-        # The first host still runs and holds its ports: this one gets its own.
-        ports = free_ports("portal", *(name for name in booted_site.settings if name.endswith("_port")))
-        settings = {**booted_site.settings, "portal_bind": f"127.0.0.1:{ports.pop('portal')}", **ports}
-        (inventory / "group_vars" / "all" / "main.yml").write_text(yaml.safe_dump(settings))
-        # The packages the first host fetched, so that apt need not fetch them again.
-        archives = Path("var/cache/apt/archives")
-        for package in (booted_site.host.root / archives).glob("*.deb"):
-            shutil.copy(package, host.root / archives)
-        deployment = SiteDeployment(host, inventory, settings, booted_site.secrets,
-                                    booted_site.vault_password_file)
-        started = time.monotonic()
-        deployment.run_site(work_folder / "restored-site.log")
-        TIMES["site.yml on the fresh host"] = time.monotonic() - started
-
-        # Copied over as an occupation would (rsync -a): root's, modes kept.
-        restore = host.root / "root" / "restore"
-        restore.mkdir(mode=0o700)
-        shutil.copytree(backed_up.folder, restore / backed_up.folder.name)
-        started = time.monotonic()
-        _run_restore(deployment, f"/root/restore/{backed_up.folder.name}", work_folder / "restore.log")
-        TIMES["restore.yml"] = time.monotonic() - started
-        print("\nbackup and restore times (s):", {step: round(seconds) for step, seconds in TIMES.items()})
-        yield deployment
+    deployment = fresh_site.ready()
+    TIMES["site.yml on the fresh host (meanwhile)"] = deployment.runs[0]["seconds"]
+    # Copied over as an occupation would (rsync -a): root's, modes kept.
+    restore = deployment.host.root / "root" / "restore"
+    restore.mkdir(mode=0o700)
+    shutil.copytree(backed_up.folder, restore / backed_up.folder.name)
+    started = time.monotonic()
+    _run_restore(deployment, f"/root/restore/{backed_up.folder.name}", work_folder / "restore.log")
+    TIMES["restore.yml"] = time.monotonic() - started
+    print("\nbackup and restore times (s):", {step: round(seconds) for step, seconds in TIMES.items()})
+    return deployment
 
 
 def _run_restore(deployment: SiteDeployment, folder: str, log: Path) -> None:

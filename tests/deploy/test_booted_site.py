@@ -20,8 +20,9 @@ import pytest
 import yaml
 
 from https_client import wiki_xmlrpc
-from portal_actions import VOLUNTEER_PASSWORD, registration
+from portal_actions import VOLUNTEER_PASSWORD
 from portal_browser import PortalBrowser
+from portal_browser import approved_volunteer as approved_volunteer_of
 
 # What the roles install and start (systemd units on the host).
 UNITS = ("slapd.service", "postfix.service", "nginx.service", "php8.2-fpm.service", "mailman3.service",
@@ -62,7 +63,7 @@ def test_every_service_the_roles_install_is_running(booted_site):
 
 
 def test_a_second_run_changes_nothing(booted_site):
-    first, second = booted_site.runs
+    _release, first, second = booted_site.runs
     assert first["failed"] == 0 and first["changed"] > 0
     changed = re.findall(r"^TASK \[(.+?)\].*?\n(?:.*\n)*?^changed:", second["log"], re.M)
     assert second["changed"] == 0, f"changed on the second run: {changed}"
@@ -102,20 +103,6 @@ def test_the_portal_answers_through_nginx_with_tls(booted_site):
     assert answer.headers["X-Content-Type-Options"] == "nosniff"
 
 
-@pytest.fixture(scope="module")
-def sysadmin(booted_site):
-    """A sysadmin made with the documented command, logged in after setting up two-step login."""
-    password = secrets.token_urlsafe(24)
-    created = booted_site.provisioner("create-admin", "alice", "alice@example.org", input=f"{password}\n")
-    assert created.returncode == 0, created.stderr
-    browser = PortalBrowser(booted_site.site("portal_hostname"))
-    answer = browser.enter_password("alice", password)
-    assert answer.status == 302 and answer.location.startswith("/account/totp/enrol"), answer.location
-    assert browser.enrol_totp().status == 200
-    browser.password = password
-    return browser
-
-
 def test_a_sysadmin_logs_in_with_two_step_login(booted_site, sysadmin):
     browser = PortalBrowser(booted_site.site("portal_hostname"), sysadmin.authenticator)  # the same app
     answer = browser.enter_password("alice", sysadmin.password)
@@ -129,21 +116,7 @@ def test_a_sysadmin_logs_in_with_two_step_login(booted_site, sysadmin):
 def approved_volunteer(booted_site, sysadmin, mail_sink):
     """Vera registers on the deployed portal, follows the mailed link, alice approves her, and
     the deployed worker runs the grant: its outcome as the Jobs page shows it."""
-    volunteer = PortalBrowser(booted_site.site("portal_hostname"))
-    answer = volunteer.register(registration(uid=VOLUNTEER, mail=VOLUNTEER_MAIL, groups=GROUPS))
-    assert answer.status == 302, answer.text
-    link = _mailed_link(mail_sink, VOLUNTEER_MAIL)
-    assert volunteer.confirm(link).status == 200
-    assert sysadmin.approve(VOLUNTEER, GROUPS).status == 302
-    return sysadmin.finished_job(sysadmin.job_for("grant", VOLUNTEER))
-
-
-def _mailed_link(mail_sink, to: str, timeout: float = 60) -> str:
-    deadline = time.monotonic() + timeout
-    while not mail_sink.messages(to):
-        assert time.monotonic() < deadline, f"no mail to {to} after {timeout} s"
-        time.sleep(0.5)
-    return mail_sink.link_in(to)
+    return approved_volunteer_of(booted_site, sysadmin, mail_sink, VOLUNTEER, GROUPS)
 
 
 def test_the_deployed_worker_provisions_the_approved_volunteer(approved_volunteer):
