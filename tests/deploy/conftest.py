@@ -53,10 +53,12 @@ def vault(work_folder) -> Vault:
 
 
 @pytest.fixture(scope="session")
-def booted_site(work_folder, vault, mail_sink):
+def booted_site(work_folder, vault, mail_sink, fresh_site):
     """inventory/example deployed over ssh into a booted Debian host as an occupation that
     upgrades would: the release UPGRADE_FROM first, where a sysadmin approves a volunteer
-    (deployment.before_upgrade), then this checkout, twice; services started."""
+    (deployment.before_upgrade), then this checkout, twice; services started.
+
+    fresh_site is asked for only to start its deployment first, so the two run side by side."""
     with BootedHost(work_folder / "booted", HOSTNAME) as host:
         settings = loopback_settings(mail_sink.port)
         deployment = deployment_of(work_folder / "booted-inventory", host, settings, vault)

@@ -54,8 +54,7 @@ class Backup:
 
 
 @pytest.fixture(scope="module")
-def backed_up(fresh_site, booted_site, mail_sink) -> Backup:
-    """fresh_site first: its host deploys in the background while booted_site's does."""
+def backed_up(booted_site, mail_sink) -> Backup:
     admin = sysadmin_made_on(booted_site, ADMIN)
     grant = approved_volunteer(booted_site, admin, mail_sink, VOLUNTEER, GROUPS)
     assert grant["state"] == "succeeded", grant
