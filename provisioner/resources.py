@@ -111,8 +111,7 @@ def runner_settings(app: Flask) -> RunnerSettings:
     return RunnerSettings(
         playbooks_dir=Path(config["PLAYBOOKS_DIR"]), inventory=Path(config["INVENTORY"]),
         work_dir=Path(config["RUNNER_DIR"]).resolve(), keep_runs=config["RUNNER_KEEP"],
-        extravars={"provisioner_ldap_url": directory.url, "provisioner_ldap_base_dn": directory.base_dn,
-                   "provisioner_ldap_bind_dn": directory.bind_dn,
+        extravars={"provisioner_ldap_url": directory.url, "provisioner_ldap_bind_dn": directory.bind_dn,
                    "provisioner_ldap_ca_file": directory.ca_file},
         secrets={"ldap_bind_password": directory.bind_password},
     )
