@@ -22,8 +22,9 @@ lint: install
 
 install: debian-packages $(VENV)/.installed
 
-# site.yml over ssh into a booted Debian root (debootstrap, systemd-nspawn), twice, then a
-# volunteer from registration to every service; ansible-lint. Needs root.
+# site.yml over ssh into booted Debian roots (debootstrap, systemd-nspawn): an earlier release
+# upgraded by this checkout, a fresh install restoring a backup, a volunteer from registration
+# to every service; ansible-lint. Needs root.
 test-deploy: install $(VENV)/.deploy-tools
 	@scripts/install-debian-packages debootstrap systemd-container openssh-client
 	$(BIN)/pytest tests/deploy
