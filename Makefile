@@ -16,9 +16,11 @@ demo: install
 test: install
 	$(BIN)/pytest
 
-# ruff over every Python file of the project (pyproject.toml's [tool.ruff]).
+# ruff over every Python file of the project (pyproject.toml's [tool.ruff]), then
+# mypy --strict over provisioner/ (pyproject.toml's [tool.mypy]).
 lint: install
 	$(BIN)/ruff check provisioner playbooks bench tests app.py
+	$(BIN)/mypy
 
 install: debian-packages $(VENV)/.installed
 
