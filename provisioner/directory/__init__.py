@@ -45,5 +45,5 @@ class Directory:
     def __enter__(self) -> Directory:
         return self
 
-    def __exit__(self, *exc_info) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()

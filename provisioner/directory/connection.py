@@ -13,9 +13,10 @@ from __future__ import annotations
 import math
 import re
 import ssl
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Literal, TypeVar
 
 import ldap3
 from ldap3.core import exceptions as ldap_errors
@@ -40,6 +41,14 @@ _UNREACHABLE = (
     ldap_errors.LDAPUnavailableResult,
     ldap_errors.LDAPBusyResult,
 )
+
+T = TypeVar("T")
+# A value as ldap3 hands it back without the schema: text when its bytes are UTF-8, else bytes.
+Value = str | bytes
+Attributes = Mapping[str, Value | Sequence[Value] | None]   # for an add; None or empty: left out
+# attribute -> [(ldap3.MODIFY_ADD, MODIFY_DELETE or MODIFY_REPLACE, values), ...]
+Changes = Mapping[str, Sequence[tuple[str, Sequence[Value]]]]
+Scope = Literal["BASE", "LEVEL", "SUBTREE"]
 
 
 @dataclass(frozen=True)
@@ -70,14 +79,25 @@ class Record:
     """One entry as read: its DN and attributes, every value a list."""
 
     dn: str
-    attributes: dict[str, list]
+    attributes: dict[str, list[Value]]
 
-    def first(self, name: str, default=None):
+    def first(self, name: str, default: Value | None = None) -> Value | None:
         values = self.attributes.get(name) or []
         return values[0] if values else default
 
-    def all(self, name: str) -> tuple:
+    def all(self, name: str) -> tuple[Value, ...]:
         return tuple(self.attributes.get(name) or ())
+
+    def text(self, name: str) -> str | None:
+        """The first value of an attribute of a string syntax, which slapd keeps as UTF-8."""
+        return _text(value) if (value := self.first(name)) is not None else None
+
+    def texts(self, name: str) -> tuple[str, ...]:
+        return tuple(_text(value) for value in self.all(name))
+
+
+def _text(value: Value) -> str:
+    return value.decode() if isinstance(value, bytes) else value
 
 
 class DirectoryConnection:
@@ -100,7 +120,7 @@ class DirectoryConnection:
     def _open(self, user: str, password: str, *, raise_exceptions: bool) -> tuple[ldap3.Connection, bool]:
         """Connect to the first server that answers, from the one used last; bind as `user`."""
         urls = self.settings.urls
-        failures = []
+        failures: list[str] = []
         for step in range(len(urls)):
             index = (self._current + step) % len(urls)
             conn = ldap3.Connection(self.settings.server(urls[index]), user=user, password=password,
@@ -123,7 +143,7 @@ class DirectoryConnection:
                                        raise_exceptions=True)
         return self._conn
 
-    def _run(self, action: str, operation: Callable[[ldap3.Connection], object]):
+    def _run(self, action: str, operation: Callable[[ldap3.Connection], T]) -> T:
         """`operation` on the connection; once more, on the next server, if this one went away.
 
         A write the first server took just before it went away is then tried again:
@@ -185,13 +205,13 @@ class DirectoryConnection:
     # Operations. Each takes DNs and filters already built and escaped by the caller.
 
     def search(self, base: str, search_filter: str, *, attributes: list[str],
-               scope: str = ldap3.SUBTREE) -> list[Record]:
+               scope: Scope = ldap3.SUBTREE) -> list[Record]:
         def run(conn: ldap3.Connection) -> list[Record]:
             conn.search(base, search_filter, search_scope=scope, attributes=attributes)
             return [
                 Record(item["dn"], {k: list(v) if isinstance(v, list) else [v]
                                     for k, v in item["attributes"].items()})
-                for item in conn.response if item["type"] == "searchResEntry"
+                for item in conn.response or () if item["type"] == "searchResEntry"
             ]
         return self._run("search", run)
 
@@ -202,18 +222,18 @@ class DirectoryConnection:
             return None
         return found[0] if found else None
 
-    def add(self, dn: str, object_classes: list[str], attributes: dict) -> None:
+    def add(self, dn: str, object_classes: list[str], attributes: Attributes) -> None:
         present = {name: value for name, value in attributes.items() if value not in (None, [], ())}
         self._run(f"add {dn}", lambda conn: conn.add(dn, object_classes, present))
 
-    def modify(self, dn: str, changes: dict) -> None:
+    def modify(self, dn: str, changes: Changes) -> None:
         self._run(f"modify {dn}", lambda conn: conn.modify(dn, changes))
 
     def add_value(self, dn: str, attribute: str, value: str) -> bool:
         """Add one value; False when it was there already."""
         def run(conn: ldap3.Connection) -> bool:
             try:
-                return conn.modify(dn, {attribute: [(ldap3.MODIFY_ADD, [value])]})
+                return bool(conn.modify(dn, {attribute: [(ldap3.MODIFY_ADD, [value])]}))
             except ldap_errors.LDAPAttributeOrValueExistsResult:
                 return False
         return self._run(f"modify {dn}", run)
@@ -222,7 +242,7 @@ class DirectoryConnection:
         """Remove one value; False when it was not there."""
         def run(conn: ldap3.Connection) -> bool:
             try:
-                return conn.modify(dn, {attribute: [(ldap3.MODIFY_DELETE, [value])]})
+                return bool(conn.modify(dn, {attribute: [(ldap3.MODIFY_DELETE, [value])]}))
             except ldap_errors.LDAPNoSuchAttributeResult:
                 return False
         return self._run(f"modify {dn}", run)

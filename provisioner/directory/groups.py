@@ -49,8 +49,8 @@ class Groups:
         if record is None:
             raise NotFound(f"there is no group {name!r}")
         return Group(
-            name=name, dn=dn, description=record.first("description"),
-            members=self._uids(record.all("member")), owners=self._uids(record.all("owner")),
+            name=name, dn=dn, description=record.text("description"),
+            members=self._uids(record.texts("member")), owners=self._uids(record.texts("owner")),
         )
 
     def _uids(self, dns: tuple[str, ...]) -> tuple[str, ...]:

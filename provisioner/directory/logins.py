@@ -45,5 +45,5 @@ class Logins:
         success, should anyone ever learn its password, still opens nothing.
         """
         usable = person is not None and not person.pending and not locked_by_policy(person, utc_now())
-        dn = person.dn if usable else self._layout.login_decoy
+        dn = person.dn if usable and person is not None else self._layout.login_decoy
         return self._conn.check_password(dn, password) and usable

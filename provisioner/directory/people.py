@@ -11,7 +11,7 @@ import ldap3
 from ldap3.utils.conv import escape_filter_chars
 from ldap3.utils.dn import escape_rdn
 
-from .connection import DirectoryConnection, Record
+from .connection import DirectoryConnection, Record, Value
 from .errors import AlreadyExists, DirectoryError, InvalidValue, NotFound
 from .layout import UID_PATTERN, Layout, check_uid
 
@@ -77,7 +77,6 @@ ATTRIBUTES = {
     "entry_id": "entryUUID",
     "locked_at": "pwdAccountLockedTime",
 }
-_MULTI_VALUED = {"requested_groups", "skills", "member_of"}
 
 
 def _split_name(display_name: str) -> tuple[str | None, str]:
@@ -129,15 +128,32 @@ class People:
         self._layout = layout
 
     def _to_person(self, record: Record) -> Person:
-        values = {}
-        for name, attribute in ATTRIBUTES.items():
-            values[name] = record.all(attribute) if name in _MULTI_VALUED else record.first(attribute)
-        values["status"] = Status(values["status"]) if values["status"] else None
-        values["created_at"] = _generalized_time(values["created_at"])
-        values["locked_at"] = _lock_time(values["locked_at"])
-        values["display_name"] = values["display_name"] or record.first("cn")
+        def text(name: str) -> str | None:
+            return record.text(ATTRIBUTES[name])
+
+        def texts(name: str) -> tuple[str, ...]:
+            return record.texts(ATTRIBUTES[name])
+
+        status = text("status")
         parent = record.dn.split(",", 1)[1]
-        return Person(dn=record.dn, pending=parent.lower() == self._layout.pending.lower(), **values)
+        return Person(
+            # inetOrgPerson requires neither uid nor mail; every entry the portal or the playbooks
+            # make has both.
+            uid=text("uid") or "",
+            dn=record.dn,
+            display_name=text("display_name") or record.text("cn") or "",
+            mail=text("mail") or "",
+            status=Status(status) if status else None,
+            pending=parent.lower() == self._layout.pending.lower(),
+            requested_groups=texts("requested_groups"),
+            skills=texts("skills"),
+            availability=text("availability"),
+            note=text("note"),
+            member_of=texts("member_of"),
+            created_at=_generalized_time(text("created_at")),
+            entry_id=text("entry_id"),
+            locked_at=_lock_time(text("locked_at")),
+        )
 
     def _read_attributes(self) -> list[str]:
         return [*ATTRIBUTES.values(), "cn"]
@@ -300,12 +316,12 @@ class People:
         """The person's TOTP secret and last used step; None when they have not enrolled."""
         record = self._totp_record(uid)
         secret = record.first(TOTP_KEY) if record is not None else None
-        if secret is None:
+        if record is None or secret is None:
             return None
         # Without the schema ldap3 hands back text when the bytes happen to be UTF-8.
         secret = secret.encode() if isinstance(secret, str) else bytes(secret)
         last_step = record.first(TOTP_LAST_STEP)
-        return TotpToken(secret=secret, enrolled_at=_generalized_time(record.first(TOTP_ENROLLED)),
+        return TotpToken(secret=secret, enrolled_at=_generalized_time(record.text(TOTP_ENROLLED)),
                          last_step=int(last_step) if last_step is not None else None)
 
     def has_totp(self, uid: str) -> bool:
@@ -317,7 +333,7 @@ class People:
         person = self.get(uid)
         if person.pending:
             raise NotFound(f"{uid!r} is still a registration request, not an account")
-        changes = {
+        changes: dict[str, list[tuple[str, list[Value]]]] = {
             TOTP_KEY: [(ldap3.MODIFY_REPLACE, [secret])],
             TOTP_ENROLLED: [(ldap3.MODIFY_REPLACE,
                              [enrolled_at.astimezone(UTC).strftime("%Y%m%d%H%M%SZ")])],
@@ -334,6 +350,7 @@ class People:
         all: of two portal processes accepting codes at once, only one succeeds. False when
         another login moved the step first.
         """
+        change: list[tuple[str, list[Value]]]
         if last_step is None:
             change = [(ldap3.MODIFY_ADD, [str(step)])]
         else:
@@ -352,8 +369,11 @@ class People:
         if not self.has_totp(uid):
             return False
         record = self._totp_record(uid)
-        changes = {name: [(ldap3.MODIFY_DELETE, [])]
-                   for name in (TOTP_KEY, TOTP_ENROLLED, TOTP_LAST_STEP) if record.all(name)}
+        if record is None:          # deleted since has_totp read it
+            return False
+        changes: dict[str, list[tuple[str, list[Value]]]] = {
+            name: [(ldap3.MODIFY_DELETE, [])]
+            for name in (TOTP_KEY, TOTP_ENROLLED, TOTP_LAST_STEP) if record.all(name)}
         changes["objectClass"] = [(ldap3.MODIFY_DELETE, [TOTP_CLASS])]
         self._conn.modify(self._layout.person_dn(uid), changes)
         return True
@@ -361,4 +381,4 @@ class People:
     def with_totp(self) -> set[str]:
         """The uids of everyone who has enrolled."""
         found = self._conn.search(self._layout.people, f"(objectClass={TOTP_CLASS})", attributes=["uid"])
-        return {record.first("uid") for record in found}
+        return {uid for record in found if (uid := record.text("uid")) is not None}

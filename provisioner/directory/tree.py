@@ -12,7 +12,7 @@ import secrets
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from .connection import DirectoryConnection
+from .connection import Attributes, DirectoryConnection
 from .errors import AlreadyExists, InvalidValue
 from .groups import Groups
 from .layout import SYSADMINS_GROUP, Layout
@@ -39,7 +39,7 @@ SERVICE_ACCOUNTS = ("portal", "wiki", "redmine", "replicator")
 _UNUSABLE_HASH = "{CRYPT}*"
 
 
-def _base_entry(base_dn: str, organisation: str) -> tuple[list[str], dict]:
+def _base_entry(base_dn: str, organisation: str) -> tuple[list[str], dict[str, str]]:
     attribute, value = base_dn.split(",", 1)[0].split("=", 1)
     if attribute.lower() == "dc":
         return ["dcObject", "organization"], {"dc": value, "o": organisation}
@@ -51,7 +51,7 @@ def _base_entry(base_dn: str, organisation: str) -> tuple[list[str], dict]:
 def ensure_tree(connection: DirectoryConnection, layout: Layout, groups: Groups,
                 working_groups: Iterable[tuple[str, str]], organisation: str) -> list[str]:
     """Create whatever is missing; return the DNs created (none on a second run)."""
-    wanted: list[tuple[str, list[str], dict]] = [
+    wanted: list[tuple[str, list[str], Attributes]] = [
         (layout.base_dn, *_base_entry(layout.base_dn, organisation)),
         *((dn, ["organizationalUnit"], {"ou": _ou_name(dn)})
           for dn in layout.organisational_units if dn != layout.services),
@@ -82,7 +82,7 @@ def ensure_service_accounts(connection: DirectoryConnection, layout: Layout, org
     """
     policy_dn = policy["dn"]
     policy_attributes = {name: value for name, value in policy.items() if name not in ("dn", "objectClass")}
-    wanted: list[tuple[str, list[str], dict]] = [
+    wanted: list[tuple[str, list[str], Attributes]] = [
         (layout.base_dn, *_base_entry(layout.base_dn, organisation)),
         (layout.services, ["organizationalUnit"], {"ou": _ou_name(layout.services)}),
         (policy_dn, list(policy["objectClass"]), policy_attributes),
@@ -116,7 +116,7 @@ def _ensure_login_decoy(connection: DirectoryConnection, layout: Layout) -> bool
 
 
 def _ensure_entries(connection: DirectoryConnection,
-                    wanted: list[tuple[str, list[str], dict]]) -> list[str]:
+                    wanted: list[tuple[str, list[str], Attributes]]) -> list[str]:
     created = []
     for dn, object_classes, attributes in wanted:
         if connection.read(dn, attributes=["objectClass"]) is None:
