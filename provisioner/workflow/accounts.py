@@ -45,7 +45,7 @@ def _make_sysadmin(directory: Directory, person: Person | None, uid: str, mail: 
                    display_name: str, password: str) -> None:
     if person is None:
         person = directory.people.add(
-            NewPerson(uid=uid, display_name=display_name, mail=mail, status=CREATE_ADMIN.target),
+            NewPerson(uid=uid, display_name=display_name, mail=mail, status=CREATE_ADMIN.target_status),
             pending=False,
         )
     elif person.pending or person.mail.lower() != mail.lower():

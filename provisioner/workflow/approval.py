@@ -41,23 +41,25 @@ def approve(portal: Portal, uid: str, groups: Iterable[str] | None, *, actor: st
     """Approve into `groups` (slugs), or the groups they asked for when None."""
     directory = portal.directory
     with lifecycle.transition(portal, APPROVE, uid, actor=actor, remote_addr=remote_addr) as step:
-        person = step.person
+        person = step.entry
         slugs = list(dict.fromkeys(person.requested_groups if groups is None else groups))
-        if unknown := [slug for slug in slugs if slug not in portal.catalogue]:
-            raise InvalidInput({"groups": f"{len(unknown)} of these are not working groups"})
+        chosen = [group for slug in slugs if (group := portal.catalogue.get(slug)) is not None]
+        if unknown := len(slugs) - len(chosen):
+            raise InvalidInput({"groups": f"{unknown} of these are not working groups"})
         with _deciding(portal, person, APPROVE.name, actor=actor) as mark_decided:
             directory.people.activate(uid)
-            for slug in slugs:
-                directory.groups.add_member(portal.catalogue.get(slug).group, uid)
+            for group in chosen:
+                directory.groups.add_member(group.group, uid)
             with portal.store.begin() as connection:  # the job and its audit entry, once
                 queue.enqueue(connection, GRANT, {uid: slugs}, created_by=actor, now=portal.clock(),
                               max_attempts=portal.jobs.max_attempts)
                 step.record(connection, detail="working groups: " + (", ".join(slugs) or "none"))
                 mark_decided(connection)
-            directory.people.set_status(uid, APPROVE.target)  # last: until then, the request stays queued
+            # Last: until then, the request stays queued.
+            directory.people.set_status(uid, APPROVE.target_status)
     try:
         portal.mailer.send(person.mail, "welcome", uid=uid, display_name=person.display_name,
-                           groups=[portal.catalogue.get(slug).name for slug in slugs],
+                           groups=[group.name for group in chosen],
                            login_link=portal.link("/login"))
     except MailError as error:
         portal.audit("mail-failed", actor=actor, subject=uid, detail=f"welcome: {error}")
@@ -73,20 +75,23 @@ def _deciding(portal: Portal, person: Person, decision: str, *,
     An approval whose effects were committed but whose entry was not yet marked active
     is finished here (by whoever comes next) without doing anything twice.
     """
+    entry_id = person.entry_id
+    if entry_id is None:  # every entry read from the directory has its entryUUID
+        raise RuntimeError(f"{person.uid}'s entry has no entryUUID: its decision cannot be claimed")
     with portal.store.begin() as connection:
-        held = decisions.claim(connection, person.entry_id, person.uid, decision, actor=actor,
+        held = decisions.claim(connection, entry_id, person.uid, decision, actor=actor,
                                now=portal.clock())
     if not held.won:
         if held.decided and held.decision == APPROVE.name:
             portal.directory.people.activate(person.uid)
-            portal.directory.people.set_status(person.uid, APPROVE.target)
+            portal.directory.people.set_status(person.uid, APPROVE.target_status)
         state = DECIDED[held.decision] if held.decided else f"being {DECIDED[held.decision]}"
         raise WorkflowError(f"{person.uid} is already {state}")
     try:
-        yield lambda connection: decisions.mark_decided(connection, person.entry_id, portal.clock())
+        yield lambda connection: decisions.mark_decided(connection, entry_id, portal.clock())
     except Exception:
         with suppress(StoreUnavailable), portal.store.begin() as connection:
-            decisions.release(connection, person.entry_id)  # else it goes stale in minutes
+            decisions.release(connection, entry_id)  # else it goes stale in minutes
         raise
 
 
@@ -97,7 +102,7 @@ def reject(portal: Portal, uid: str, reason: str, *, actor: str,
         reason = reason.strip()
         if not reason or len(reason) > MAX_REASON:
             raise InvalidInput({"reason": f"say why, in 1 to {MAX_REASON} characters"})
-        person = step.person
+        person = step.entry
         if not person.pending:
             raise WorkflowError(f"{uid}'s approval has started: finish approving it instead")
         with _deciding(portal, person, REJECT.name, actor=actor) as mark_decided:

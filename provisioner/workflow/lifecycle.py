@@ -18,6 +18,8 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from enum import Enum
+from typing import Literal
 
 from sqlalchemy.engine import Connection
 
@@ -64,6 +66,13 @@ class Transition:
         if person is None:
             return NOBODY in self.sources
         return person.status is not None and person.status in self.sources
+
+    @property
+    def target_status(self) -> Status:
+        """The status this transition sets; one that deletes the entry (to GONE) sets none."""
+        if self.target is None:
+            raise TypeError(f"{self.name} deletes the entry: it sets no status")
+        return self.target
 
 
 def _row(name: str, sources: set[Status | None], target: Status | None, audit_action: str,
@@ -136,13 +145,26 @@ class Step:
                      actor=self.actor, subject=self.uid, detail=detail, remote_addr=self.remote_addr)
         self.recorded = True
 
+    @property
+    def entry(self) -> Person:
+        """The person as read, for a transition that starts from an entry: the table allows
+        it from no other, so only one from NOBODY (register, create-admin) may find none."""
+        if self.person is None:
+            raise TypeError(f"{self.transition.name} of {self.uid} started from no entry")
+        return self.person
 
-_UNREAD = object()
+
+class _Unread(Enum):
+    UNREAD = "unread"
+
+
+_UNREAD = _Unread.UNREAD  # `transition` reads the entry itself
 
 
 @contextmanager
 def transition(portal: Portal, what: Transition, uid: str, *, actor: Actor | None,
-               remote_addr: str | None = None, person: Person | None | object = _UNREAD,
+               remote_addr: str | None = None,
+               person: Person | None | Literal[_Unread.UNREAD] = _UNREAD,
                ) -> Iterator[Step]:
     """Run the transition `what` of `uid`'s entry: NotAllowed or TransitionRefused before anything
     is done, else the block runs with a Step, whose `record` the block must call.

@@ -111,7 +111,8 @@ def address_delay(settings: LimitSettings, failures: int) -> timedelta | None:
     past = failures - settings.address_failures_before_delay
     if past < 0:
         return None
-    return min(settings.address_first_delay * 2 ** min(past, _MAX_DOUBLINGS), settings.address_max_delay)
+    doublings: int = 2 ** min(past, _MAX_DOUBLINGS)  # int: the exponent is never negative
+    return min(settings.address_first_delay * doublings, settings.address_max_delay)
 
 
 def _address_wait(connection: Connection, settings: LimitSettings, kind: str, uid: str | None,
@@ -125,10 +126,12 @@ def _address_wait(connection: Connection, settings: LimitSettings, kind: str, ui
         return None
     if uid is not None:
         latest = throttle.latest_since(connection, f"{kind}:uid", uid, since)
-        if latest is None:  # no failures of its own: checked, however slowed its address
-            return None
     else:
         latest = throttle.latest_since(connection, f"{kind}:addr", address, since)
+    # No failures of its own: checked, however slowed its address. Without a uid, the address
+    # may have none either when LOGIN_ADDRESS_FAILURES_BEFORE_DELAY is 0.
+    if latest is None:
+        return None
     wait = latest + delay - now
     return wait if wait > timedelta(0) else None
 

@@ -6,6 +6,7 @@ serializer) so that the workflow's clock decides expiry, in tests too.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 
 from itsdangerous import BadSignature, URLSafeSerializer
@@ -13,13 +14,13 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from .errors import LinkInvalid
 
 
-def make_token(secret_key: str, purpose: str, payload: dict, now: datetime) -> str:
+def make_token(secret_key: str, purpose: str, payload: Mapping[str, object], now: datetime) -> str:
     serializer = URLSafeSerializer(secret_key, salt=f"occupy-provisioner:{purpose}")
     return serializer.dumps({**payload, "iat": int(now.timestamp())})
 
 
 def read_token(secret_key: str, purpose: str, token: str, *, max_age: timedelta,
-               now: datetime) -> dict:
+               now: datetime) -> dict[str, object]:
     serializer = URLSafeSerializer(secret_key, salt=f"occupy-provisioner:{purpose}")
     try:
         payload = serializer.loads(token)

@@ -161,6 +161,15 @@ def _request_for(portal: Portal, request_id: int, actor: str, verb: str, *,
     return request
 
 
+def _as_decided(portal: Portal, request_id: int) -> JoinRequest:
+    """The request as it is once decided (requests are kept, never deleted)."""
+    with portal.store.begin() as connection:
+        request = group_requests.get(connection, request_id)
+    if request is None:
+        raise WorkflowError("There is no such request.")
+    return request
+
+
 def approve_join(portal: Portal, request_id: int, *, actor: str,
                  remote_addr: str | None = None) -> JoinRequest:
     """Add the membership and queue a grant; the volunteer is mailed."""
@@ -187,8 +196,7 @@ def approve_join(portal: Portal, request_id: int, *, actor: str,
                  detail=group.slug)
     _tell_volunteer(portal, person, "join_approved", group=group.name,
                     link=portal.link(MY_GROUPS_PAGE))
-    with portal.store.begin() as connection:
-        return group_requests.get(connection, request.id)
+    return _as_decided(portal, request.id)
 
 
 def decline_join(portal: Portal, request_id: int, reason: str = "", *, actor: str,
@@ -209,11 +217,10 @@ def decline_join(portal: Portal, request_id: int, reason: str = "", *, actor: st
     if person is not None:
         _tell_volunteer(portal, person, "join_declined",
                         group=group.name if group else request.slug, reason=reason)
-    with portal.store.begin() as connection:
-        return group_requests.get(connection, request.id)
+    return _as_decided(portal, request.id)
 
 
-def _tell_volunteer(portal: Portal, person: Person, template: str, **context) -> None:
+def _tell_volunteer(portal: Portal, person: Person, template: str, **context: object) -> None:
     try:
         portal.mailer.send(person.mail, template, display_name=person.display_name, **context)
     except MailError as error:

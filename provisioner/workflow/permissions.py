@@ -10,6 +10,7 @@ their own groups are checked in memberships.py, where the group is known.
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import TypeGuard
 
 from ..directory import SYSADMINS_GROUP, Person, Status
 from .context import Portal
@@ -40,7 +41,7 @@ class Role(StrEnum):
     HOST_OPERATOR = "host operator"  # the command line on the portal's host (and its timers)
 
 
-def has_open_account(person: Person | None) -> bool:
+def has_open_account(person: Person | None) -> TypeGuard[Person]:
     """Whether this person may log in and act: an account (under ou=people) that is active.
     Requests, suspended accounts and nobody at all may not."""
     return person is not None and not person.pending and person.status == Status.ACTIVE

@@ -7,6 +7,10 @@ The views call these only; each sysadmin action checks its actor and audits itse
 from __future__ import annotations
 
 import logging
+from datetime import datetime
+from typing import Protocol
+
+from sqlalchemy.engine import Connection
 
 from ..directory import DirectoryError
 from ..store import StoreUnavailable, audit
@@ -50,6 +54,12 @@ def job(portal: Portal, job_id: int, *, actor: str) -> Job:
     return found
 
 
+class _JobChange(Protocol):
+    """queue.retry or queue.cancel: whether the job was changed."""
+
+    def __call__(self, connection: Connection, job_id: int, *, now: datetime) -> bool: ...
+
+
 def retry_job(portal: Portal, job_id: int, *, actor: str, remote_addr: str | None = None) -> None:
     """Queue a failed or cancelled job again."""
     _change(portal, job_id, queue.retry, "job-retried", actor, remote_addr,
@@ -62,7 +72,7 @@ def cancel_job(portal: Portal, job_id: int, *, actor: str, remote_addr: str | No
             f"Job {job_id} has already finished.")
 
 
-def _change(portal: Portal, job_id: int, change, action: str, actor: str, remote_addr: str | None,
+def _change(portal: Portal, job_id: int, change: _JobChange, action: str, actor: str, remote_addr: str | None,
             refused: str) -> None:
     job(portal, job_id, actor=actor)
     with portal.store.begin() as connection:

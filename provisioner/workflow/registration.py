@@ -100,7 +100,7 @@ def register(portal: Portal, registration: Registration, *, remote_addr: str | N
                 raise AddressTaken(f"the address of {registration.uid}'s request is {holder.uid}'s")
             person = people.add(NewPerson(
                 uid=registration.uid, display_name=normalise_display_name(registration.display_name),
-                mail=registration.mail, status=REGISTER.target,
+                mail=registration.mail, status=REGISTER.target_status,
                 requested_groups=tuple(dict.fromkeys(registration.groups)),
                 skills=tuple(skill.strip() for skill in registration.skills if skill.strip()),
                 availability=registration.availability, note=registration.note.strip() or None,
@@ -170,7 +170,7 @@ def verify_email(portal: Portal, token: str, *, remote_addr: str | None = None) 
             with portal.store.begin() as connection:
                 if not tokens.mark_used(connection, token, VERIFY_PURPOSE, now):
                     raise LinkInvalid(USED)
-                people.set_status(person.uid, VERIFY.target)
+                people.set_status(person.uid, VERIFY.target_status)
                 step.record(connection)
     except TransitionRefused:  # the same entry, past unverified: this link did it
         raise LinkInvalid(USED) from None

@@ -45,14 +45,14 @@ def suspend(portal: Portal, uid: str, reason: str, *, actor: str,
             raise WorkflowError("you cannot suspend yourself")
         portal.directory.people.lock(uid)
         _queue_with_audit(portal, step, REVOKE, detail=reason)
-        portal.directory.people.set_status(uid, SUSPEND.target)
+        portal.directory.people.set_status(uid, SUSPEND.target_status)
 
 
 def reinstate(portal: Portal, uid: str, *, actor: str, remote_addr: str | None = None) -> None:
     with lifecycle.transition(portal, REINSTATE, uid, actor=actor, remote_addr=remote_addr) as step:
         portal.directory.people.unlock(uid)
         _queue_with_audit(portal, step, GRANT)
-        portal.directory.people.set_status(uid, REINSTATE.target)
+        portal.directory.people.set_status(uid, REINSTATE.target_status)
 
 
 def _queue_with_audit(portal: Portal, step: lifecycle.Step, kind: str, *,
@@ -60,6 +60,6 @@ def _queue_with_audit(portal: Portal, step: lifecycle.Step, kind: str, *,
     """Queue the grant or revoke of the person's working groups, and audit the transition,
     in one transaction."""
     with portal.store.begin() as connection:
-        queue.enqueue(connection, kind, {step.uid: _working_groups(portal, step.person)},
+        queue.enqueue(connection, kind, {step.uid: _working_groups(portal, step.entry)},
                       created_by=step.actor, now=portal.clock(), max_attempts=portal.jobs.max_attempts)
         step.record(connection, detail=detail)

@@ -18,6 +18,7 @@ import pyotp
 from pyotp.utils import strings_equal
 
 from ..directory import Person
+from ..directory.people import TotpToken
 from ..mail import MailError
 from ..store import recovery_codes, sessions
 from .context import Portal
@@ -171,7 +172,7 @@ def reset_totp(portal: Portal, uid: str, *, actor: str, remote_addr: str | None 
           must_enrol=totp_required(portal, person))
 
 
-def _check_totp(portal: Portal, person: Person, token, entered: str,
+def _check_totp(portal: Portal, person: Person, token: TotpToken, entered: str,
                 remote_addr: str | None) -> SecondFactor:
     secret = base64.b32encode(token.secret).decode()
     steps = _matching_steps(secret, entered, portal.clock())
@@ -224,7 +225,7 @@ def _failed(portal: Portal, uid: str, why: str, remote_addr: str | None) -> None
     portal.audit("totp-failed", subject=uid, remote_addr=remote_addr, detail=why)
 
 
-def _mail(portal: Portal, person: Person, template: str, **context) -> None:
+def _mail(portal: Portal, person: Person, template: str, **context: object) -> None:
     try:
         portal.mailer.send(person.mail, template, display_name=person.display_name, uid=person.uid,
                            **context)
