@@ -149,20 +149,26 @@ class Worker:
         return {"provisioner_ldap_people_dn": self.directory.layout.people}
 
     def _volunteers(self, claimed: list[queue.Job]) -> list[Volunteer]:
+        """The batch: each volunteer with every name of their groups, and whether they
+        coordinate each (own its LDAP group) now, read in one search for the whole batch."""
         layout = self.directory.layout
         people = self.directory.people.find_many([uid for job in claimed for uid in job.targets])
+        working_groups = {slug: self.catalogue.get(slug) for job in claimed
+                          for slugs in job.targets.values() for slug in slugs}
+        owners = self.directory.groups.owners_of(wg.group for wg in working_groups.values() if wg)
         volunteers = []
         for job in claimed:
             for uid, slugs in job.targets.items():
                 person = people.get(uid)
-                groups = [self.catalogue.get(slug) for slug in slugs]
+                groups = [working_groups[slug] for slug in slugs]
                 volunteers.append(Volunteer(
                     uid=uid, action=job.kind,
                     mail=person.mail if person else None,
                     display_name=person.display_name if person else None,
                     groups=[{"slug": wg.slug, "name": wg.name, "group": wg.group,
                              "group_dn": layout.group_dn(wg.group), "list_name": wg.list_name,
-                             "wiki_namespace": wg.wiki_namespace, "redmine_project": wg.redmine_project}
+                             "wiki_namespace": wg.wiki_namespace, "redmine_project": wg.redmine_project,
+                             "coordinator": uid in owners.get(wg.group, ())}
                             for wg in groups if wg is not None],
                 ))
         return volunteers

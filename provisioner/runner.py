@@ -37,8 +37,10 @@ class Volunteer:
     mail: str | None
     display_name: str | None
     # slug, name, group, group_dn, list_name, wiki_namespace, redmine_project: every name as
-    # the catalogue and the directory's layout give it, so no module rebuilds one
-    groups: list[dict]
+    # the catalogue and the directory's layout give it, so no module rebuilds one; and
+    # coordinator: whether they own the group's LDAP group now (the modules give or take
+    # the group's managing roles by it)
+    groups: list[dict[str, str | bool]]
 
 
 @dataclass(frozen=True)

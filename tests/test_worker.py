@@ -13,8 +13,10 @@ from dataclasses import replace
 from pathlib import Path
 
 from provisioner.clock import utc_now
+from provisioner.directory.connection import DirectoryConnection
 from provisioner.jobs import GRANT, REVOKE
 from provisioner.resources import get_store
+from provisioner.runner import PlaybookRunner
 from provisioner.store import jobs
 
 from job_helpers import (
@@ -241,3 +243,45 @@ def test_the_worker_logs_each_claim_run_and_outcome_by_job_id_without_volunteer_
     assert f"run ended jobs={ok} succeeded=True failed_jobs=-" in lines
     assert f"job finished job={ok} kind=grant attempt=1/5 outcome=succeeded" in lines
     assert not any("vol0000" in line for line in lines)
+
+
+class RecordingRunner(PlaybookRunner):
+    """The real runner, remembering each batch it was handed."""
+
+    def __init__(self, settings):
+        super().__init__(settings)
+        self.batches = []
+
+    def run(self, playbook, volunteers, *args, **kwargs):
+        volunteers = list(volunteers)
+        self.batches.append(volunteers)
+        return super().run(playbook, volunteers, *args, **kwargs)
+
+
+def test_the_batch_says_who_coordinates_each_group_read_in_one_search_for_the_whole_batch(
+        app, directory, monkeypatch):
+    targets = add_volunteers(directory, 200)
+    directory.groups.add_owner("wg-kitchen", "vol0007")
+    directory.groups.add_owner("wg-tech", "vol0007")
+    directory.groups.add_owner("wg-tech", "vol0150")
+    queue(app, GRANT, targets)
+    worker = make_worker(app, directory)
+    worker.runner = RecordingRunner(worker.runner.settings)
+    groups_base = directory.layout.groups.lower()
+    searches = []
+    search = DirectoryConnection.search
+
+    def counted(self, base, *args, **kwargs):
+        if base.lower().endswith(groups_base):
+            searches.append(base)
+        return search(self, base, *args, **kwargs)
+
+    monkeypatch.setattr(DirectoryConnection, "search", counted)
+    assert worker.run_once() == 1
+    [batch] = worker.runner.batches
+    flags = {(volunteer.uid, group["slug"]): group["coordinator"] for volunteer in batch
+             for group in volunteer.groups}
+    assert {key for key, coordinates in flags.items() if coordinates} == {
+        ("vol0007", "kitchen"), ("vol0007", "tech"), ("vol0150", "tech")}
+    assert len(flags) == 400 and {type(flag) for flag in flags.values()} == {bool}
+    assert len(searches) == 1, searches

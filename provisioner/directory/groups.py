@@ -6,8 +6,10 @@ placeholder member; it names no entry, and listings leave it out.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
+import ldap3
 from ldap3.utils.conv import escape_filter_chars
 
 from .connection import DirectoryConnection
@@ -89,6 +91,18 @@ class Groups:
                                   attributes=["cn"])
         names = (self._layout.group_name(record.dn) for record in found)
         return sorted(name for name in names if name)
+
+    def owners_of(self, names: Iterable[str]) -> dict[str, tuple[str, ...]]:
+        """The coordinators (owners' uids) of each of these groups, in one search however
+        many there are: name -> uids. A group the directory does not hold is left out."""
+        wanted = sorted(set(names))
+        if not wanted:
+            return {}
+        any_of = "".join(f"(cn={escape_filter_chars(name)})" for name in wanted)
+        found = self._conn.search(self._layout.groups, f"(&(objectClass=groupOfNames)(|{any_of}))",
+                                  attributes=["owner"], scope=ldap3.LEVEL)
+        owners = {self._layout.group_name(record.dn): self._uids(record.texts("owner")) for record in found}
+        return {name: owners[name] for name in wanted if name in owners}
 
     def _group_dn(self, name: str) -> str:
         dn = self._layout.group_dn(name)
