@@ -21,7 +21,7 @@ import secrets
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -38,7 +38,7 @@ from .private_services.files import write_private_file
 from .private_services.mailman import MailmanError
 from .private_services.redmine import RedmineError
 from .private_services.smtp import PRINT
-from .private_services.stack import Occupation, PrivateStack, WikiAdmin, write_inventory
+from .private_services.stack import Occupation, OfferedService, PrivateStack, WikiAdmin, write_inventory
 from .resources import get_catalogue, get_directory, get_store, job_settings, runner_settings
 from .runner import PlaybookRunner
 
@@ -87,11 +87,11 @@ def run_demo(folder: str, port: int) -> None:
             run_simple("127.0.0.1", port, app, threaded=True)
 
 
-def _start_services(stack: PrivateStack) -> list:
+def _start_services(stack: PrivateStack) -> list[OfferedService]:
     """Mailman, DokuWiki and Redmine, each where it is installed; the others are not offered."""
-    starters = {"Mailing lists (Mailman 3)": stack.mailman, "Wiki (DokuWiki)": stack.wiki,
-                "Redmine": stack.redmine}
-    started = []
+    starters: dict[str, Callable[[], OfferedService]] = {
+        "Mailing lists (Mailman 3)": stack.mailman, "Wiki (DokuWiki)": stack.wiki, "Redmine": stack.redmine}
+    started: list[OfferedService] = []
     for name, start in starters.items():
         print(f"Starting {name}...", flush=True)
         try:

@@ -86,7 +86,7 @@ class PrivateDokuWiki(OwnedProcess):
 
     start_timeout = 15.0
 
-    def __init__(self, folder: str | os.PathLike, *, ldap_url: str, base_dn: str, bind_dn: str,
+    def __init__(self, folder: str | os.PathLike[str], *, ldap_url: str, base_dn: str, bind_dn: str,
                  bind_password: str, admin_user: str | None = None, admin_password: str | None = None,
                  port: int | None = None, title: str = "Occupy wiki"):
         self.folder = Path(folder).resolve()
@@ -99,7 +99,7 @@ class PrivateDokuWiki(OwnedProcess):
         self.port = port
         self.title = title
         self._probe = secrets.token_hex(16)
-        self._process: subprocess.Popen | None = None
+        self._process: subprocess.Popen[bytes] | None = None
 
     # --- where things are -------------------------------------------------------------
 
@@ -131,7 +131,7 @@ class PrivateDokuWiki(OwnedProcess):
     def log_path(self) -> Path:
         return self.folder / "php-server.log"
 
-    def inventory_vars(self) -> dict:
+    def inventory_vars(self) -> dict[str, str]:
         """The wiki role's inventory variables for this instance."""
         if not self.admin_user or not self._admin_password:
             raise DokuWikiError("inventory_vars() needs the admin_user and admin_password "
@@ -192,7 +192,7 @@ class PrivateDokuWiki(OwnedProcess):
         server = ldap.hostname if ldap.scheme == "ldap" else f"ldaps://{ldap.hostname}:{port}"
         # conf_decodeString() reads '<b>' + base64 back, so any character is safe.
         bindpw = "<b>" + base64.b64encode(self._bind_password.encode()).decode()
-        settings = {
+        settings: dict[str, str | int] = {
             "title": self.title,
             "savedir": str(self.data_dir),
             "useacl": 1,
@@ -203,7 +203,7 @@ class PrivateDokuWiki(OwnedProcess):
             "remoteuser": "@user",
             "userewrite": 0,
         }
-        authldap = {
+        authldap: dict[str, str | int] = {
             "server": server,
             "port": port,
             "version": 3,
@@ -260,7 +260,8 @@ class PrivateDokuWiki(OwnedProcess):
         """Only our server serves our random probe: another process on the port does not."""
         try:
             with urllib.request.urlopen(self.url + "/ready.txt", timeout=1) as response:  # noqa: S310
-                return response.read().decode(errors="replace") == self._probe
+                body: bytes = response.read()
+                return body.decode(errors="replace") == self._probe
         except (OSError, urllib.error.URLError):
             return False
 
@@ -290,5 +291,5 @@ class PrivateDokuWiki(OwnedProcess):
     @property
     def pid(self) -> int | None:
         """The php -S process's id while it runs."""
-        return self._process.pid if self.running else None
+        return self._process.pid if self._process is not None and self.running else None
 

@@ -65,7 +65,7 @@ class PrivateMailman(OwnedProcess):
     stop_timeout = 20.0
     poll_interval = 0.1
 
-    def __init__(self, folder: str | os.PathLike, *, domain: str = "lists.occupy.example",
+    def __init__(self, folder: str | os.PathLike[str], *, domain: str = "lists.occupy.example",
                  port: int | None = None, smtp_port: int | None = None):
         self.folder = Path(folder).resolve()
         self.domain = domain
@@ -73,7 +73,7 @@ class PrivateMailman(OwnedProcess):
         self.smtp_port = smtp_port or NO_SMTP_PORT
         self.admin_user = ADMIN_USER
         self.admin_password = secrets.token_urlsafe(32)
-        self._process: subprocess.Popen | None = None
+        self._process: subprocess.Popen[bytes] | None = None
         self._log_offset = 0
 
     @property
@@ -97,7 +97,7 @@ class PrivateMailman(OwnedProcess):
         """The master's own output (a configuration it cannot read, say)."""
         return self.folder / "start.log"
 
-    def inventory_vars(self) -> dict:
+    def inventory_vars(self) -> dict[str, str]:
         return {
             "mailing_lists_url": self.url,
             "mailing_lists_user": self.admin_user,
@@ -223,7 +223,7 @@ class PrivateMailman(OwnedProcess):
                 found.append(int(entry.name))
         return found
 
-    def _terminate(self, process: subprocess.Popen, sig: signal.Signals) -> None:
+    def _terminate(self, process: subprocess.Popen[bytes], sig: signal.Signals) -> None:
         """SIGTERM to the master, which stops its runners; SIGKILL to the whole session."""
         with contextlib.suppress(ProcessLookupError):
             if sig == signal.SIGTERM:

@@ -13,22 +13,24 @@ import signal
 import socket
 import subprocess
 import time
+from typing import Self
 
 
 def free_port() -> int:
     """A port free on 127.0.0.1 now; the caller checks that its own server got it."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        port: int = sock.getsockname()[1]
+        return port
 
 
 class OwnedProcess:
     start_timeout = 10.0
     stop_timeout = 10.0
     poll_interval = 0.02
-    _process: subprocess.Popen | None = None
+    _process: subprocess.Popen[bytes] | None = None
 
-    def start(self):
+    def start(self) -> Self:
         raise NotImplementedError
 
     def _is_ours(self) -> bool:
@@ -46,7 +48,7 @@ class OwnedProcess:
         """True once our own server answers; False if it exited (a taken port, say) or never did."""
         deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:
-            if self._process.poll() is not None:
+            if self._process is None or self._process.poll() is not None:
                 self._process = None
                 return False
             if self._is_ours():
@@ -57,7 +59,7 @@ class OwnedProcess:
         self._stop_process()
         return False
 
-    def _terminate(self, process: subprocess.Popen, sig: signal.Signals) -> None:
+    def _terminate(self, process: subprocess.Popen[bytes], sig: signal.Signals) -> None:
         process.send_signal(sig)
 
     def _stop_process(self) -> None:
@@ -74,8 +76,8 @@ class OwnedProcess:
     def stop(self) -> None:
         self._stop_process()
 
-    def __enter__(self):
+    def __enter__(self) -> Self:
         return self.start()
 
-    def __exit__(self, *exc_info) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.stop()

@@ -32,8 +32,10 @@ import signal
 import subprocess
 import sys
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import ansible_runner
 
@@ -98,7 +100,7 @@ def _fingerprint() -> str:
     return digest.hexdigest()[:16]
 
 
-def golden_database(cache_dir: str | os.PathLike) -> Path:
+def golden_database(cache_dir: str | os.PathLike[str]) -> Path:
     """A migrated database with Redmine's default data (English), built once per Redmine version."""
     check_installed()
     cache = Path(cache_dir)
@@ -206,9 +208,9 @@ class PrivateRedmine(OwnedProcess):
     stop_timeout = 20.0
     poll_interval = 0.1
 
-    def __init__(self, folder: str | os.PathLike, ldap: LdapSource, *,
-                 golden: str | os.PathLike | None = None, port: int | None = None,
-                 playbooks_dir: str | os.PathLike = CHECKOUT / "playbooks"):
+    def __init__(self, folder: str | os.PathLike[str], ldap: LdapSource, *,
+                 golden: str | os.PathLike[str] | None = None, port: int | None = None,
+                 playbooks_dir: str | os.PathLike[str] = CHECKOUT / "playbooks"):
         self.folder = Path(folder).resolve()
         self.ldap = ldap
         self.golden = Path(golden) if golden else None
@@ -218,7 +220,7 @@ class PrivateRedmine(OwnedProcess):
         self.auth_source_id: int | None = None
         self.setup_report: SetupReport | None = None     # the last redmine_setup run's
         self._instance: _Instance | None = None
-        self._process: subprocess.Popen | None = None
+        self._process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
@@ -228,7 +230,7 @@ class PrivateRedmine(OwnedProcess):
     def log_path(self) -> Path:
         return self.folder / "log" / "server.log"
 
-    def inventory_vars(self) -> dict:
+    def inventory_vars(self) -> dict[str, str | int | None]:
         return {"redmine_url": self.url, "redmine_api_key": self.api_key,
                 "redmine_auth_source_id": self.auth_source_id, "redmine_role": DEFAULT_ROLE}
 
@@ -250,13 +252,20 @@ class PrivateRedmine(OwnedProcess):
             raise
         return self
 
+    @property
+    def _linked_instance(self) -> _Instance:
+        """The instance that start() made and linked."""
+        if self._instance is None:
+            raise RedmineError("start() the private Redmine first: it has no instance yet")
+        return self._instance
+
     def _create_database(self) -> None:
         if self.golden is not None:
             # It will hold the LDAP source's bind password and the API keys.
-            copy_private_file(self.golden, self._instance.database)
+            copy_private_file(self.golden, self._linked_instance.database)
             return
-        self._instance.rake("db:migrate")
-        self._instance.rake("redmine:load_default_data")
+        self._linked_instance.rake("db:migrate")
+        self._linked_instance.rake("redmine:load_default_data")
 
     def configure(self) -> SetupReport:
         """Run the redmine_setup role on this instance, as on a real host; keep what it reports."""
@@ -270,7 +279,7 @@ class PrivateRedmine(OwnedProcess):
                 "vars_files": [str(secrets_file)],
                 "vars": {
                     "redmine_setup_path": str(REDMINE_ROOT),
-                    "redmine_setup_instance": self._instance.name,
+                    "redmine_setup_instance": self._linked_instance.name,
                     "redmine_setup_bundler_version": BUNDLER_VERSION,
                     "redmine_setup_admin_login": ADMIN_LOGIN,
                     "redmine_setup_auth_source_name": AUTH_SOURCE_NAME,
@@ -291,7 +300,12 @@ class PrivateRedmine(OwnedProcess):
                     "no_log": True, "changed_when": False,      # nothing changes in Redmine
                 }],
             }
-            events: list[dict] = []
+            events: list[dict[str, Any]] = []
+
+            def keep(event: dict[str, Any]) -> bool:
+                events.append(event)
+                return True
+
             result = ansible_runner.run(
                 private_data_dir=str(run_dir), playbook=[play],
                 inventory={"all": {"hosts": {"localhost": {
@@ -300,7 +314,7 @@ class PrivateRedmine(OwnedProcess):
                 envvars={"PATH": str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", ""),
                          "ANSIBLE_NOCOLOR": "1"},
                 suppress_env_files=True, quiet=True, timeout=SETUP_TIMEOUT,
-                event_handler=lambda event: events.append(event) or True,
+                event_handler=keep,
                 # Without a callback ansible-runner installs its own SIGINT/SIGTERM handlers
                 # in the main thread, and the caller's (the demo's) would be lost.
                 cancel_callback=lambda: False,
@@ -334,7 +348,7 @@ class PrivateRedmine(OwnedProcess):
             self._process = subprocess.Popen(
                 ["bundle", "exec", "rails", "server", "-b", "127.0.0.1", "-p", str(self.port),
                  "-e", "production", "-P", str(pid_file)],
-                cwd=REDMINE_ROOT, env=self._instance.environment(), stdin=subprocess.DEVNULL,
+                cwd=REDMINE_ROOT, env=self._linked_instance.environment(), stdin=subprocess.DEVNULL,
                 stdout=log, stderr=log, start_new_session=True,
             )
 
@@ -346,8 +360,9 @@ class PrivateRedmine(OwnedProcess):
             return False
         return status == 200 and data.get("user", {}).get("login") == ADMIN_LOGIN
 
-    def request(self, method: str, path: str, body: dict | None = None, *,
-                auth: tuple[str, str] | None = None, timeout: float = REQUEST_TIMEOUT) -> tuple[int, dict]:
+    def request(self, method: str, path: str, body: Mapping[str, object] | None = None, *,
+                auth: tuple[str, str] | None = None,
+                timeout: float = REQUEST_TIMEOUT) -> tuple[int, dict[str, Any]]:
         """One REST call, as the administrator (API key) or, with `auth`, as that login (basic)."""
         headers = {"Accept": "application/json", "Content-Type": "application/json"}
         if auth is None:
@@ -368,7 +383,7 @@ class PrivateRedmine(OwnedProcess):
             data = {}
         return response.status, data
 
-    def _terminate(self, process: subprocess.Popen, sig: signal.Signals) -> None:
+    def _terminate(self, process: subprocess.Popen[bytes], sig: signal.Signals) -> None:
         """The whole process group: rails server's children go too."""
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, sig)
@@ -380,7 +395,7 @@ class PrivateRedmine(OwnedProcess):
             self._instance.unlink()
 
 
-def _failure(events: list[dict]) -> str | None:
+def _failure(events: list[dict[str, Any]]) -> str | None:
     for event in events:
         if event.get("event") in ("runner_on_failed", "runner_on_unreachable"):
             data = event.get("event_data", {})

@@ -19,9 +19,10 @@ import secrets
 import shutil
 import socket
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import ldap3
@@ -64,7 +65,7 @@ class SlapdError(RuntimeError):
     """slapd is missing, refused its configuration or did not start."""
 
 
-def directives(attributes: dict) -> Iterator[str]:
+def directives(attributes: Mapping[str, object]) -> Iterator[str]:
     """slapd.conf lines for cn=config attributes of schema/slapd.yml."""
     for name, values in attributes.items():
         if name not in DIRECTIVES:
@@ -92,7 +93,7 @@ class Replication:
     peers: tuple[str, ...]
     replicator_password: str = field(repr=False)
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         # The password is written unquoted into slapd.conf.
         if not re.fullmatch(r"[A-Za-z0-9_.~-]+", self.replicator_password):
             raise SlapdError("the replicator password must be letters, digits and _.~- only")
@@ -137,7 +138,7 @@ class PrivateSlapd(OwnedProcess):
     the bind accounts of ou=services, as the deploy role does on a real host.
     """
 
-    def __init__(self, folder: str | os.PathLike, base_dn: str, *, port: int | None = None,
+    def __init__(self, folder: str | os.PathLike[str], base_dn: str, *, port: int | None = None,
                  fast_writes: bool = False, replication: Replication | None = None,
                  tls: TlsFiles | None = None):
         self.folder = Path(folder).resolve()
@@ -153,7 +154,7 @@ class PrivateSlapd(OwnedProcess):
         self.replication = replication
         self.tls = tls
         self.ldaps_port: int | None = None
-        self._process: subprocess.Popen | None = None
+        self._process: subprocess.Popen[bytes] | None = None
         socket_path = self.folder / "ldapi"
         if len(str(socket_path).encode()) >= MAX_SOCKET_PATH:
             raise SlapdError(
@@ -184,7 +185,8 @@ class PrivateSlapd(OwnedProcess):
         return self.folder / "slapd.log"
 
     @classmethod
-    def providers(cls, folders: list[str | os.PathLike], base_dn: str, **options) -> list[PrivateSlapd]:
+    def providers(cls, folders: list[str | os.PathLike[str]], base_dn: str,
+                  **options: Any) -> list[PrivateSlapd]:
         """Servers (not started) replicating each other, their ports chosen now.
 
         They share the service account passwords: the accounts, created on one of
@@ -320,7 +322,7 @@ class PrivateSlapd(OwnedProcess):
         server = ldap3.Server(self.url, get_info=ldap3.NONE, connect_timeout=1)
         conn = ldap3.Connection(server, self.root_dn, self.root_password, receive_timeout=1)
         try:
-            return conn.bind()
+            return bool(conn.bind())
         except ldap3.core.exceptions.LDAPException:
             return False
         finally:

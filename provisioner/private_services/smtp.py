@@ -13,8 +13,14 @@ import os
 from email import message_from_bytes
 from email.policy import default
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .process import free_port
+
+if TYPE_CHECKING:   # aiosmtpd is an extra: imported where a server starts
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.handlers import Mailbox
+    from aiosmtpd.smtp import SMTP, Envelope, Session
 
 PRINT, MAILDIR, DISCARD = "print", "maildir", "discard"
 START_ATTEMPTS = 3   # another process may take the free port first
@@ -27,7 +33,9 @@ class SmtpError(RuntimeError):
 class _Printing:
     """aiosmtpd handler: print each mail instead of delivering it."""
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's name
+    async def handle_DATA(self, server: SMTP, session: Session,  # noqa: N802 - aiosmtpd's name
+                          envelope: Envelope) -> str:
+        assert isinstance(envelope.content, bytes)   # the server is not told to decode_data
         message = message_from_bytes(envelope.content, policy=default)
         print(f"\n----- mail to {', '.join(envelope.rcpt_tos)}: {message['Subject']} -----\n"
               f"{message.get_content()}-----", flush=True)
@@ -37,20 +45,21 @@ class _Printing:
 class _Discarding:
     """aiosmtpd handler: accept every mail and keep none."""
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's name
+    async def handle_DATA(self, server: SMTP, session: Session,  # noqa: N802 - aiosmtpd's name
+                          envelope: Envelope) -> str:
         return "250 OK"
 
 
 class PrivateSmtp:
     """An SMTP server on 127.0.0.1:`port`, in a thread; usable as a context manager."""
 
-    def __init__(self, folder: str | os.PathLike, kind: str = MAILDIR):
+    def __init__(self, folder: str | os.PathLike[str], kind: str = MAILDIR):
         if kind not in (PRINT, MAILDIR, DISCARD):
             raise ValueError(f"unknown kind of SMTP server {kind!r}")
         self.folder = Path(folder).resolve()
         self.kind = kind
         self.port: int | None = None
-        self._controller = None
+        self._controller: Controller | None = None
 
     @property
     def maildir(self) -> Path:
@@ -61,7 +70,7 @@ class PrivateSmtp:
     def running(self) -> bool:
         return self._controller is not None
 
-    def _handler(self):
+    def _handler(self) -> _Printing | _Discarding | Mailbox:
         if self.kind == PRINT:
             return _Printing()
         if self.kind == DISCARD:
@@ -69,7 +78,7 @@ class PrivateSmtp:
         from aiosmtpd.handlers import Mailbox
 
         self.folder.mkdir(parents=True, exist_ok=True)
-        return Mailbox(str(self.maildir))
+        return Mailbox(self.maildir)
 
     def start(self) -> PrivateSmtp:
         if self._controller is not None:
@@ -100,5 +109,5 @@ class PrivateSmtp:
     def __enter__(self) -> PrivateSmtp:
         return self.start()
 
-    def __exit__(self, *exc_info) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.stop()

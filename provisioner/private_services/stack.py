@@ -13,10 +13,11 @@ reverse order, whatever started.
 from __future__ import annotations
 
 import os
-from contextlib import ExitStack
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import yaml
 
@@ -29,6 +30,15 @@ from .slapd import PrivateSlapd, TlsFiles
 from .smtp import DISCARD, PrivateSmtp
 
 Managed = TypeVar("Managed")
+
+
+class OfferedService(Protocol):
+    """A private server the playbooks provision: where it serves, and its role's inventory variables."""
+
+    @property
+    def url(self) -> str: ...
+
+    def inventory_vars(self) -> Mapping[str, object]: ...
 
 
 @dataclass(frozen=True)
@@ -65,7 +75,7 @@ def portal_config(slapd: PrivateSlapd, **settings: Any) -> dict[str, Any]:
     }
 
 
-def write_inventory(folder: str | os.PathLike, *services: Any) -> Path:
+def write_inventory(folder: str | os.PathLike[str], *services: OfferedService | Mapping[str, object]) -> Path:
     """An inventory offering these services (and no other) on localhost; returns its folder.
 
     A service is a private server (its `inventory_vars()`) or, to offer one with altered
@@ -73,9 +83,10 @@ def write_inventory(folder: str | os.PathLike, *services: Any) -> Path:
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    host = {"ansible_connection": "local", "ansible_python_interpreter": "{{ ansible_playbook_python }}"}
+    host: dict[str, object] = {"ansible_connection": "local",
+                               "ansible_python_interpreter": "{{ ansible_playbook_python }}"}
     for service in services:
-        host.update(service if isinstance(service, dict) else service.inventory_vars())
+        host.update(service if isinstance(service, Mapping) else service.inventory_vars())
     write_private_file(folder / "hosts.yml", yaml.safe_dump({"all": {"hosts": {"localhost": host}}}))
     return folder
 
@@ -89,9 +100,9 @@ class PrivateStack:
     stacks (default: `<folder>/cache`).
     """
 
-    def __init__(self, folder: str | os.PathLike, occupation: Occupation, *, fast_writes: bool = False,
+    def __init__(self, folder: str | os.PathLike[str], occupation: Occupation, *, fast_writes: bool = False,
                  tls: TlsFiles | None = None, mail: str = DISCARD, lists_send_mail: bool = False,
-                 wiki_admin: WikiAdmin | None = None, redmine_cache: str | os.PathLike | None = None):
+                 wiki_admin: WikiAdmin | None = None, redmine_cache: str | os.PathLike[str] | None = None):
         self.folder = Path(folder).resolve()
         self.occupation = occupation
         self.fast_writes = fast_writes
@@ -103,10 +114,11 @@ class PrivateStack:
         self._started: dict[str, Any] = {}
         self._exit = ExitStack()
 
-    def _get(self, name: str, start):
+    def _get(self, name: str, start: Callable[[], Managed]) -> Managed:
         if name not in self._started:
             self._started[name] = start()
-        return self._started[name]
+        service: Managed = self._started[name]      # what `start` made under this name
+        return service
 
     def slapd(self) -> PrivateSlapd:
         """The directory, with the bind accounts of ou=services (their passwords new at each start)."""
@@ -141,6 +153,7 @@ class PrivateStack:
     def redmine(self) -> PrivateRedmine:
         def start() -> PrivateRedmine:
             slapd = self.slapd()
+            assert slapd.port is not None       # chosen when it started
             ldap = LdapSource(host="127.0.0.1", port=slapd.port, base_dn=slapd.layout.people,
                               bind_dn=slapd.service_dn("redmine"),
                               bind_password=slapd.service_passwords["redmine"])
@@ -148,7 +161,7 @@ class PrivateStack:
                 self.folder / "redmine", ldap, golden=golden_database(self.redmine_cache)))
         return self._get("redmine", start)
 
-    def started(self, process: Managed) -> Managed:
+    def started(self, process: AbstractContextManager[Managed]) -> Managed:
         """`process` (a context manager, such as an OwnedProcess) started now, stopped with the stack."""
         return self._exit.enter_context(process)
 
@@ -165,5 +178,5 @@ class PrivateStack:
     def __enter__(self) -> PrivateStack:
         return self
 
-    def __exit__(self, *exc_info) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
