@@ -12,6 +12,8 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.pool import ConnectionPoolEntry
 
 from . import migrate
 
@@ -54,7 +56,7 @@ class Store:
         self.engine.dispose()
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:
+def _sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
     # WAL lets the portal read while a worker writes; wait rather than fail on a lock
     # (first: turning WAL on takes one, when processes open a new store together).
     cursor = dbapi_connection.cursor()

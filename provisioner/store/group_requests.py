@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Row
 
 from .schema import group_requests
 
@@ -26,7 +27,7 @@ class JoinRequest:
     reason: str | None
 
 
-def _request(row) -> JoinRequest:
+def _request(row: Row[Any]) -> JoinRequest:
     return JoinRequest(**row._mapping)
 
 
@@ -35,11 +36,16 @@ def open_request(connection: Connection, uid: str, slug: str, *,
     """The person's open request for this group, made now if there was none: (request, made)."""
     try:
         with connection.begin_nested():
-            request_id = connection.execute(group_requests.insert().values(
-                uid=uid, slug=slug, state=OPEN, created_at=now)).inserted_primary_key[0]
+            key = connection.execute(group_requests.insert().values(
+                uid=uid, slug=slug, state=OPEN, created_at=now)).inserted_primary_key
     except sa.exc.IntegrityError:  # another request for the same group is open
-        return find_open(connection, uid, slug), False
-    return get(connection, request_id), True
+        waiting = find_open(connection, uid, slug)
+        if waiting is None:        # not that: another constraint, or it was decided since
+            raise
+        return waiting, False
+    assert key is not None          # SQLAlchemy reports the key of a one-row insert
+    row = connection.execute(sa.select(group_requests).where(group_requests.c.id == key[0])).one()
+    return _request(row), True
 
 
 def find_open(connection: Connection, uid: str, slug: str) -> JoinRequest | None:

@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Row
 
 from .schema import job_results, job_targets, jobs
 
@@ -75,10 +76,12 @@ def enqueue(connection: Connection, kind: str, targets: Mapping[str, Iterable[st
             del wanted[uid]
     if not wanted:
         return None
-    job_id = connection.execute(jobs.insert().values(
+    key = connection.execute(jobs.insert().values(
         kind=kind, state=QUEUED, attempts=0, max_attempts=max_attempts, not_before=now,
         created_at=now, created_by=created_by,
-    )).inserted_primary_key[0]
+    )).inserted_primary_key
+    assert key is not None          # SQLAlchemy reports the key of a one-row insert
+    job_id: int = key[0]
     connection.execute(job_targets.insert(), [
         {"job_id": job_id, "uid": uid, "groups": " ".join(groups)} for uid, groups in wanted.items()
     ])
@@ -92,7 +95,7 @@ def _supersede(connection: Connection, wanted: Mapping[str, list[str]], kind: st
         .join(jobs, jobs.c.id == job_targets.c.job_id)
         .where(jobs.c.kind != kind, jobs.c.state == QUEUED, job_targets.c.uid.in_(list(wanted)))
     ).all()
-    touched = set()
+    touched: set[int] = set()
     for job_id, uid, groups in superseded:
         remaining = [group for group in groups.split() if group not in wanted[uid]]
         if remaining == groups.split() and groups:
@@ -110,7 +113,7 @@ def _supersede(connection: Connection, wanted: Mapping[str, list[str]], kind: st
             state=CANCELLED, finished_at=now, error=f"superseded by a newer {kind}"))
 
 
-def _runnable(now: datetime):
+def _runnable(now: datetime) -> sa.ColumnElement[bool]:
     return sa.or_(
         sa.and_(jobs.c.state == QUEUED, jobs.c.not_before <= now),
         sa.and_(jobs.c.state == RUNNING, jobs.c.lease_expires < now),
@@ -128,7 +131,8 @@ def claim(connection: Connection, worker: str, *, now: datetime, lease: timedelt
         sa.select(jobs.c.id).where(_runnable(now)).order_by(jobs.c.id).limit(limit)
         .with_for_update(skip_locked=True)
     ).scalars().all()
-    claimed, seen = [], set()
+    claimed: list[int] = []
+    seen: set[str] = set()
     for job_id in candidates:
         uids = set(connection.execute(
             sa.select(job_targets.c.uid).where(job_targets.c.job_id == job_id)).scalars())
@@ -143,7 +147,7 @@ def claim(connection: Connection, worker: str, *, now: datetime, lease: timedelt
         if won:
             seen |= uids
             claimed.append(job_id)
-    return [get(connection, job_id, with_results=False) for job_id in claimed]
+    return [job for job_id in claimed if (job := get(connection, job_id, with_results=False)) is not None]
 
 
 def renew_lease(connection: Connection, job_ids: Iterable[int], worker: str, *,
@@ -167,6 +171,7 @@ def finish(connection: Connection, job_id: int, worker: str, *, succeeded: bool,
     runs alone from then on. Only the worker holding the lease may; False when the job
     was cancelled or taken over meanwhile.
     """
+    values: dict[str, object]
     if succeeded:
         values = {"state": SUCCEEDED, "error": None, "finished_at": now}
     elif retry_at is not None:
@@ -200,7 +205,8 @@ def all_cancelled(connection: Connection, job_ids: Iterable[int]) -> bool:
     return all(state == CANCELLED for state in states)
 
 
-def _job(row, targets=None, results=None) -> Job:
+def _job(row: Row[Any], targets: dict[str, list[str]] | None = None,
+         results: list[JobResult] | None = None) -> Job:
     columns = {name: row._mapping[name] for name in (
         "id", "kind", "state", "attempts", "max_attempts", "not_before", "created_at",
         "created_by", "started_at", "finished_at", "error", "lease_owner", "lease_expires",
@@ -215,7 +221,7 @@ def get(connection: Connection, job_id: int, *, with_results: bool = True) -> Jo
     targets = {uid: groups.split() for uid, groups in connection.execute(
         sa.select(job_targets.c.uid, job_targets.c.groups)
         .where(job_targets.c.job_id == job_id).order_by(job_targets.c.uid))}
-    results = []
+    results: list[JobResult] = []
     if with_results:
         results = [JobResult(**{k: v for k, v in r._mapping.items() if k != "id"})
                    for r in connection.execute(sa.select(job_results)
@@ -246,4 +252,6 @@ def latest_for(connection: Connection, uid: str) -> Job | None:
     if job_id is None:
         return None
     job = get(connection, job_id)
+    if job is None:
+        return None
     return replace(job, results=[result for result in job.results if result.uid == uid])

@@ -81,10 +81,14 @@ def upgrade(engine: Engine) -> SchemaUpgrade:
             adopted = found is not None
         config = alembic_config(connection)
         _check_known(config, found)
-        if adopted:
+        if adopted and found is not None:
             command.stamp(config, found)
         command.upgrade(config, "head")
-        return SchemaUpgrade(found=found, current=current_revision(connection), adopted=adopted)
+        current = current_revision(connection)
+        if current is None:
+            raise SchemaError(f"the migrations left no schema revision: is {MIGRATIONS / 'versions'} "
+                              "missing from this installation?")
+        return SchemaUpgrade(found=found, current=current, adopted=adopted)
 
 
 def current_revision(connection: Connection) -> str | None:

@@ -42,7 +42,8 @@ def resume(connection: Connection, token: str, *, now: datetime, idle: timedelta
         return None
     if now - seen >= SEEN_RESOLUTION:
         connection.execute(sessions.update().where(sessions.c.digest == row.digest).values(last_seen=now))
-    return row.uid
+    uid: str = row.uid
+    return uid
 
 
 def end(connection: Connection, token: str, *, now: datetime) -> None:
