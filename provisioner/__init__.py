@@ -22,6 +22,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     web.init_app(app)
     if app.config["TRUSTED_PROXIES"]:
         # The client's own address, as nginx reports it: the abuse limits count by it.
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["TRUSTED_PROXIES"], x_proto=0)
+        # Flask's documented way to add WSGI middleware; its stubs type wsgi_app as a method.
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=app.config["TRUSTED_PROXIES"], x_proto=0)
     log_redaction.install()
     return app

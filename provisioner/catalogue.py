@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -46,7 +47,7 @@ class Catalogue:
     def __init__(self, working_groups: list[WorkingGroup]):
         self._by_slug = {group.slug: group for group in working_groups}
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[WorkingGroup]:
         return iter(self._by_slug.values())
 
     def __len__(self) -> int:

@@ -143,15 +143,14 @@ def set_coordinator(uid: str, group: str, remove: bool) -> None:
 @with_appcontext
 def worker(once: bool) -> None:
     """Run provisioning jobs: claim queued jobs, run the playbook, record the results."""
-    app = current_app._get_current_object()
     # ansible-runner copies this process's environment into its artifacts: no secret may be in it.
     for name in [name for name in os.environ if name.startswith(ENV_PREFIX)]:
         del os.environ[name]
     job_worker = Worker(get_store(), get_directory(), get_catalogue(),
-                        PlaybookRunner(runner_settings(app)), job_settings(app.config))
+                        PlaybookRunner(runner_settings(current_app)), job_settings(current_app.config))
     signal.signal(signal.SIGTERM, lambda *_: job_worker.stopping.set())
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s %(message)s")
-    click.echo(f"worker {job_worker.name}: inventory {app.config['INVENTORY']}")
+    click.echo(f"worker {job_worker.name}: inventory {current_app.config['INVENTORY']}")
     if once:
         click.echo(f"ran {job_worker.run_once()} job(s)")
     else:

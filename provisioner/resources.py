@@ -9,8 +9,10 @@ and the config keeps `***`, so a config dump never shows them.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from flask import Flask, current_app, g
 
@@ -54,15 +56,18 @@ def init_app(app: Flask) -> None:
 def get_directory() -> Directory:
     if "directory" not in g:
         g.directory = Directory(current_app.extensions["directory_settings"])
-    return g.directory
+    directory: Directory = g.directory
+    return directory
 
 
 def get_store() -> Store:
-    return current_app.extensions["store"]
+    store: Store = current_app.extensions["store"]
+    return store
 
 
 def get_catalogue() -> Catalogue:
-    return current_app.extensions["catalogue"]
+    catalogue: Catalogue = current_app.extensions["catalogue"]
+    return catalogue
 
 
 def get_portal() -> Portal:
@@ -78,10 +83,11 @@ def get_portal() -> Portal:
             session_lifetime=timedelta(hours=config["SESSION_MAX_HOURS"]),
             limits=limit_settings(config),
         )
-    return g.portal
+    portal: Portal = g.portal
+    return portal
 
 
-def limit_settings(config) -> LimitSettings:
+def limit_settings(config: Mapping[str, Any]) -> LimitSettings:
     return LimitSettings(
         max_failures=config["LOGIN_MAX_FAILURES"],
         window=timedelta(minutes=config["LOGIN_WINDOW_MINUTES"]),
@@ -92,7 +98,7 @@ def limit_settings(config) -> LimitSettings:
         registrations_per_address_per_hour=config["REGISTRATIONS_PER_ADDRESS_PER_HOUR"])
 
 
-def job_settings(config) -> JobSettings:
+def job_settings(config: Mapping[str, Any]) -> JobSettings:
     return JobSettings(max_attempts=config["JOB_MAX_ATTEMPTS"], retry_seconds=config["JOB_RETRY_SECONDS"],
                        lease_seconds=config["JOB_LEASE_SECONDS"], poll_seconds=config["WORKER_POLL_SECONDS"])
 
@@ -106,7 +112,7 @@ def _readable_file(path: str, setting: str) -> str:
 
 def runner_settings(app: Flask) -> RunnerSettings:
     """What the worker's playbook runs need: the directory's address and, apart, its secret."""
-    directory = app.extensions["directory_settings"]
+    directory: DirectorySettings = app.extensions["directory_settings"]
     config = app.config
     return RunnerSettings(
         playbooks_dir=Path(config["PLAYBOOKS_DIR"]), inventory=Path(config["INVENTORY"]),

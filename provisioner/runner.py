@@ -19,6 +19,7 @@ import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import ansible_runner
 
@@ -66,8 +67,8 @@ class RunnerSettings:
     inventory: Path
     work_dir: Path               # ansible-runner's private data dir; artifacts under it
     keep_runs: int = 20
-    extravars: dict = field(default_factory=dict)
-    secrets: dict = field(default_factory=dict, repr=False)
+    extravars: dict[str, str] = field(default_factory=dict)
+    secrets: dict[str, str] = field(default_factory=dict, repr=False)
 
 
 class PlaybookRunner:
@@ -112,7 +113,7 @@ class PlaybookRunner:
         return RunResult(False, reason)
 
 
-def _write_private(path: Path, content: dict) -> Path:
+def _write_private(path: Path, content: Mapping[str, object]) -> Path:
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(descriptor, "w") as file:
         json.dump(content, file)
@@ -134,7 +135,8 @@ class _EventReader:
         self.on_outcomes = on_outcomes
         self.failures: list[str] = []
 
-    def read(self, event: dict) -> bool:
+    def read(self, event: dict[str, Any]) -> bool:
+        """One of ansible-runner's events: JSON, whose shape depends on the event and the module."""
         if event.get("event") not in TASK_END_EVENTS + ITEM_EVENTS:
             return True
         data = event.get("event_data", {})

@@ -37,7 +37,7 @@ class Mailer:
     password: str = field(default="", repr=False)
     timeout: float = 10.0
 
-    def compose(self, to: str, template: str, **context) -> EmailMessage:
+    def compose(self, to: str, template: str, **context: object) -> EmailMessage:
         text = _templates.get_template(f"{template}.txt").render(
             organisation=self.organisation, **context)
         subject_line, _, body = text.partition("\n")
@@ -52,7 +52,7 @@ class Mailer:
         message.set_content(body.lstrip("\n"))
         return message
 
-    def send(self, to: str, template: str, **context) -> None:
+    def send(self, to: str, template: str, **context: object) -> None:
         message = self.compose(to, template, **context)
         try:
             with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:

@@ -29,7 +29,9 @@ _SCHEMA_KEYWORDS = {
 
 def description(base_dn: str) -> dict[str, Any]:
     """slapd.yml for `base_dn`: every `{base}` in its values replaced."""
-    return _with_base(yaml.safe_load(DESCRIPTION_FILE.read_text(encoding="utf-8")), base_dn)
+    document = yaml.safe_load(DESCRIPTION_FILE.read_text(encoding="utf-8"))
+    described: dict[str, Any] = _with_base(document, base_dn)     # slapd.yml is a mapping
+    return described
 
 
 def _with_base(value: Any, base_dn: str) -> Any:
