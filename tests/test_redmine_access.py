@@ -188,7 +188,7 @@ def test_a_wrong_api_key_or_role_fails_the_job_naming_redmine(redmine_app, redmi
                                                               tmp_path):
     targets = add_volunteers(directory, 1)
     worker = make_worker(redmine_app, directory)
-    wrong = {"redmine_api_key": "0" * 40, "redmine_role": "Chef"}
+    wrong = {"redmine_api_key": "0" * 40, "redmine_role": "Chef", "redmine_coordinator_role": "Boss"}
     for name, value in wrong.items():
         offer(redmine_app, tmp_path / "inventory", {**redmine.inventory_vars(), name: value})
         job_id = queue(redmine_app, GRANT, targets, max_attempts=1)
@@ -198,7 +198,9 @@ def test_a_wrong_api_key_or_role_fails_the_job_naming_redmine(redmine_app, redmi
         assert job(redmine_app, job_id).error == f"The step “{ROLE_TASK}” failed: " + {
             "redmine_api_key": f"Redmine at {redmine.url} refused the API key (HTTP 401)",
             "redmine_role": f"Redmine at {redmine.url} has no role named 'Chef' "
-                            "(it has Developer, Manager, Reporter)"}[name]
+                            "(it has Developer, Manager, Reporter)",
+            "redmine_coordinator_role": f"Redmine at {redmine.url} has no role named 'Boss' "
+                                        "(it has Developer, Manager, Reporter)"}[name]
     assert account_count(redmine) == 0
 
 
@@ -215,3 +217,76 @@ def test_the_setup_role_made_the_api_key_and_ldap_source_and_a_second_run_change
     assert (redmine.api_key, redmine.auth_source_id) == (key, source)
     status, data = redmine.request("GET", "/users/current.json")
     assert status == 200 and data["user"]["login"] == "admin"
+
+
+# Coordinators (the owners of a group's LDAP group, as the batch says) manage its project.
+
+def edit_project(redmine: PrivateRedmine, uid: str, project: str) -> int:
+    """Redmine's answer to this person changing the project's description, which a Manager may."""
+    status, _ = redmine.request("PUT", f"/projects/{project}.json",
+                                {"project": {"description": f"written by {uid}"}}, auth=(uid, PASSWORD))
+    return status
+
+
+def test_a_coordinator_is_manager_of_the_groups_project_until_no_longer_one_and_a_revoke_ends_both(
+        redmine_app, redmine, directory):
+    targets = add_volunteers(directory, 2, prefix="cook")
+    directory.people.set_password("cook0000", PASSWORD)
+    directory.groups.add_owner("wg-kitchen", "cook0000")
+    worker = make_worker(redmine_app, directory)
+    granted = queue(redmine_app, GRANT, targets)
+    worker.run_once()
+    assert outcomes(redmine_app, granted) == {
+        "cook0000": ("changed",
+                     "Redmine account created; member of wg-kitchen, wg-tech; Manager of wg-kitchen"),
+        "cook0001": ("changed", "Redmine account created; member of wg-kitchen, wg-tech")}
+    assert members(redmine, "wg-kitchen") == {"Volunteer 0": ["Developer", "Manager"],
+                                              "Volunteer 1": ["Developer"]}
+    assert members(redmine, "wg-tech") == {"Volunteer 0": ["Developer"], "Volunteer 1": ["Developer"]}
+    assert edit_project(redmine, "cook0000", "wg-kitchen") == 204
+    assert edit_project(redmine, "cook0000", "wg-tech") == 403
+
+    again = queue(redmine_app, GRANT, {"cook0000": ["kitchen", "tech"]})
+    worker.run_once()
+    assert outcomes(redmine_app, again) == {
+        "cook0000": ("ok", "already a member of wg-kitchen, wg-tech; Manager of wg-kitchen")}
+    assert role_task_changed(redmine_app) is False
+
+    directory.groups.remove_owner("wg-kitchen", "cook0000")
+    stopped = queue(redmine_app, GRANT, {"cook0000": ["kitchen"]})
+    worker.run_once()
+    assert outcomes(redmine_app, stopped) == {"cook0000": ("changed", "no longer Manager of wg-kitchen")}
+    assert members(redmine, "wg-kitchen")["Volunteer 0"] == ["Developer"]
+    assert edit_project(redmine, "cook0000", "wg-kitchen") == 403
+
+    directory.groups.add_owner("wg-kitchen", "cook0000")
+    directory.people.set_status("cook0000", Status.SUSPENDED)
+    revoked = queue(redmine_app, REVOKE, {"cook0000": ["kitchen", "tech"]})
+    worker.run_once()
+    assert outcomes(redmine_app, revoked) == {
+        "cook0000": ("changed", "left wg-kitchen, wg-tech; Redmine account locked")}
+    assert members(redmine, "wg-kitchen") == {"Volunteer 1": ["Developer"]}
+
+
+def test_roles_given_by_hand_stay_and_a_member_left_with_manager_alone_keeps_the_member_role(
+        redmine_app, redmine, directory):
+    targets = add_volunteers(directory, 2, groups=("kitchen",), prefix="hand")
+    worker = make_worker(redmine_app, directory)
+    queue(redmine_app, GRANT, targets)
+    worker.run_once()
+    roles = {role["name"]: role["id"] for role in redmine.request("GET", "/roles.json")[1]["roles"]}
+    ids = {membership["user"]["name"]: membership["id"] for membership in
+           redmine.request("GET", "/projects/wg-kitchen/memberships.json")[1]["memberships"]}
+    # By hand in Redmine: Reporter added to one; the other made Manager alone.
+    assert redmine.request("PUT", f"/memberships/{ids['Volunteer 0']}.json", {"membership": {
+        "role_ids": [roles["Developer"], roles["Reporter"]]}})[0] == 204
+    assert redmine.request("PUT", f"/memberships/{ids['Volunteer 1']}.json", {"membership": {
+        "role_ids": [roles["Manager"]]}})[0] == 204
+
+    directory.groups.add_owner("wg-kitchen", "hand0000")
+    job_id = queue(redmine_app, GRANT, targets)
+    worker.run_once()
+    assert outcomes(redmine_app, job_id) == {"hand0000": ("changed", "Manager of wg-kitchen"),
+                                             "hand0001": ("changed", "no longer Manager of wg-kitchen")}
+    assert members(redmine, "wg-kitchen") == {"Volunteer 0": ["Developer", "Reporter", "Manager"],
+                                              "Volunteer 1": ["Developer"]}

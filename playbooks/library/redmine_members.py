@@ -9,10 +9,14 @@ short_description: Grant or revoke a batch of volunteers' Redmine project member
 description:
   - Makes sure each working group of the batch has its Redmine project (created with the
     group's name when missing).
-  - To grant, the volunteer's Redmine account (login = uid, authenticated by the LDAP source
+  - >-
+    To grant, the volunteer's Redmine account (login = uid, authenticated by the LDAP source
     I(auth_source_id), no password of its own) is created if missing and unlocked if
     locked; then the account becomes a member of each group's project with I(role). An
-    existing membership keeps the roles it has.
+    existing membership keeps the roles it has, but for one: the module owns
+    I(coordinator_role) in the working groups' projects. A volunteer whose group entry
+    says C(coordinator=true) (an owner of the group's LDAP group) has it; anyone else
+    granted the group loses it (a membership left with no role gets I(role)).
   - To revoke, the volunteer's memberships in the batch's groups' projects are removed, and
     the account is locked once it is a member of no project at all.
   - Talks to Redmine's REST API as an administrator, over I(connections) keep-alive
@@ -34,9 +38,13 @@ options:
   api_key: {description: an administrator's API key, type: str, required: true, no_log: true}
   auth_source_id: {description: the id of Redmine's LDAP authentication source, type: int, required: true}
   role:
-    description: the name of the Redmine role members get, for example Developer
+    description: the name of the Redmine role members get
     type: str
-    required: true
+    default: Developer
+  coordinator_role:
+    description: the name of the Redmine role a working group's coordinators get in its project
+    type: str
+    default: Manager
   project_public: {description: whether new projects are public, type: bool, default: false}
   validate_certs: {description: check Redmine's TLS certificate, type: bool, default: true}
   timeout: {description: seconds to wait for one answer, type: int, default: 30}
@@ -50,6 +58,7 @@ EXAMPLES = r"""
     api_key: "{{ vault_redmine_api_key }}"
     auth_source_id: 1
     role: Developer
+    coordinator_role: Manager
     batch_file: "{{ provisioner_batch_file }}"
 """
 
@@ -58,7 +67,8 @@ service: {description: always C(redmine), returned: always, type: str}
 volunteers:
   description: >-
     by uid, C({status, message}): C(changed) when an account or membership was made,
-    unlocked, removed or locked now, C(ok) when already so, C(failed) with the reason
+    unlocked, removed or locked now, or a coordinator's role given or taken, C(ok) when
+    already so, C(failed) with the reason
   returned: always
   type: dict
 """
@@ -85,6 +95,9 @@ UNAVAILABLE = (502, 503, 504)
 # database's write lock: with several requests in flight, a 500 is tried again, a little
 # later each time. Safe: a request that was done answers "already taken" (422) instead.
 BUSY_RETRY_SECONDS = (0.2, 0.5, 1.0)
+# What _converge_roles did with the coordinators' role.
+GIVEN = "given"
+TAKEN = "taken"
 
 
 class RedmineUnavailable(Exception):
@@ -253,6 +266,8 @@ class RedmineAccess:
         self.project_public = project_public
         self.projects: dict[str, Project] = {}
         self.role_id: int | None = None
+        self.coordinator_role_id: int | None = None
+        self.coordinator_role = ""
         self.changed = False
 
     def answers(self) -> bool:
@@ -268,16 +283,19 @@ class RedmineAccess:
             raise RedmineUnavailable(f"Redmine at {self.client.url} did not take the API key as an "
                                      f"administrator's (HTTP {answer.status})")
 
-    def resolve_role(self, name: str) -> None:
+    def resolve_roles(self, member: str, coordinator: str) -> None:
+        """The ids of the members' and the coordinators' roles, by their names."""
         answer = self.client.request("GET", "/roles.json")
         if answer.status != 200:
             raise RedmineUnavailable(f"Redmine at {self.client.url} did not list its roles: "
                                      f"{answer.errors()}")
         roles = {role["name"]: role["id"] for role in answer.data.get("roles", [])}
-        if name not in roles:
-            raise RedmineUnavailable(f"Redmine at {self.client.url} has no role named {name!r} "
-                                     f"(it has {', '.join(sorted(roles)) or 'none'})")
-        self.role_id = roles[name]
+        for name in (member, coordinator):
+            if name not in roles:
+                raise RedmineUnavailable(f"Redmine at {self.client.url} has no role named {name!r} "
+                                         f"(it has {', '.join(sorted(roles)) or 'none'})")
+        self.role_id, self.coordinator_role_id = roles[member], roles[coordinator]
+        self.coordinator_role = coordinator
 
     def ensure_projects(self, groups: dict[str, str]) -> None:
         """groups: project identifier -> the working group's name."""
@@ -332,25 +350,47 @@ class RedmineAccess:
 
     def grant(self, volunteer: dict) -> dict:
         outcome = Outcome()
-        identifiers = [group["redmine_project"] for group in volunteer.get("groups") or []]
+        groups = volunteer.get("groups") or []
+        identifiers = [group["redmine_project"] for group in groups]
+        coordinated = [group["redmine_project"] for group in groups if _coordinates(group)]
         try:
             user = self._account(volunteer, outcome)
             if user.get("status", ACTIVE) != ACTIVE:
                 self.set_status(user["id"], ACTIVE)
                 outcome.done.append("Redmine account unlocked")
-            member_of = _project_ids(user)
-            added = []
-            for identifier in identifiers:
+            memberships = _memberships_by_project(user)
+            added, given, taken = [], [], []
+            for group in groups:
+                identifier = group["redmine_project"]
                 project = self.projects[identifier]
                 if project.problem:
                     outcome.problems.append(project.problem)
-                elif project.id not in member_of and self._add_member(project, user["id"], outcome):
-                    added.append(identifier)
+                    continue
+                coordinator = _coordinates(group)
+                membership = memberships.get(project.id)
+                if membership is None:
+                    membership, made = self._add_member(project, user["id"], coordinator, outcome)
+                    if made:
+                        added.append(identifier)
+                        if coordinator:
+                            given.append(identifier)
+                if membership is None:
+                    continue
+                change = self._converge_roles(project, membership, coordinator, outcome)
+                if change == GIVEN and identifier not in given:
+                    given.append(identifier)
+                elif change == TAKEN:
+                    taken.append(identifier)
             if added:
                 outcome.done.append(f"member of {', '.join(added)}")
+            if given:
+                outcome.done.append(f"{self.coordinator_role} of {', '.join(given)}")
+            if taken:
+                outcome.done.append(f"no longer {self.coordinator_role} of {', '.join(taken)}")
         except VolunteerProblem as problem:
             outcome.problems.append(str(problem))
-        outcome.unchanged = f"already a member of {', '.join(identifiers) or 'no project'}"
+        outcome.unchanged = f"already a member of {', '.join(identifiers) or 'no project'}" + (
+            f"; {self.coordinator_role} of {', '.join(coordinated)}" if coordinated else "")
         return outcome.report()
 
     def _account(self, volunteer: dict, outcome: Outcome) -> dict:
@@ -377,21 +417,50 @@ class RedmineAccess:
                 return self.user_with_memberships(found["id"])
         raise VolunteerProblem(f"Redmine did not create an account for {uid}: {answer.errors()}")
 
-    def _add_member(self, project: Project, user_id: int, outcome: Outcome) -> bool:
-        """True if the membership was added now."""
+    def _add_member(self, project: Project, user_id: int, coordinator: bool,
+                    outcome: Outcome) -> tuple[dict | None, bool]:
+        """The membership as Redmine holds it (None when it refused it), and whether it
+        was added now."""
+        roles = [self.role_id] + ([self.coordinator_role_id] if coordinator else [])
         answer = self.client.request(
             "POST", f"/projects/{project.id}/memberships.json",
-            {"membership": {"user_id": user_id, "role_ids": [self.role_id]}})
+            {"membership": {"user_id": user_id, "role_ids": list(dict.fromkeys(roles))}})
         if answer.status == 201:
             self.changed = True
-            return True
+            return answer.data.get("membership") or {"roles": [{"id": role} for role in roles]}, True
         # 422 "User has already been taken" (in any language): done, if it is there.
-        if answer.status != 422 or project.id not in _project_ids(self.user_with_memberships(user_id)):
+        found = None
+        if answer.status == 422:
+            found = _memberships_by_project(self.user_with_memberships(user_id)).get(project.id)
+        if found is None:
             outcome.problems.append(f"Redmine did not add the membership of {project.identifier}: "
                                     f"{answer.errors()}")
-            return False
+            return None, False
         self.changed = self.changed or answer.taken_by_us()
-        return answer.taken_by_us()
+        return found, answer.taken_by_us()
+
+    def _converge_roles(self, project: Project, membership: dict, coordinator: bool,
+                        outcome: Outcome) -> str | None:
+        """Give or take the coordinators' role in this membership: GIVEN, TAKEN or None.
+
+        Roles the membership inherits (from a group or a parent project) are not its
+        own and stay out of the PUT, which replaces the membership's own roles.
+        """
+        own = [role["id"] for role in membership.get("roles", []) if not role.get("inherited")]
+        if coordinator:
+            wanted = own if self.coordinator_role_id in own else [*own, self.coordinator_role_id]
+        else:
+            wanted = [role for role in own if role != self.coordinator_role_id] or [self.role_id]
+        if wanted == own:
+            return None
+        answer = self.client.request("PUT", f"/memberships/{membership['id']}.json",
+                                     {"membership": {"role_ids": wanted}})
+        if answer.status not in (200, 204):
+            outcome.problems.append(f"Redmine did not {'give' if coordinator else 'take'} the role "
+                                    f"{self.coordinator_role} in {project.identifier}: {answer.errors()}")
+            return None
+        self.changed = True
+        return GIVEN if coordinator else TAKEN
 
     def revoke(self, volunteer: dict) -> dict:
         outcome = Outcome()
@@ -434,9 +503,14 @@ class RedmineAccess:
         return outcome.report()
 
 
-def _project_ids(user: dict) -> set[int]:
-    return {membership["project"]["id"] for membership in user.get("memberships", [])
+def _memberships_by_project(user: dict) -> dict[int, dict]:
+    return {membership["project"]["id"]: membership for membership in user.get("memberships", [])
             if "project" in membership}
+
+
+def _coordinates(group: dict) -> bool:
+    """Whether the batch says the volunteer coordinates this group (owns its LDAP group)."""
+    return group.get("coordinator") is True
 
 
 def act_on_batch(access: RedmineAccess, volunteers: list[dict], connections: int,
@@ -484,7 +558,8 @@ def main() -> None:
         "url": {"type": "str", "required": True},
         "api_key": {"type": "str", "required": True, "no_log": True},
         "auth_source_id": {"type": "int", "required": True},
-        "role": {"type": "str", "required": True},
+        "role": {"type": "str", "default": "Developer"},
+        "coordinator_role": {"type": "str", "default": "Manager"},
         "project_public": {"type": "bool", "default": False},
         "validate_certs": {"type": "bool", "default": True},
         "timeout": {"type": "int", "default": 30},
@@ -504,7 +579,7 @@ def main() -> None:
         access = RedmineAccess(client, params["auth_source_id"], params["project_public"])
         try:
             access.check_administrator()
-            access.resolve_role(params["role"])
+            access.resolve_roles(params["role"], params["coordinator_role"])
             access.ensure_projects(batch_projects(volunteers))
             act_on_batch(access, volunteers, params["connections"], results)
         finally:
