@@ -1,24 +1,30 @@
 """The wiki role against a real DokuWiki that reads the suite's slapd, run by the real worker.
 
 Access is checked as the volunteer meets it: saving a page over XML-RPC, logged in
-with their LDAP password (HTTP basic auth), in their group's namespace and in another's.
+with their LDAP password (HTTP basic auth), in their group's namespace and in another's;
+for a coordinator, deleting a file in their group's namespace.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import xmlrpc.client
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from provisioner.jobs import GRANT
+from provisioner.directory import Status
+from provisioner.jobs import GRANT, REVOKE
 from provisioner.private_services.dokuwiki import PrivateDokuWiki
 from provisioner.resources import get_portal, get_store
 from provisioner.store import jobs
 from provisioner.workflow import suspend
 
 from job_helpers import Clock, add_volunteers, job, make_worker, queue, runs
+from library_modules import library_module
 from service_fixtures import WIKI_ADMIN, WIKI_ADMIN_PASSWORD, offer
 from service_views import as_person, save_page
 
@@ -177,3 +183,135 @@ def test_the_bind_password_stays_in_the_wikis_private_conf_file(wiki, slapd_serv
     holding = [path.name for path in wiki.folder.rglob("*")
                if path.is_file() and (secret in path.read_bytes() or encoded in path.read_bytes())]
     assert holding == ["local.php"]
+
+# Coordinators (the owners of a group's LDAP group, as the batch says) administer its namespace.
+
+# A 1x1 PNG: DokuWiki takes uploads of the types its mime.conf lists.
+PNG = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGNgYGD4DwABBAEAX+XDSwAAAABJ"
+                       "RU5ErkJggg==")
+
+
+def acl_lines(wiki: PrivateDokuWiki, scope: str) -> set[str]:
+    return {line for line in wiki.acl_path.read_text().split("\n") if line.startswith(f"{scope}\t")}
+
+
+def delete_file(wiki: PrivateDokuWiki, uid: str, media: str):
+    """Upload a file as the wiki's superuser, then delete it as this person (which takes
+    DokuWiki's delete permission, 16): 0 when deleted, else the HTTP status of the refusal."""
+    with as_person(wiki, WIKI_ADMIN, WIKI_ADMIN_PASSWORD) as admin:
+        admin.wiki.putAttachment(media, xmlrpc.client.Binary(PNG), {"ow": True})
+    with as_person(wiki, uid, PASSWORD) as person:
+        try:
+            return person.wiki.deleteAttachment(media)
+        except xmlrpc.client.ProtocolError as refusal:
+            return refusal.errcode
+
+
+MEMBERS_LINES = {"wg:kitchen:*\t@wg%2dkitchen\t8", "wg:kitchen:*\t@user\t1"}
+
+
+def test_a_coordinator_gets_a_line_of_their_own_on_the_namespace_until_no_longer_one(wiki_app, directory,
+                                                                                     wiki):
+    team = add_volunteers(directory, 2, groups=("kitchen",), prefix="co-ok")   # a hyphen: %2d in the ACL
+    for uid in team:
+        directory.people.set_password(uid, PASSWORD)
+    directory.groups.add_owner("wg-kitchen", "co-ok0000")
+    worker = make_worker(wiki_app, directory)
+    granted = queue(wiki_app, GRANT, team)
+    worker.run_once()
+    assert wiki_outcomes(wiki_app, granted) == {
+        "co-ok0000": ("changed", "coordinator's line on wg:kitchen:* written; administers wg:kitchen as "
+                                 "coordinator"),
+        "co-ok0001": ("ok", "can edit wg:kitchen")}
+    assert acl_lines(wiki, "wg:kitchen:*") == MEMBERS_LINES | {"wg:kitchen:*\tco%2dok0000\t16"}
+    assert delete_file(wiki, "co-ok0000", "wg:kitchen:logo.png") == 0
+    assert delete_file(wiki, "co-ok0001", "wg:kitchen:logo.png") == 403
+
+    again = queue(wiki_app, GRANT, {"co-ok0000": ["kitchen"]})
+    worker.run_once()
+    assert wiki_outcomes(wiki_app, again) == {"co-ok0000": ("ok", "administers wg:kitchen as coordinator")}
+    [result] = wiki_task_results(wiki_app)
+    assert result["changed"] is False, result["changes"]
+
+    directory.groups.remove_owner("wg-kitchen", "co-ok0000")
+    stopped = queue(wiki_app, GRANT, {"co-ok0000": ["kitchen"]})
+    worker.run_once()
+    assert wiki_outcomes(wiki_app, stopped) == {
+        "co-ok0000": ("changed", "coordinator's line on wg:kitchen:* removed; can edit wg:kitchen")}
+    assert acl_lines(wiki, "wg:kitchen:*") == MEMBERS_LINES
+    assert delete_file(wiki, "co-ok0000", "wg:kitchen:logo.png") == 403
+
+    # A revoke takes the line even from an owner (suspension keeps the owner value).
+    directory.groups.add_owner("wg-kitchen", "co-ok0000")
+    queue(wiki_app, GRANT, {"co-ok0000": ["kitchen"]})
+    worker.run_once()
+    assert "wg:kitchen:*\tco%2dok0000\t16" in acl_lines(wiki, "wg:kitchen:*")
+    directory.people.set_status("co-ok0000", Status.SUSPENDED)
+    revoked = queue(wiki_app, REVOKE, {"co-ok0000": ["kitchen"]})
+    worker.run_once()
+    status, message = wiki_outcomes(wiki_app, revoked)["co-ok0000"]
+    assert status == "changed" and message.startswith("coordinator's line on wg:kitchen:* removed; access "
+                                                      "follows LDAP")
+    assert acl_lines(wiki, "wg:kitchen:*") == MEMBERS_LINES
+
+
+# No uid gets an ACL line beyond its own. DokuWiki's ACL plugin encodes the name it is
+# given (auth_nameencode); but it never encodes its wildcards, and takes a name starting
+# with @ as a group's. Checked for any text, not only what registration lets through.
+
+def auth_nameencode(name: str) -> str:
+    """DokuWiki's auth_nameencode(name, skip_group=true) for a name that is not a group:
+    every ASCII byte but letters and digits as %<hex> (no leading zero), the rest as is."""
+    return "".join(f"%{ord(character):x}" if ord(character) < 0x80 and not character.isalnum()
+                   else character for character in name)
+
+
+KITCHEN = {"slug": "kitchen", "name": "Kitchen", "group": "wg-kitchen", "wiki_namespace": "wg:kitchen"}
+TRICKY_UIDS = ["@wg-kitchen", "@user", "@ALL", "%USER%", "%GROUP%", "", "*", "wg:kitchen:*",
+               "cora\nwg:* @ALL 16", "cora\t16", "cora 16", "cora#note", "co%2dra", "%25", "x\x85y",
+               "Ünïcode", "cora\u2028wg:* @ALL 16", "\uffff"]
+
+
+@pytest.fixture
+def coordinator_lines(wiki):
+    module = library_module("dokuwiki_namespaces")
+    params = {"member_permission": 8, "reader_group": "user", "reader_permission": 1, "start_page": None}
+    session = module.Wiki(wiki.url, WIKI_ADMIN, WIKI_ADMIN_PASSWORD, timeout=10, validate_certs=False)
+    namespaces = module.Namespaces(session, params, check_mode=False)
+    namespaces.ensure([KITCHEN])
+    assert not namespaces.errors
+    yield module, module.CoordinatorLines(namespaces, 16)
+    session.close()
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(uid=st.one_of(st.sampled_from(TRICKY_UIDS), st.text(max_size=12)))
+def test_no_uid_gets_an_acl_line_but_its_own_and_removing_it_leaves_every_other(coordinator_lines, wiki,
+                                                                                uid):
+    module, lines = coordinator_lines
+    before = wiki.acl_path.read_text()
+    try:
+        def converge(action: str, coordinator: bool) -> list[str]:
+            try:
+                _, problems = lines.converge({"uid": uid, "action": action,
+                                              "groups": [{**KITCHEN, "coordinator": coordinator}]})
+            except module.WikiRefused as refusal:
+                problems = [str(refusal)]
+            return problems
+
+        problems = converge("grant", True)
+        written = set(wiki.acl_path.read_text().split("\n")) - set(before.split("\n"))
+        assert set(before.split("\n")) <= set(wiki.acl_path.read_text().split("\n"))
+        if problems:
+            assert written == set(), problems
+        else:
+            assert written == {f"wg:kitchen:*\t{auth_nameencode(uid)}\t16"}
+            [line] = written
+            subject = line.split("\t")[1]
+            assert not subject.startswith("@") and subject not in module.ACL_WILDCARDS
+        for action, coordinator in (("grant", False), ("revoke", True)):
+            converge(action, coordinator)
+            assert wiki.acl_path.read_text() == before
+    finally:
+        wiki.acl_path.write_text(before)
+        lines.namespaces.read_acls()

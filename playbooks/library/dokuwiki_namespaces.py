@@ -7,9 +7,21 @@ DOCUMENTATION = r"""
 module: dokuwiki_namespaces
 short_description: Give working groups their DokuWiki namespaces; report each volunteer's wiki access
 description:
-  - DokuWiki reads people and groups from LDAP (its authldap plugin), so a volunteer's access
-    follows their LDAP groups and their account's lock at once; nothing per volunteer is
-    written in the wiki.
+  - >-
+    DokuWiki reads people and groups from LDAP (its authldap plugin), so a volunteer's access
+    follows their LDAP groups and their account's lock at once. The one thing written per
+    volunteer is a coordinator's: a volunteer whose group entry says C(coordinator=true)
+    (an owner of the group's LDAP group) gets an ACL line of their own on
+    C(<namespace>:*) with I(coordinator_permission) (16, delete: they may edit, create,
+    upload and delete there). The module owns such per-person lines on working groups'
+    namespaces, for the batch's volunteers: a grant without C(coordinator=true) and every
+    revoke remove the person's line there.
+  - >-
+    A person's line is written through DokuWiki's ACL plugin, which encodes the name as
+    DokuWiki does (auth_nameencode), so no name can end the line or start another; a uid
+    DokuWiki would read as something other than one person (a group's C(@) name, its
+    C(%USER%) or C(%GROUP%) placeholders, control characters) gets no line and fails that
+    volunteer.
   - >-
     Makes sure the namespace holding the batch's working-group namespaces (C(wg:*) for
     C(wg:<slug>)) is read-only to logged-in people, so a group whose namespace no batch has
@@ -19,7 +31,8 @@ description:
     may edit C(<namespace>:*), other logged-in people may read it) and the namespace's start
     page exists, written only when missing. Idempotent.
   - For each volunteer to grant, asks the wiki (C(wiki.aclCheck)) whether it lets them edit
-    each of their working groups' namespaces.
+    each of their working groups' namespaces (for a coordinator, with
+    I(coordinator_permission)).
   - Talks XML-RPC over one session, as a wiki superuser, with HTTP basic auth on the first call,
     DokuWiki's session cookies after, so the wiki checks the password against LDAP once.
   - Reads the batch from I(batch_file) itself, so that what volunteers typed is never
@@ -42,6 +55,10 @@ options:
     description: the DokuWiki permission of a working group's members on its namespace
     type: int
     default: 8
+  coordinator_permission:
+    description: the DokuWiki permission of a working group's coordinators on its namespace
+    type: int
+    default: 16
   reader_group: {description: the DokuWiki group of every logged-in person, type: str, default: user}
   reader_permission:
     description: the permission of other logged-in people on a working group's namespace
@@ -68,15 +85,21 @@ service: {description: always C(wiki), returned: always, type: str}
 volunteers:
   description: >-
     by uid, C({status, message}): C(ok) when the wiki gives the access the action wants,
-    C(failed) with the reason
+    C(changed) when a coordinator's ACL line was written or removed for it now, C(failed)
+    with the reason
   returned: always
   type: dict
-changes: {description: the ACL lines and start pages written, returned: success, type: list, elements: str}
+changes:
+  description: the ACL lines and start pages written, and the coordinators' lines removed
+  returned: success
+  type: list
+  elements: str
 """
 
 import base64
 import http.client
 import ssl
+import unicodedata
 import xmlrpc.client
 from xml.parsers.expat import ExpatError
 
@@ -85,6 +108,9 @@ from ansible.module_utils.volunteer_batch import BatchFileError, outcome_of, rea
 
 XMLRPC_PATH = "/lib/exe/xmlrpc.php"
 AUTH_EDIT = 2  # DokuWiki's permission to edit a page
+# DokuWiki's wildcards in an ACL line's name, which it never encodes (auth_nameencode):
+# %USER% stands for whoever is logged in, %GROUP% for each of their groups.
+ACL_WILDCARDS = ("%USER%", "%GROUP%")
 DEFAULT_START_PAGE = (
     "====== {name} ======\n\n"
     "The {name} working group's space. Members of the LDAP group {group} can edit every page "
@@ -98,6 +124,10 @@ class WikiUnavailable(Exception):
 
 class WikiRefused(Exception):
     """One call was refused or failed; the wiki itself answers."""
+
+
+class NotOnePerson(Exception):
+    """A uid that an ACL line would not name as one person."""
 
 
 class _SessionTransport:
@@ -207,6 +237,7 @@ class Namespaces:
         self.check_mode = check_mode
         self.changed: list[str] = []
         self.errors: dict[str, str] = {}
+        self.acls: dict = {}     # scope -> {name: level}, as plugin.acl.listAcls last gave them
 
     def wanted_lines(self, group: dict) -> dict[str, int]:
         return {f"@{group['group']}": self.params["member_permission"],
@@ -219,7 +250,7 @@ class Namespaces:
             raise WikiUnavailable(
                 f"{self.wiki.user} may not manage ACLs on DokuWiki at {self.wiki.url}: it must be a "
                 f"superuser and allowed XML-RPC by $conf['remoteuser'] ({error})") from None
-        acls = acls or {}   # PHP sends an empty ACL as an empty array
+        acls = self.acls = acls or {}   # PHP sends an empty ACL as an empty array
         # The whole working-group area is read-only to everyone logged in, so a group
         # whose namespace no batch has set up yet is not open to all for editing.
         written_acl = False
@@ -273,8 +304,12 @@ class Namespaces:
             return False   # "the requested page does not exist" comes back as an empty struct
         return bool(info.get("name"))
 
+    def read_acls(self) -> dict:
+        self.acls = self.wiki.call("plugin.acl.listAcls", expect=(dict, list)) or {}
+        return self.acls
+
     def _read_back_acls(self, groups: list[dict]) -> None:
-        acls = self.wiki.call("plugin.acl.listAcls", expect=(dict, list)) or {}
+        acls = self.read_acls()
         for area in areas(groups):
             current = acls.get(f"{area}:*") or {}
             if any(str(current.get(who)) != str(level) for who, level in self.area_lines().items()):
@@ -290,17 +325,93 @@ class Namespaces:
                                               f"show {', '.join(missing)}")
 
 
+def acl_person(uid: str) -> str:
+    """The uid as DokuWiki's ACL plugin takes a person's name, which it encodes itself
+    (auth_nameencode: every ASCII character but letters and digits becomes %xx), so the
+    name stays one field of one line. Refused: what DokuWiki would read as another
+    subject (a group's @name, its wildcards, which it never encodes) and control
+    characters, which it writes as escapes its own reader does not decode."""
+    if not uid:
+        raise NotOnePerson("an empty uid names nobody in the wiki's ACL")
+    if uid.startswith("@"):
+        raise NotOnePerson(f"{uid!r} would name a wiki group in the ACL, not a person")
+    if uid in ACL_WILDCARDS:
+        raise NotOnePerson(f"{uid!r} is a placeholder in the wiki's ACL, not a person")
+    if any(unicodedata.category(character) == "Cc" for character in uid):
+        raise NotOnePerson(f"{uid!r} holds control characters, which the wiki's ACL cannot name")
+    return uid
+
+
+class CoordinatorLines:
+    """A working group's coordinators administer its namespace: an ACL line of their own on
+    <namespace>:*. Written or removed for one volunteer at a time, so that one volunteer's
+    refusal fails only them."""
+
+    def __init__(self, namespaces: Namespaces, permission: int):
+        self.namespaces = namespaces
+        self.wiki = namespaces.wiki
+        self.permission = permission
+
+    def converge(self, volunteer: dict) -> tuple[list[str], list[str]]:
+        """Give a coordinator being granted their lines, take them from anyone else:
+        (what changed, problems)."""
+        granted = volunteer["action"] == "grant"
+        wanted = {f"{group['wiki_namespace']}:*": self.permission if granted and _coordinates(group) else None
+                  for group in volunteer.get("groups") or []
+                  if group["slug"] not in self.namespaces.errors}
+        if not wanted:
+            return [], []
+        try:
+            name = acl_person(volunteer["uid"])
+        except NotOnePerson as refusal:
+            if any(level is not None for level in wanted.values()):
+                return [], [f"no coordinator's ACL line: {refusal}"]
+            return [], []    # no line can be theirs, so none to remove
+        done = []
+        for scope, level in wanted.items():
+            current = (self.namespaces.acls.get(scope) or {}).get(name)
+            if str(current) == str(level):     # PHP may send a level as a string; None: no line
+                continue
+            if level is None:
+                if not self.namespaces.check_mode:
+                    self.wiki.call("plugin.acl.delAcl", scope, name, expect=bool)
+                done.append(f"coordinator's line on {scope} removed")
+                self.namespaces.changed.append(f"ACL {scope} {name} removed")
+            else:
+                if not self.namespaces.check_mode:
+                    self.wiki.call("plugin.acl.addAcl", scope, name, level, expect=bool)
+                done.append(f"coordinator's line on {scope} written")
+                self.namespaces.changed.append(f"ACL {scope} {name} {level}")
+        if done and not self.namespaces.check_mode:
+            acls = self.namespaces.read_acls()
+            shown = {scope: (acls.get(scope) or {}).get(name) for scope in wanted}
+            wrong = [scope for scope, level in wanted.items() if str(shown[scope]) != str(level)]
+            if wrong:
+                return done, [f"DokuWiki accepted the coordinator's lines but does not show them as "
+                              f"wanted on {', '.join(wrong)}"]
+        return done, []
+
+
+def _coordinates(group: dict) -> bool:
+    """Whether the batch says the volunteer coordinates this group (owns its LDAP group)."""
+    return group.get("coordinator") is True
+
+
 def areas(groups: list[dict]) -> list[str]:
     """The namespaces that hold the groups' namespaces: wg for wg:<slug>."""
     return sorted({group["wiki_namespace"].rpartition(":")[0] for group in groups} - {""})
 
 
-def grant_outcome(wiki: Wiki, volunteer: dict, errors: dict[str, str]) -> dict:
+def grant_outcome(wiki: Wiki, volunteer: dict, errors: dict[str, str], lines: CoordinatorLines) -> dict:
     uid = volunteer["uid"]
     groups = volunteer.get("groups") or []
     if not groups:
         return {"status": "ok", "message": "no working group to give wiki access for"}
-    problems, editable = [], []
+    try:
+        done, problems = lines.converge(volunteer)
+    except WikiRefused as error:
+        done, problems = [], [f"the coordinator's ACL lines were not written: {error}"]
+    editable, administered = [], []
     for group in groups:
         namespace = group["wiki_namespace"]
         if group["slug"] in errors:
@@ -311,26 +422,39 @@ def grant_outcome(wiki: Wiki, volunteer: dict, errors: dict[str, str]) -> dict:
         except WikiRefused as error:
             problems.append(f"cannot check {namespace}: {error}")
             continue
-        if level >= AUTH_EDIT:
+        if _coordinates(group):
+            if level >= lines.permission:
+                administered.append(namespace)
+            else:
+                problems.append(f"cannot administer {namespace} as its coordinator: the wiki gives "
+                                f"permission {level}, not {lines.permission}")
+        elif level >= AUTH_EDIT:
             editable.append(namespace)
         else:
             problems.append(f"cannot edit {namespace}: the wiki gives permission {level}, so it does "
                             f"not see {uid} in the LDAP group {group['group']}")
     if problems:
-        return {"status": "failed", "message": "; ".join(problems)}
-    return {"status": "ok", "message": f"can edit {', '.join(editable)}"}
+        return {"status": "failed", "message": "; ".join(problems + done)}
+    access = ([f"can edit {', '.join(editable)}"] if editable else []) + (
+        [f"administers {', '.join(administered)} as coordinator"] if administered else [])
+    return {"status": "changed" if done else "ok", "message": "; ".join(done + access)}
 
 
-def revoke_outcome(volunteer: dict, errors: dict[str, str]) -> dict:
+def revoke_outcome(volunteer: dict, errors: dict[str, str], lines: CoordinatorLines) -> dict:
     groups = volunteer.get("groups") or []
     broken = [f"the namespace {group['wiki_namespace']} could not be set up: {errors[group['slug']]}"
               for group in groups if group["slug"] in errors]
-    if broken:
-        return {"status": "failed", "message": "; ".join(broken)}
+    try:
+        done, problems = lines.converge(volunteer)
+    except WikiRefused as error:
+        done, problems = [], [f"the coordinator's ACL lines were not removed: {error}"]
+    if broken or problems:
+        return {"status": "failed", "message": "; ".join(broken + problems + done)}
     left = ", ".join(group["group"] for group in groups) or "a working group"
     namespaces = ", ".join(group["wiki_namespace"] for group in groups) or "its namespace"
-    return {"status": "ok", "message": f"access follows LDAP: a locked account cannot log in, and "
-                                       f"leaving {left} ends editing {namespaces}"}
+    return {"status": "changed" if done else "ok",
+            "message": "; ".join([*done, f"access follows LDAP: a locked account cannot log in, and "
+                                         f"leaving {left} ends editing {namespaces}"])}
 
 
 def provision(params: dict, volunteers: list[dict], check_mode: bool) -> tuple[list[str], dict]:
@@ -342,11 +466,12 @@ def provision(params: dict, volunteers: list[dict], check_mode: bool) -> tuple[l
     try:
         namespaces = Namespaces(wiki, params, check_mode)
         namespaces.ensure(groups)
+        lines = CoordinatorLines(namespaces, params["coordinator_permission"])
 
         def outcome(volunteer: dict) -> dict:
             if volunteer["action"] == "grant":
-                return grant_outcome(wiki, volunteer, namespaces.errors)
-            return revoke_outcome(volunteer, namespaces.errors)
+                return grant_outcome(wiki, volunteer, namespaces.errors, lines)
+            return revoke_outcome(volunteer, namespaces.errors, lines)
 
         results = {volunteer["uid"]: outcome_of(volunteer, outcome, service_errors=(WikiUnavailable,),
                                                 service_answers=wiki.answers)
@@ -363,6 +488,7 @@ def main() -> None:
         "admin_password": {"type": "str", "required": True, "no_log": True},
         "batch_file": {"type": "path", "required": True},
         "member_permission": {"type": "int", "default": 8},
+        "coordinator_permission": {"type": "int", "default": 16},
         "reader_group": {"type": "str", "default": "user"},
         "reader_permission": {"type": "int", "default": 1},
         "start_page": {"type": "str"},
