@@ -7,6 +7,9 @@ on a shared machine needs: every port free on loopback, mail to the test's sink.
 
 from __future__ import annotations
 
+import base64
+import http.client
+import json
 import os
 import secrets
 import shutil
@@ -104,6 +107,24 @@ class SiteDeployment:
         hostname = self.settings[hostname_variable]
         certificate = self.host.root / "etc" / "nginx" / "occupy-tls" / f"{hostname}.crt"
         return Site(hostname, self.port("nginx_https_port"), [certificate])
+
+    def mailman(self, method: str, path: str, fields: dict | None = None) -> tuple[int, dict]:
+        """Mailman's REST API on the host (/3.1<path>), as its administrator (the worker's account):
+        the status, and the answer's JSON when it has some."""
+        token = base64.b64encode(f"restadmin:{self.secrets['vault_mailman_rest_password']}".encode()).decode()
+        headers = {"Authorization": f"Basic {token}"}
+        body = None
+        if fields is not None:
+            body, headers["Content-Type"] = json.dumps(fields), "application/json"
+        port = self.port("mailman_server_rest_port")
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        try:
+            connection.request(method, f"/3.1{path}", body, headers)
+            answer = connection.getresponse()
+            text = answer.read()
+        finally:
+            connection.close()
+        return answer.status, json.loads(text) if text and answer.status < 300 else {}
 
     def provisioner(self, *argv: str, input: str | None = None) -> subprocess.CompletedProcess:
         """The `provisioner` command on the host, as docs/deploy.md runs it."""

@@ -139,18 +139,15 @@ def test_the_volunteer_is_on_the_working_groups_lists(booted_site, approved_volu
 
 
 def _mailman(booted_site, path: str) -> tuple[int, dict]:
-    """Mailman's REST API on the host, as its administrator (the worker's account)."""
-    password = booted_site.secrets["vault_mailman_rest_password"]
-    token = base64.b64encode(f"restadmin:{password}".encode()).decode()
-    port = booted_site.port("mailman_server_rest_port")
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    try:
-        connection.request("GET", f"/3.1{path}", headers={"Authorization": f"Basic {token}"})
-        answer = connection.getresponse()
-        body = answer.read()
-    finally:
-        connection.close()
-    return answer.status, json.loads(body) if answer.status == 200 else {}
+    return booted_site.mailman("GET", path)
+
+
+def test_every_working_groups_archive_is_private(booted_site):
+    """The list whose archive was made public before the upgrade is private again."""
+    domain = f"lists.{booted_site.settings['occupation_domain']}"
+    for slug in booted_site.settings["working_groups"]:
+        status, config = booted_site.mailman("GET", f"/lists/wg-{slug}.{domain}/config")
+        assert (status, config.get("archive_policy")) == (200, "private"), slug
 
 
 def test_the_volunteer_logs_in_to_the_wiki_and_edits_only_their_groups_namespace(

@@ -3,8 +3,8 @@
     mailman shell -r occupy_lists.ensure DOMAIN LISTS_JSON CHECK_ONLY
 
 Makes sure the domain and every list in LISTS_JSON ([{"name", "display_name"}]) exist,
-creating only what is missing (a working group's list keeps its archive private: its
-members only), and prints one JSON line {"changed": [what was (or,
+creating only what is missing, and that each list's archive is private (its members
+only read it, through HyperKitty), and prints one JSON line {"changed": [what was (or,
 CHECK_ONLY "true", would be) done]}. Works on the database, with the server stopped or
 running; Mailman commits when the function returns without an error.
 """
@@ -29,12 +29,17 @@ def ensure(domain, lists_json, check_only="false"):
     lists = getUtility(IListManager)
     for wanted in json.loads(lists_json):
         address = f"{wanted['name']}@{domain}"
-        # An existing list is left as it is: its settings are its owners' business.
-        if lists.get(address) is not None:
-            continue
-        if not dry_run:
-            mailing_list = create_list(address)
-            mailing_list.display_name = wanted["display_name"]
-            mailing_list.archive_policy = ArchivePolicy.private
-        changed.append(f"list {address} created")
+        mailing_list = lists.get(address)
+        if mailing_list is None:
+            if not dry_run:
+                mailing_list = create_list(address)
+                mailing_list.display_name = wanted["display_name"]
+                mailing_list.archive_policy = ArchivePolicy.private
+            changed.append(f"list {address} created")
+        # A working group's past is its members' only: an existing list's other settings
+        # are its owners' business, its archive's privacy is not.
+        elif mailing_list.archive_policy is not ArchivePolicy.private:
+            if not dry_run:
+                mailing_list.archive_policy = ArchivePolicy.private
+            changed.append(f"list {address} archive made private")
     print(json.dumps({"changed": changed}))
