@@ -129,13 +129,16 @@ def reset_totp_command(uid: str) -> None:
 @click.option("--remove", is_flag=True, help="Stop them coordinating the group.")
 @with_appcontext
 def set_coordinator(uid: str, group: str, remove: bool) -> None:
-    """Make UID a coordinator (an owner) of the working group GROUP (its slug), or stop it."""
+    """Make UID a coordinator (an owner) of the working group GROUP (its slug), or stop it.
+
+    Someone not in the group becomes a member too. A job is queued that gives them the
+    keys of the group's list, wiki and project (or takes them back)."""
     try:
-        workflow.set_coordinator(get_portal(), uid, group, coordinates=not remove,
-                                 actor=workflow.HOST_OPERATOR)
+        change = workflow.set_coordinator(get_portal(), uid, group, coordinates=not remove,
+                                          actor=workflow.HOST_OPERATOR)
     except (DirectoryError, workflow.WorkflowError) as error:
         raise click.ClickException(str(error)) from None
-    click.echo(f"{uid} {'no longer coordinates' if remove else 'coordinates'} {group}.")
+    click.echo(change.summary())
 
 
 @click.command("worker")

@@ -72,3 +72,32 @@ def save_page(wiki: PrivateDokuWiki, uid: str, password: str, page: str, text: s
             return proxy.wiki.putPage(page, text, {"sum": "a test edit"})
         except xmlrpc.client.ProtocolError as refusal:
             return refusal.errcode
+
+
+def edit_project(redmine: PrivateRedmine, uid: str, password: str, project: str) -> int:
+    """Redmine's answer to this person changing the project's description, which a Manager may."""
+    status, _ = redmine.request("PUT", f"/projects/{project}.json",
+                                {"project": {"description": f"written by {uid}"}}, auth=(uid, password))
+    return status
+
+
+def acl_lines(wiki: PrivateDokuWiki, scope: str) -> set[str]:
+    """The lines of the wiki's acl.auth.php about this scope, as DokuWiki wrote them."""
+    return {line for line in wiki.acl_path.read_text().split("\n") if line.startswith(f"{scope}\t")}
+
+
+# A 1x1 PNG: DokuWiki takes uploads of the types its mime.conf lists.
+PNG = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGNgYGD4DwABBAEAX+XDSwAAAABJ"
+                       "RU5ErkJggg==")
+
+
+def delete_file(wiki: PrivateDokuWiki, uid: str, password: str, media: str, *, admin: tuple[str, str]):
+    """Upload a file as the wiki's superuser `admin`, then delete it as this person (which takes
+    DokuWiki's delete permission, 16): 0 when deleted, else the HTTP status of the refusal."""
+    with as_person(wiki, *admin) as superuser:
+        superuser.wiki.putAttachment(media, xmlrpc.client.Binary(PNG), {"ow": True})
+    with as_person(wiki, uid, password) as person:
+        try:
+            return person.wiki.deleteAttachment(media)
+        except xmlrpc.client.ProtocolError as refusal:
+            return refusal.errcode

@@ -114,13 +114,24 @@ def test_purge_expired_keeps_requests_whose_link_still_works(run, directory, vis
     assert directory.people.find("vera") is not None
 
 
-def test_set_coordinator_makes_and_unmakes_a_coordinator(run, directory):
+def test_set_coordinator_makes_and_unmakes_a_coordinator_and_says_a_job_is_queued(app, run, directory):
     run("create-admin", "cora", "cora@example.org", input=PASSWORD)
     made = run("set-coordinator", "cora", "kitchen")
     assert made.exit_code == 0, made.output
+    assert made.output == ("cora is now a coordinator of Kitchen. They were not a member, so they are one "
+                           "now. Job 1 is queued to hand them the keys of its list, wiki and project.\n")
     assert directory.groups.get("wg-kitchen").owners == ("cora",)
-    assert run("set-coordinator", "cora", "kitchen", "--remove").exit_code == 0
+    assert "cora" in directory.groups.get("wg-kitchen").members
+    removed = run("set-coordinator", "cora", "kitchen", "--remove")
+    # Job 1 still waits: it reads the directory when it runs, so it does the removal too.
+    assert removed.exit_code == 0 and removed.output == (
+        "cora is no longer a coordinator of Kitchen. A job for its list, wiki and project is waiting "
+        "already; it will do this.\n")
     assert directory.groups.get("wg-kitchen").owners == ()
+    with app.app_context(), get_store().begin() as connection:
+        entries = audit.entries(connection, person="cora")
+    assert [(entry.action, entry.actor, entry.subject) for entry in entries[:2]] == [
+        ("coordinator-removed", "(command line)", "cora"), ("coordinator-added", "(command line)", "cora")]
     refused = run("set-coordinator", "cora", "kitchen,ou=people")
     assert refused.exit_code == 1 and "Traceback" not in refused.output
 

@@ -22,7 +22,7 @@ from provisioner.private_services.redmine import PrivateRedmine
 
 from job_helpers import Clock, add_volunteers, job, make_worker, queue, runs
 from service_fixtures import offer
-from service_views import account, log_in, members
+from service_views import account, edit_project, log_in, members
 
 ROLE_TASK = "Give volunteers access to their working groups' Redmine projects"
 PASSWORD = "correct horse battery staple 42"
@@ -221,13 +221,6 @@ def test_the_setup_role_made_the_api_key_and_ldap_source_and_a_second_run_change
 
 # Coordinators (the owners of a group's LDAP group, as the batch says) manage its project.
 
-def edit_project(redmine: PrivateRedmine, uid: str, project: str) -> int:
-    """Redmine's answer to this person changing the project's description, which a Manager may."""
-    status, _ = redmine.request("PUT", f"/projects/{project}.json",
-                                {"project": {"description": f"written by {uid}"}}, auth=(uid, PASSWORD))
-    return status
-
-
 def test_a_coordinator_is_manager_of_the_groups_project_until_no_longer_one_and_a_revoke_ends_both(
         redmine_app, redmine, directory):
     targets = add_volunteers(directory, 2, prefix="cook")
@@ -243,8 +236,8 @@ def test_a_coordinator_is_manager_of_the_groups_project_until_no_longer_one_and_
     assert members(redmine, "wg-kitchen") == {"Volunteer 0": ["Developer", "Manager"],
                                               "Volunteer 1": ["Developer"]}
     assert members(redmine, "wg-tech") == {"Volunteer 0": ["Developer"], "Volunteer 1": ["Developer"]}
-    assert edit_project(redmine, "cook0000", "wg-kitchen") == 204
-    assert edit_project(redmine, "cook0000", "wg-tech") == 403
+    assert edit_project(redmine, "cook0000", PASSWORD, "wg-kitchen") == 204
+    assert edit_project(redmine, "cook0000", PASSWORD, "wg-tech") == 403
 
     again = queue(redmine_app, GRANT, {"cook0000": ["kitchen", "tech"]})
     worker.run_once()
@@ -257,7 +250,7 @@ def test_a_coordinator_is_manager_of_the_groups_project_until_no_longer_one_and_
     worker.run_once()
     assert outcomes(redmine_app, stopped) == {"cook0000": ("changed", "no longer Manager of wg-kitchen")}
     assert members(redmine, "wg-kitchen")["Volunteer 0"] == ["Developer"]
-    assert edit_project(redmine, "cook0000", "wg-kitchen") == 403
+    assert edit_project(redmine, "cook0000", PASSWORD, "wg-kitchen") == 403
 
     directory.groups.add_owner("wg-kitchen", "cook0000")
     directory.people.set_status("cook0000", Status.SUSPENDED)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import json
-import xmlrpc.client
 from pathlib import Path
 
 import pytest
@@ -26,7 +25,7 @@ from provisioner.workflow import suspend
 from job_helpers import Clock, add_volunteers, job, make_worker, queue, runs
 from library_modules import library_module
 from service_fixtures import WIKI_ADMIN, WIKI_ADMIN_PASSWORD, offer
-from service_views import as_person, save_page
+from service_views import acl_lines, as_person, delete_file, save_page
 
 PASSWORD = "a volunteer's long password"
 WIKI_TASK = "Give the working groups their wiki namespaces and report each volunteer's access"
@@ -186,27 +185,7 @@ def test_the_bind_password_stays_in_the_wikis_private_conf_file(wiki, slapd_serv
 
 # Coordinators (the owners of a group's LDAP group, as the batch says) administer its namespace.
 
-# A 1x1 PNG: DokuWiki takes uploads of the types its mime.conf lists.
-PNG = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGNgYGD4DwABBAEAX+XDSwAAAABJ"
-                       "RU5ErkJggg==")
-
-
-def acl_lines(wiki: PrivateDokuWiki, scope: str) -> set[str]:
-    return {line for line in wiki.acl_path.read_text().split("\n") if line.startswith(f"{scope}\t")}
-
-
-def delete_file(wiki: PrivateDokuWiki, uid: str, media: str):
-    """Upload a file as the wiki's superuser, then delete it as this person (which takes
-    DokuWiki's delete permission, 16): 0 when deleted, else the HTTP status of the refusal."""
-    with as_person(wiki, WIKI_ADMIN, WIKI_ADMIN_PASSWORD) as admin:
-        admin.wiki.putAttachment(media, xmlrpc.client.Binary(PNG), {"ow": True})
-    with as_person(wiki, uid, PASSWORD) as person:
-        try:
-            return person.wiki.deleteAttachment(media)
-        except xmlrpc.client.ProtocolError as refusal:
-            return refusal.errcode
-
-
+ADMIN = (WIKI_ADMIN, WIKI_ADMIN_PASSWORD)
 MEMBERS_LINES = {"wg:kitchen:*\t@wg%2dkitchen\t8", "wg:kitchen:*\t@user\t1"}
 
 
@@ -224,8 +203,8 @@ def test_a_coordinator_gets_a_line_of_their_own_on_the_namespace_until_no_longer
                                  "coordinator"),
         "co-ok0001": ("ok", "can edit wg:kitchen")}
     assert acl_lines(wiki, "wg:kitchen:*") == MEMBERS_LINES | {"wg:kitchen:*\tco%2dok0000\t16"}
-    assert delete_file(wiki, "co-ok0000", "wg:kitchen:logo.png") == 0
-    assert delete_file(wiki, "co-ok0001", "wg:kitchen:logo.png") == 403
+    assert delete_file(wiki, "co-ok0000", PASSWORD, "wg:kitchen:logo.png", admin=ADMIN) == 0
+    assert delete_file(wiki, "co-ok0001", PASSWORD, "wg:kitchen:logo.png", admin=ADMIN) == 403
 
     again = queue(wiki_app, GRANT, {"co-ok0000": ["kitchen"]})
     worker.run_once()
@@ -239,7 +218,7 @@ def test_a_coordinator_gets_a_line_of_their_own_on_the_namespace_until_no_longer
     assert wiki_outcomes(wiki_app, stopped) == {
         "co-ok0000": ("changed", "coordinator's line on wg:kitchen:* removed; can edit wg:kitchen")}
     assert acl_lines(wiki, "wg:kitchen:*") == MEMBERS_LINES
-    assert delete_file(wiki, "co-ok0000", "wg:kitchen:logo.png") == 403
+    assert delete_file(wiki, "co-ok0000", PASSWORD, "wg:kitchen:logo.png", admin=ADMIN) == 403
 
     # A revoke takes the line even from an owner (suspension keeps the owner value).
     directory.groups.add_owner("wg-kitchen", "co-ok0000")

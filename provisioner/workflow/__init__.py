@@ -17,6 +17,7 @@ from .accounts import (
 )
 from .approval import approve, reject, verified_requests
 from .context import Portal
+from .coordinators import CoordinatorChange, GroupCoordinators, coordinators, set_coordinator
 from .errors import InvalidInput, LinkInvalid, WorkflowError
 from .lifecycle import TRANSITIONS, TransitionRefused
 from .limits import TooManyAttempts, limited_log_in, limited_second_factor, mail_allowed
@@ -31,7 +32,6 @@ from .memberships import (
     my_groups,
     request_to_join,
     requests_to_decide,
-    set_coordinator,
     working_groups_of,
 )
 from .password_reset import check_reset_link, request_password_reset, reset_password
@@ -68,8 +68,9 @@ __all__ = [
     "is_sysadmin", "log_in", "purge_expired", "resume_session", "start_session",
     "register", "reinstate", "reject", "suspend", "verified_requests", "verify_email",
     "MyGroups", "NotAllowed", "RequestToDecide", "approve_join", "coordinated_groups",
-    "decline_join", "groups_decided_by", "leave_group", "my_groups", "request_to_join", "set_coordinator",
+    "decline_join", "groups_decided_by", "leave_group", "my_groups", "request_to_join",
     "requests_to_decide", "working_groups_of",
+    "CoordinatorChange", "GroupCoordinators", "coordinators", "set_coordinator",
     "change_display_name", "change_password", "check_email_change_link", "check_reset_link",
     "confirm_email_change", "request_email_change", "request_password_reset", "reset_password",
     "SecondFactor", "TotpStatus", "check_second_factor", "confirm_enrolment", "enrolled_uids",

@@ -18,7 +18,7 @@ from ..store import group_requests
 from ..store.group_requests import APPROVED, DECLINED, JoinRequest
 from .context import Portal
 from .errors import InvalidInput, WorkflowError
-from .permissions import NotAllowed, active_person, has_open_account, is_sysadmin, require_sysadmin
+from .permissions import NotAllowed, active_person, has_open_account, is_sysadmin
 
 MAX_REASON = 2000
 DECISIONS_PAGE = "/groups/requests"
@@ -42,7 +42,7 @@ class RequestToDecide:
     person: Person | None           # None when the account is gone
 
 
-def _working_group(portal: Portal, slug: object) -> WorkingGroup:
+def working_group(portal: Portal, slug: object) -> WorkingGroup:
     """The catalogue's group for `slug`; anything else is refused before the directory is asked."""
     group = portal.catalogue.get(slug) if isinstance(slug, str) else None
     if group is None:
@@ -92,7 +92,7 @@ def request_to_join(portal: Portal, uid: str, slug: object, *,
 
     A new request is mailed to the group's coordinators and to the sysadmins.
     """
-    group = _working_group(portal, slug)
+    group = working_group(portal, slug)
     person = active_person(portal, uid)
     if person is None:
         raise WorkflowError("Only an active account can join a working group.")
@@ -229,22 +229,10 @@ def _tell_volunteer(portal: Portal, person: Person, template: str, **context: ob
 
 def leave_group(portal: Portal, uid: str, slug: object, *, remote_addr: str | None = None) -> WorkingGroup:
     """Leave at once: the membership goes and a revoke of that group's access is queued."""
-    group = _working_group(portal, slug)
+    group = working_group(portal, slug)
     if group.slug not in working_groups_of(portal, uid):
         raise WorkflowError(f"You are not in {group.name}.")
     portal.directory.groups.remove_member(group.group, uid)
     portal.queue_access(REVOKE, {uid: [group.slug]}, actor=uid)
     portal.audit("left-group", actor=uid, subject=uid, remote_addr=remote_addr, detail=group.slug)
     return group
-
-
-def set_coordinator(portal: Portal, uid: str, slug: object, *, coordinates: bool, actor: str) -> None:
-    """Make someone a coordinator (an owner of the group's LDAP group), or stop it."""
-    require_sysadmin(portal, actor)
-    group = _working_group(portal, slug)
-    if coordinates:
-        portal.directory.groups.add_owner(group.group, uid)
-    else:
-        portal.directory.groups.remove_owner(group.group, uid)
-    portal.audit("coordinator-added" if coordinates else "coordinator-removed", actor=actor,
-                 subject=uid, detail=f"working group {group.slug}")

@@ -1,0 +1,155 @@
+"""Sysadmins appoint and remove coordinators (the owners of a working group's LDAP group)
+through the workflow; each change queues the job that brings the group's services in
+line (the command line's output is in test_cli.py). Real slapd and store."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+import sqlalchemy as sa
+
+from provisioner.jobs import GRANT, REVOKE
+from provisioner.resources import get_portal, get_store
+from provisioner.store import jobs
+from provisioner.store.schema import audit_log
+from provisioner.workflow import (
+    NotAllowed,
+    WorkflowError,
+    create_sysadmin,
+    set_coordinator,
+    suspend,
+)
+
+from job_helpers import add_volunteers
+from ldap_helpers import snapshot
+from portal_actions import ADMIN_PASSWORD
+
+
+def change(app, uid: str, slug: object, *, coordinates: bool = True, actor: str = "sam"):
+    with app.test_request_context():
+        return set_coordinator(get_portal(), uid, slug, coordinates=coordinates, actor=actor)
+
+
+def queued(app) -> list[tuple[str, dict[str, list[str]]]]:
+    """(kind, targets) of each queued job, oldest first."""
+    with app.app_context(), get_store().begin() as connection:
+        return [(job.kind, job.targets) for job in reversed(jobs.recent(connection, state="queued"))]
+
+
+def audited(app, action: str) -> list[tuple[str, str, str]]:
+    """(actor, subject, detail) of each audit entry of this action, oldest first."""
+    with app.app_context(), get_store().begin() as connection:
+        rows = connection.execute(sa.select(audit_log.c.actor, audit_log.c.subject, audit_log.c.detail)
+                                  .where(audit_log.c.action == action).order_by(audit_log.c.id)).all()
+    return [tuple(row) for row in rows]
+
+
+@pytest.fixture
+def sam(directory):
+    create_sysadmin(directory, "sam", "sam@example.org", "Sam Admin", ADMIN_PASSWORD)
+    return "sam"
+
+
+def test_appointing_someone_outside_the_group_makes_them_a_member_and_queues_one_grant(app, directory, sam):
+    add_volunteers(directory, 1, groups=("tech",))
+    made = change(app, "vol0000", "kitchen")
+    assert (made.changed, made.joined, made.coordinates) == (True, True, True)
+    kitchen = directory.groups.get("wg-kitchen")
+    assert kitchen.owners == ("vol0000",) and "vol0000" in kitchen.members
+    assert queued(app) == [(GRANT, {"vol0000": ["kitchen"]})]
+    assert audited(app, "coordinator-added") == [
+        ("sam", "vol0000", "working group kitchen, made a member too")]
+    assert made.summary() == ("vol0000 is now a coordinator of Kitchen. They were not a member, so they "
+                              f"are one now. Job {made.job_id} is queued to hand them the keys of its "
+                              "list, wiki and project.")
+
+    # Asked again (a second click): nothing changes, the waiting job stands alone.
+    again = change(app, "vol0000", "kitchen")
+    assert (again.changed, again.joined, again.job_id) == (False, False, None)
+    assert again.summary() == ("vol0000 was a coordinator of Kitchen already. A job for its list, wiki and "
+                               "project is waiting already; it will do this.")
+    assert queued(app) == [(GRANT, {"vol0000": ["kitchen"]})]
+    assert len(audited(app, "coordinator-added")) == 1
+
+
+def test_removing_a_coordinator_grants_a_member_again_and_revokes_someone_who_left(app, directory, sam):
+    add_volunteers(directory, 2, groups=("kitchen",))
+    for uid in ("vol0000", "vol0001"):
+        directory.groups.add_owner("wg-kitchen", uid)
+    directory.groups.remove_member("wg-kitchen", "vol0001")          # left, still an owner
+
+    kept = change(app, "vol0000", "kitchen", coordinates=False)
+    gone = change(app, "vol0001", "kitchen", coordinates=False)
+    assert kept.changed and gone.changed
+    assert directory.groups.get("wg-kitchen").owners == ()
+    assert "vol0000" in directory.groups.get("wg-kitchen").members      # still a member
+    assert queued(app) == [(GRANT, {"vol0000": ["kitchen"]}), (REVOKE, {"vol0001": ["kitchen"]})]
+    assert audited(app, "coordinator-removed") == [("sam", "vol0000", "working group kitchen"),
+                                                   ("sam", "vol0001", "working group kitchen")]
+    assert kept.summary() == (f"vol0000 is no longer a coordinator of Kitchen. Job {kept.job_id} is queued "
+                              "to take back the keys of its list, wiki and project.")
+
+
+def test_a_call_cut_short_after_the_directory_changed_is_completed_by_calling_again(app, directory, sam):
+    add_volunteers(directory, 1, groups=("kitchen",))
+    directory.groups.add_owner("wg-kitchen", "vol0000")      # what the first call did before failing
+    completed = change(app, "vol0000", "kitchen")
+    assert not completed.changed and completed.job_id is not None
+    assert queued(app) == [(GRANT, {"vol0000": ["kitchen"]})]
+    assert len(audited(app, "coordinator-added")) == 1
+
+
+def test_volunteers_and_coordinators_cannot_appoint_or_remove(app, directory, sam, slapd_server):
+    add_volunteers(directory, 2, groups=("kitchen",))
+    directory.groups.add_owner("wg-kitchen", "vol0001")       # a coordinator, not a sysadmin
+    before = snapshot(slapd_server)
+    for actor in ("vol0000", "vol0001"):
+        for coordinates in (True, False):
+            with pytest.raises(NotAllowed, match="Only sysadmins may do this."):
+                change(app, "vol0000", "kitchen", coordinates=coordinates, actor=actor)
+    assert snapshot(slapd_server) == before
+    assert queued(app) == []
+
+
+def test_only_an_active_account_is_appointed_and_only_a_catalogue_group(app, directory, sam, slapd_server):
+    add_volunteers(directory, 1, groups=("kitchen",))
+    with app.test_request_context():
+        suspend(get_portal(), "vol0000", "Away", actor="sam")
+    before = snapshot(slapd_server)
+    with pytest.raises(WorkflowError, match="vol0000 has no active account"):
+        change(app, "vol0000", "kitchen")
+    with pytest.raises(WorkflowError, match="nobody has no active account"):
+        change(app, "nobody", "kitchen")
+    with pytest.raises(WorkflowError):
+        change(app, "vol0000", "kitchen,ou=people")
+    with pytest.raises(WorkflowError, match="nobody has no account"):
+        change(app, "nobody", "kitchen", coordinates=False)
+    assert snapshot(slapd_server) == before
+
+
+def test_two_appoints_at_once_end_in_one_coordinator_and_one_grant(app, directory, sam):
+    add_volunteers(directory, 1, groups=("tech",))
+    start = threading.Barrier(2)
+    outcomes: list[object] = []
+
+    def appoint() -> None:
+        start.wait()
+        try:
+            outcomes.append(change(app, "vol0000", "kitchen"))
+        except Exception as error:  # noqa: BLE001 - shown by the assertion below
+            outcomes.append(error)
+
+    threads = [threading.Thread(target=appoint) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not [outcome for outcome in outcomes if isinstance(outcome, Exception)], outcomes
+    kitchen = directory.groups.get("wg-kitchen")
+    assert kitchen.owners == ("vol0000",) and kitchen.members.count("vol0000") == 1
+    assert sum(outcome.changed for outcome in outcomes) == 1            # the directory took one
+    # The same grant for the same group: queued once, or (two calls at the very same moment)
+    # twice, each doing the same work.
+    waiting = queued(app)
+    assert waiting and all(job == (GRANT, {"vol0000": ["kitchen"]}) for job in waiting), waiting
