@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from flask import Flask, current_app, render_template
-from flask_wtf.csrf import CSRFError, CSRFProtect
-from werkzeug.exceptions import NotFound
+from flask.typing import ResponseReturnValue
+from flask_wtf.csrf import CSRFError, CSRFProtect  # type: ignore[import-untyped]  # no py.typed, no stubs
+from werkzeug.exceptions import HTTPException, NotFound
 
 from ..directory import DirectoryUnavailable
 from ..mail import MailError
@@ -30,25 +31,25 @@ def init_app(app: Flask) -> None:
         app.register_error_handler(status, _http_error)
 
 
-def _csrf_failed(error: CSRFError):
+def _csrf_failed(error: CSRFError) -> ResponseReturnValue:
     return render_template("error.html", title="Form expired",
                            message="This form was too old or not sent from this site. "
                                    "Go back, reload the page and send it again."), 400
 
 
-def _back_end_failed(error: Exception):
+def _back_end_failed(error: Exception) -> ResponseReturnValue:
     current_app.logger.error("back end failed: %s", error)
     return render_template("error.html", title="Please try again in a few minutes",
                            message="Part of the portal is not reachable right now, so nothing "
                                    "was saved. The error is logged for the sysadmins."), 503
 
 
-def _not_allowed(error: NotAllowed):
+def _not_allowed(error: NotAllowed) -> ResponseReturnValue:
     return render_template("error.html", title="Forbidden", message=str(error)), 403
 
 
-def _http_error(error):
+def _http_error(error: HTTPException) -> ResponseReturnValue:
     messages = {403: "You may not open this page.", 404: "There is no such page.",
                 413: "What you sent is too large."}
-    return render_template("error.html", title=error.name,
-                           message=messages[error.code]), error.code
+    code = error.code or 500  # each exception registered above has its code
+    return render_template("error.html", title=error.name, message=messages[code]), code

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
-from flask_login import current_user
+from flask.typing import ResponseReturnValue
 
 from ..directory import DirectoryError
 from ..resources import get_catalogue, get_portal
@@ -23,6 +24,7 @@ from ..workflow import (
 )
 from ..workflow.provisioning import audit_entries
 from .security import login_first
+from .users import current_user
 
 blueprint = Blueprint("admin", __name__, url_prefix="/admin")
 MAX_SELECTED = 100   # more than a queue page shows
@@ -31,7 +33,7 @@ MAX_MESSAGE = 300
 
 @blueprint.get("/requests")
 @login_first
-def requests():
+def requests() -> ResponseReturnValue:
     return render_template("admin/requests.html",
                            requests=verified_requests(get_portal(), actor=current_user.uid),
                            catalogue=get_catalogue(), availability=AVAILABILITY)
@@ -39,14 +41,14 @@ def requests():
 
 @blueprint.post("/requests/<uid>/approve")
 @login_first
-def approve_one(uid: str):
+def approve_one(uid: str) -> ResponseReturnValue:
     _approve([uid], request.form.getlist("groups"))
     return redirect(url_for(".requests"))
 
 
 @blueprint.post("/requests/approve-selected")
 @login_first
-def approve_selected():
+def approve_selected() -> ResponseReturnValue:
     uids = list(dict.fromkeys(request.form.getlist("uid")))
     if not uids:
         flash("Select at least one request.", "error")
@@ -62,8 +64,8 @@ def _approve(uids: list[str], groups: list[str] | None) -> None:
     portal = get_portal()
     for uid in uids:
         _attempt(uid, "approved", f"{uid} is approved.",
-                 lambda uid=uid: approve(portal, uid, groups, actor=current_user.uid,
-                                         remote_addr=request.remote_addr))
+                 partial(approve, portal, uid, groups, actor=current_user.uid,
+                         remote_addr=request.remote_addr))
 
 
 def _attempt(uid: str, verb: str, done: str, action: Callable[[], object]) -> None:
@@ -85,7 +87,7 @@ def _bounded(message: str) -> str:
 
 @blueprint.post("/requests/<uid>/reject")
 @login_first
-def reject_one(uid: str):
+def reject_one(uid: str) -> ResponseReturnValue:
     _attempt(uid, "rejected", f"{uid}'s request is rejected and they have been told why.",
              lambda: reject(get_portal(), uid, request.form.get("reason", ""),
                             actor=current_user.uid, remote_addr=request.remote_addr))
@@ -94,7 +96,7 @@ def reject_one(uid: str):
 
 @blueprint.get("/people")
 @login_first
-def people():
+def people() -> ResponseReturnValue:
     portal = get_portal()
     return render_template("admin/people.html", people=accounts(portal, actor=current_user.uid),
                            totp_enrolled=enrolled_uids(portal))
@@ -102,7 +104,7 @@ def people():
 
 @blueprint.post("/people/<uid>/suspend")
 @login_first
-def suspend_person(uid: str):
+def suspend_person(uid: str) -> ResponseReturnValue:
     _attempt(uid, "suspended",
              f"{uid} is suspended: their account is locked and their access is being removed.",
              lambda: suspend(get_portal(), uid, request.form.get("reason", ""),
@@ -112,7 +114,7 @@ def suspend_person(uid: str):
 
 @blueprint.post("/people/<uid>/reinstate")
 @login_first
-def reinstate_person(uid: str):
+def reinstate_person(uid: str) -> ResponseReturnValue:
     _attempt(uid, "reinstated", f"{uid} is reinstated: their access is being set up again.",
              lambda: reinstate(get_portal(), uid, actor=current_user.uid,
                                remote_addr=request.remote_addr))
@@ -121,7 +123,7 @@ def reinstate_person(uid: str):
 
 @blueprint.get("/audit")
 @login_first
-def audit_log():
+def audit_log() -> ResponseReturnValue:
     person = request.args.get("person", "").strip()[:64] or None
     entries = audit_entries(get_portal(), actor=current_user.uid, person=person)
     return render_template("admin/audit.html", entries=entries, person=person or "")

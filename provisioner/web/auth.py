@@ -7,8 +7,10 @@ begins after the second step.
 
 from __future__ import annotations
 
+from typing import TypedDict
+
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
-from flask_login import current_user, login_required, login_user, logout_user
+from flask.typing import ResponseReturnValue
 from wtforms import StringField
 from wtforms.validators import DataRequired, Length
 
@@ -27,13 +29,21 @@ from ..workflow import (
 )
 from ..workflow.limits import TooManyAttempts, limited_log_in, limited_second_factor
 from ..workflow.totp import LOGIN_CODE_TIME
-from .forms import LoginForm, PortalForm
+from .forms import LoginForm, PortalForm, refuse
 from .security import ENROL_FIRST, safe_next
-from .users import User
+from .users import User, current_user, login_required, login_user, logout_user
 
 blueprint = Blueprint("auth", __name__)
 # The Flask session's key for "password accepted, code still to come".
 PENDING_LOGIN = "second_factor_pending"
+
+
+class PendingLogin(TypedDict):
+    """What the Flask session holds under PENDING_LOGIN."""
+
+    uid: str
+    until: float        # a timestamp: the code must come before
+    next: str | None    # where to go after logging in, if safe
 
 
 class CodeForm(PortalForm):
@@ -52,47 +62,47 @@ def begin_session(portal: Portal, person: Person) -> None:
 
 
 @blueprint.route("/login", methods=["GET", "POST"])
-def login():
+def login() -> ResponseReturnValue:
     form = LoginForm()
     target = safe_next(request.args.get("next"))
     if form.validate_on_submit():
         portal = get_portal()
         try:
-            person = limited_log_in(portal, form.uid.data, form.password.data,
+            person = limited_log_in(portal, form.uid.data or "", form.password.data or "",
                                     remote_addr=request.remote_addr)
         except TooManyAttempts as refused:
-            form.password.errors.append(str(refused))
+            refuse(form.password, str(refused))
             return render_template("login.html", form=form), 429, {"Retry-After": str(refused.retry_after)}
         if person is not None:
             session.clear()
             if has_totp(portal, person.uid):
                 until = portal.clock() + LOGIN_CODE_TIME
-                session[PENDING_LOGIN] = {"uid": person.uid, "until": until.timestamp(), "next": target}
+                session[PENDING_LOGIN] = PendingLogin(uid=person.uid, until=until.timestamp(), next=target)
                 return redirect(url_for(".second_step"))
             begin_session(portal, person)
             if must_enrol(portal, person):
                 flash(ENROL_FIRST, "error")
                 return redirect(url_for("totp.enrol", next=target))
             return redirect(target or url_for("account.overview"))
-        form.password.errors.append("Wrong username or password, or the account is not active yet.")
+        refuse(form.password, "Wrong username or password, or the account is not active yet.")
         return render_template("login.html", form=form), 401
     if current_user.is_authenticated and request.method == "GET":
         return redirect(target or url_for("account.overview"))
     return render_template("login.html", form=form), 400 if request.method == "POST" else 200
 
 
-def _pending_login(portal: Portal) -> dict | None:
+def _pending_login(portal: Portal) -> PendingLogin | None:
     """The uid (and where to go next) of a password accepted less than 5 minutes ago."""
     pending = session.get(PENDING_LOGIN)
     if (not isinstance(pending, dict) or not isinstance(pending.get("uid"), str)
             or not isinstance(pending.get("until"), int | float)
             or portal.clock().timestamp() > pending["until"]):
         return None
-    return pending
+    return PendingLogin(uid=pending["uid"], until=pending["until"], next=pending.get("next"))
 
 
 @blueprint.route("/login/code", methods=["GET", "POST"])
-def second_step():
+def second_step() -> ResponseReturnValue:
     portal = get_portal()
     pending = _pending_login(portal)
     if pending is None and current_user.is_authenticated:
@@ -107,13 +117,13 @@ def second_step():
         status = 401 if request.method == "POST" else 200
         return render_template("totp/code.html", form=form), status
     try:
-        done = limited_second_factor(portal, pending["uid"], form.code.data,
+        done = limited_second_factor(portal, pending["uid"], form.code.data or "",
                                      remote_addr=request.remote_addr)
     except TooManyAttempts as refused:
-        form.code.errors.append(str(refused))
+        refuse(form.code, str(refused))
         return render_template("totp/code.html", form=form), 429, {"Retry-After": str(refused.retry_after)}
     except InvalidInput as refused:
-        form.code.errors.append(refused.errors["code"])
+        refuse(form.code, refused.errors["code"])
         return render_template("totp/code.html", form=form), 401
     except WorkflowError as error:
         session.pop(PENDING_LOGIN, None)
@@ -128,7 +138,7 @@ def second_step():
 
 
 @blueprint.post("/logout")
-def logout():
+def logout() -> ResponseReturnValue:
     if current_user.is_authenticated:
         end_session(get_portal(), current_user.session_token)
     logout_user()
@@ -139,7 +149,7 @@ def logout():
 
 @blueprint.post("/logout-everywhere")
 @login_required
-def logout_everywhere():
+def logout_everywhere() -> ResponseReturnValue:
     """End every session of this person: other browsers, other devices, this one."""
     uid = current_user.uid
     end_all_sessions(get_portal(), uid, actor=uid, remote_addr=request.remote_addr)

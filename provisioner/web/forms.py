@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Callable, Mapping, Sequence
 
-from flask_wtf import FlaskForm
+from flask_wtf import FlaskForm  # type: ignore[import-untyped]  # no py.typed marker, no stubs
 from wtforms import (
     EmailField,
     PasswordField,
@@ -13,7 +14,9 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.fields.choices import SelectChoice
+from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]  # new in WTForms 3.3; stubs: 3.2
+from wtforms.fields.core import Field
+from wtforms.form import BaseForm
 from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
@@ -28,28 +31,35 @@ MULTILINE_WHITESPACE = frozenset("\t\n\r")
 CONTROL_REFUSED = "remove the control characters (such as line breaks) from this field"
 
 
-class PortalForm(FlaskForm):
+def refuse(field: Field, reason: str) -> None:
+    """Show a refusal under the field, after the form was validated (the workflow's, say)."""
+    field.errors = [*field.errors, reason]
+
+
+class PortalForm(FlaskForm):  # type: ignore[misc]  # FlaskForm is untyped (Flask-WTF)
     """Every form of the portal: control characters refused with a clear message, and a
     refused value too long for its field not shown again, so no answer repeats a flood."""
 
-    def validate(self, extra_validators=None) -> bool:
-        valid = super().validate(extra_validators)
+    def validate(self, extra_validators: Mapping[str, Sequence[Callable[[BaseForm, Field], object]]]
+                 | None = None) -> bool:
+        valid: bool = super().validate(extra_validators)
         for field in self:
             if isinstance(field.data, str) and _has_control_characters(field):
-                field.errors = [*field.errors, CONTROL_REFUSED]
+                refuse(field, CONTROL_REFUSED)
                 valid = False
             if field.errors and isinstance(field.data, str) and len(field.data) > _max_length(field):
                 field.data = ""
         return valid
 
 
-def _has_control_characters(field) -> bool:
+def _has_control_characters(field: Field) -> bool:
     allowed = MULTILINE_WHITESPACE if isinstance(field, TextAreaField) else frozenset()
     return any(unicodedata.category(ch) == "Cc" and ch not in allowed for ch in field.data)
 
 
-def _max_length(field) -> int:
-    limits = [validator.max for validator in field.validators
+def _max_length(field: Field) -> int:
+    validators: Sequence[object] = field.validators  # the stubs type them as (form, Field) callables
+    limits = [validator.max for validator in validators
               if isinstance(validator, Length) and validator.max >= 0]
     return min(limits, default=MAX_SHOWN)
 
@@ -60,9 +70,9 @@ class CheckboxesField(SelectMultipleField):
     widget = ListWidget(prefix_label=False)
     option_widget = CheckboxInput()
 
-    def pre_validate(self, form) -> None:
+    def pre_validate(self, form: BaseForm) -> None:
         offered = {choice.value if isinstance(choice, SelectChoice) else choice[0]
-                   for choice in self.choices}
+                   for choice in self.choices or ()}
         if len(self.data or ()) > len(offered) or not set(self.data or ()) <= offered:
             self.data = [value for value in self.data or () if value in offered]
             raise ValidationError("choose from the list")

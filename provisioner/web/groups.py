@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
-from flask_login import current_user, login_required
+from flask.typing import ResponseReturnValue
 
 from ..directory import DirectoryError, InvalidValue, NotFound
 from ..resources import get_portal
@@ -20,6 +22,7 @@ from ..workflow import (
 )
 from ..workflow.memberships import MAX_REASON
 from .security import login_first
+from .users import current_user, login_required
 
 blueprint = Blueprint("groups", __name__)
 # What is shown to the person as a refusal; an unreachable directory stays a 503.
@@ -33,7 +36,8 @@ def decides_join_requests() -> bool:
     if "decides_join_requests" not in g:
         g.decides_join_requests = (current_user.is_sysadmin
                                    or bool(coordinated_groups(get_portal(), current_user.uid)))
-    return g.decides_join_requests
+    decides: bool = g.decides_join_requests
+    return decides
 
 
 def _shows_join_requests_link() -> bool:
@@ -44,7 +48,7 @@ def _shows_join_requests_link() -> bool:
 
 
 @blueprint.app_context_processor
-def _navigation() -> dict:
+def _navigation() -> dict[str, Callable[[], bool]]:
     return {"decides_join_requests": _shows_join_requests_link}
 
 
@@ -57,21 +61,21 @@ def _refused(verb: str, error: Exception) -> None:
 
 @blueprint.get("/account/groups")
 @login_required
-def mine():
+def mine() -> ResponseReturnValue:
     return render_template("groups/mine.html", groups=my_groups(get_portal(), current_user.uid),
                            catalogue=get_portal().catalogue)
 
 
 @blueprint.post("/account/groups/join")
 @login_required
-def join():
+def join() -> ResponseReturnValue:
     try:
         join_request, made = request_to_join(get_portal(), current_user.uid, request.form.get("group"),
                                              remote_addr=request.remote_addr)
     except REFUSALS as error:
         _refused("sent", error)
     else:
-        name = get_portal().catalogue.get(join_request.slug).name
+        name = _group_name(join_request.slug)
         if made:
             flash(f"Your request to join {name} is sent to its coordinators. "
                   "You will get a mail when they decide.")
@@ -82,7 +86,7 @@ def join():
 
 @blueprint.post("/account/groups/leave")
 @login_required
-def leave():
+def leave() -> ResponseReturnValue:
     try:
         group = leave_group(get_portal(), current_user.uid, request.form.get("group"),
                             remote_addr=request.remote_addr)
@@ -98,14 +102,14 @@ def leave():
 
 @blueprint.get("/groups/requests")
 @login_first
-def requests_to_decide_page():
+def requests_to_decide_page() -> ResponseReturnValue:
     waiting = requests_to_decide(get_portal(), current_user.uid)
     return render_template("groups/requests.html", requests=waiting, max_reason=MAX_REASON)
 
 
 @blueprint.post("/groups/requests/<int:request_id>/approve")
 @login_first
-def approve(request_id: int):
+def approve(request_id: int) -> ResponseReturnValue:
     try:
         decided = approve_join(get_portal(), request_id, actor=current_user.uid,
                                remote_addr=request.remote_addr)
@@ -118,7 +122,7 @@ def approve(request_id: int):
 
 @blueprint.post("/groups/requests/<int:request_id>/decline")
 @login_first
-def decline(request_id: int):
+def decline(request_id: int) -> ResponseReturnValue:
     try:
         decided = decline_join(get_portal(), request_id, request.form.get("reason", ""),
                                actor=current_user.uid, remote_addr=request.remote_addr)

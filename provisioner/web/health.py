@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, jsonify
+from flask.typing import ResponseReturnValue
 
 from ..resources import get_portal
 from ..workflow.provisioning import health
@@ -11,7 +12,7 @@ blueprint = Blueprint("health", __name__)
 
 
 @blueprint.get("/healthz")
-def healthz():
+def healthz() -> ResponseReturnValue:
     checks = health(get_portal())
     healthy = all(checks.values())
     return (jsonify(status="ok" if healthy else "unavailable",

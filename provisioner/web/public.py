@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
-from wtforms.fields.choices import SelectChoice
+from flask.typing import ResponseReturnValue
+from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]  # new in WTForms 3.3; stubs: 3.2
 
 from ..resources import get_catalogue, get_portal
 from ..workflow import InvalidInput, LinkInvalid, Registration, register, verify_email
@@ -14,19 +15,19 @@ blueprint = Blueprint("public", __name__)
 
 
 @blueprint.get("/")
-def index():
+def index() -> ResponseReturnValue:
     return render_template("index.html", catalogue=get_catalogue())
 
 
 @blueprint.route("/register", methods=["GET", "POST"])
-def register_volunteer():
+def register_volunteer() -> ResponseReturnValue:
     form = RegistrationForm()
     form.groups.choices = [SelectChoice(wg.slug, wg.name) for wg in get_catalogue()]
     if form.validate_on_submit():
         registration = Registration(
-            uid=form.uid.data.strip(), display_name=form.display_name.data,
-            mail=form.mail.data.strip(), password=form.password.data,
-            groups=tuple(form.groups.data), availability=form.availability.data,
+            uid=(form.uid.data or "").strip(), display_name=form.display_name.data or "",
+            mail=(form.mail.data or "").strip(), password=form.password.data or "",
+            groups=tuple(form.groups.data or ()), availability=form.availability.data,
             skills=tuple(s.strip() for s in (form.skills.data or "").split(",") if s.strip()),
             note=form.note.data or "",
         )
@@ -46,18 +47,18 @@ def register_volunteer():
 
 
 @blueprint.get("/register/sent")
-def check_inbox():
+def check_inbox() -> ResponseReturnValue:
     return render_template("check_inbox.html")
 
 
 @blueprint.get("/verify/<token>")
-def verify(token: str):
+def verify(token: str) -> ResponseReturnValue:
     """GET shows a button; only the POST uses the link (mail scanners open links too)."""
     return render_template("verify.html", token=token)
 
 
 @blueprint.post("/verify/<token>")
-def confirm(token: str):
+def confirm(token: str) -> ResponseReturnValue:
     try:
         verify_email(get_portal(), token, remote_addr=request.remote_addr)
     except LinkInvalid as error:

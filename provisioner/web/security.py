@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
+from typing import ParamSpec
 from urllib.parse import urlsplit
 
 from flask import Flask, Response, current_app, flash, g, redirect, render_template, request, url_for
-from flask_login import current_user
+from flask.typing import ResponseReturnValue
+from werkzeug.wrappers import Response as BaseResponse
 
 from ..resources import get_portal
 from ..workflow import must_enrol
+from .users import current_user
 
 HEADERS = {
     "Content-Security-Policy": ("default-src 'self'; img-src 'self' data:; object-src 'none'; "
@@ -31,6 +34,8 @@ ENROL_FIRST = ("Sysadmins and working-group coordinators must use two-step login
                "set it up here before going on.")
 STATE_CHANGING_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 DEFAULT_PORTS = {"http": 80, "https": 443}
+
+P = ParamSpec("P")
 
 
 def init_app(app: Flask) -> None:
@@ -101,10 +106,11 @@ def must_enrol_first() -> bool:
         return False
     if "must_enrol_first" not in g:
         g.must_enrol_first = must_enrol(get_portal(), current_user.person)
-    return g.must_enrol_first
+    must: bool = g.must_enrol_first
+    return must
 
 
-def _require_totp_enrolment():
+def _require_totp_enrolment() -> BaseResponse | None:
     """Sysadmins and coordinators without TOTP reach no page but the set-up (and logging out):
     every admin and coordinator page, whoever wrote it, is behind this."""
     if (request.endpoint is None or request.endpoint in OPEN_BEFORE_ENROLMENT
@@ -113,7 +119,7 @@ def _require_totp_enrolment():
     return _to_enrolment()
 
 
-def _to_enrolment() -> Response:
+def _to_enrolment() -> BaseResponse:
     flash(ENROL_FIRST, "error")
     # Paths with parts (a token from a mail, a uid) are not carried: they would land in logs.
     target = request.full_path.rstrip("?") if request.method == "GET" and not request.view_args else None
@@ -130,14 +136,14 @@ def safe_next(target: str | None) -> str | None:
     return target
 
 
-def login_first(view: Callable) -> Callable:
+def login_first(view: Callable[P, ResponseReturnValue]) -> Callable[P, ResponseReturnValue]:
     """Anonymous visitors go to the login page, and come back after it.
 
     Who may do what is the workflow's to check (workflow/permissions.py): its
     NotAllowed answers 403. Someone who must set up TOTP first is sent there by the
     request-wide check above."""
     @wraps(view)
-    def wrapper(*args, **kwargs):
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> ResponseReturnValue:
         if not current_user.is_authenticated:
             return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
         return view(*args, **kwargs)

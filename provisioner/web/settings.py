@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
-from flask_login import current_user, login_required
+from flask.typing import ResponseReturnValue
 from wtforms import EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 
@@ -24,6 +24,7 @@ from ..workflow import (
     reset_password,
 )
 from .forms import PortalForm
+from .users import current_user, login_required
 
 blueprint = Blueprint("settings", __name__)
 
@@ -68,18 +69,18 @@ def _show_refused(form: PortalForm, refused: InvalidInput) -> None:
         getattr(form, name).errors.append(reason)
 
 
-def _link_failed(error: LinkInvalid, retry: str):
+def _link_failed(error: LinkInvalid, retry: str) -> tuple[str, int]:
     return render_template("settings/link_failed.html", reason=str(error), retry=retry), 400
 
 
 # Password reset: for people who are not logged in.
 
 @blueprint.route("/reset", methods=["GET", "POST"])
-def reset_request():
+def reset_request() -> ResponseReturnValue:
     form = ResetRequestForm()
     if form.validate_on_submit():
         try:
-            request_password_reset(get_portal(), form.mail.data, lifetime=_reset_lifetime(),
+            request_password_reset(get_portal(), form.mail.data or "", lifetime=_reset_lifetime(),
                                    remote_addr=request.remote_addr)
         except InvalidInput as refused:
             _show_refused(form, refused)
@@ -90,20 +91,20 @@ def reset_request():
 
 
 @blueprint.get("/reset/sent")
-def reset_sent():
+def reset_sent() -> ResponseReturnValue:
     return render_template("settings/reset_sent.html",
                            minutes=current_app.config["RESET_LINK_MINUTES"])
 
 
 @blueprint.route("/reset/<token>", methods=["GET", "POST"])
-def reset_with_link(token: str):
+def reset_with_link(token: str) -> ResponseReturnValue:
     """GET checks the link and shows the form; only the POST uses it."""
     form = NewPasswordForm()
     portal = get_portal()
     try:
         person = check_reset_link(portal, token, lifetime=_reset_lifetime())
         if form.validate_on_submit():
-            reset_password(portal, token, form.password.data, lifetime=_reset_lifetime(),
+            reset_password(portal, token, form.password.data or "", lifetime=_reset_lifetime(),
                            remote_addr=request.remote_addr)
             flash("Your new password is set and you are logged out everywhere. Log in with it.")
             return redirect(url_for("auth.login"))
@@ -119,11 +120,11 @@ def reset_with_link(token: str):
 
 @blueprint.route("/account/name", methods=["GET", "POST"])
 @login_required
-def name():
+def name() -> ResponseReturnValue:
     form = DisplayNameForm(data={"display_name": current_user.person.display_name})
     if form.validate_on_submit():
         try:
-            change_display_name(get_portal(), current_user.uid, form.display_name.data,
+            change_display_name(get_portal(), current_user.uid, form.display_name.data or "",
                                 remote_addr=request.remote_addr)
         except InvalidInput as refused:
             _show_refused(form, refused)
@@ -138,12 +139,12 @@ def name():
 
 @blueprint.route("/account/password", methods=["GET", "POST"])
 @login_required
-def password():
+def password() -> ResponseReturnValue:
     form = ChangePasswordForm()
     if form.validate_on_submit():
         try:
-            ended = change_password(get_portal(), current_user.uid, form.old_password.data,
-                                    form.password.data, keep_session=current_user.session_token,
+            ended = change_password(get_portal(), current_user.uid, form.old_password.data or "",
+                                    form.password.data or "", keep_session=current_user.session_token,
                                     remote_addr=request.remote_addr)
         except InvalidInput as refused:
             _show_refused(form, refused)
@@ -159,13 +160,13 @@ def password():
 
 @blueprint.route("/account/email", methods=["GET", "POST"])
 @login_required
-def email():
+def email() -> ResponseReturnValue:
     form = EmailChangeForm()
     if form.validate_on_submit():
         portal = get_portal()
         try:
-            new_mail = request_email_change(portal, current_user.uid, form.mail.data,
-                                            form.password.data, remote_addr=request.remote_addr)
+            new_mail = request_email_change(portal, current_user.uid, form.mail.data or "",
+                                            form.password.data or "", remote_addr=request.remote_addr)
         except InvalidInput as refused:
             _show_refused(form, refused)
         except WorkflowError as error:
@@ -180,7 +181,7 @@ def email():
 
 
 @blueprint.route("/account/email/<token>", methods=["GET", "POST"])
-def email_confirm(token: str):
+def email_confirm(token: str) -> ResponseReturnValue:
     """The link mailed to the new address: GET shows a button, the POST changes the address.
 
     No login is asked for: the link itself proves the new mailbox, and it names the account.

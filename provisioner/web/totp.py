@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import segno
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
-from flask_login import current_user, login_required
+from flask.typing import ResponseReturnValue
 
 from ..directory import DirectoryError
 from ..resources import get_portal
@@ -28,7 +28,9 @@ from ..workflow import (
 )
 from ..workflow.totp import ENROLMENT_TIME
 from .auth import CodeForm, begin_session
+from .forms import refuse
 from .security import login_first, safe_next
+from .users import current_user, login_required
 
 blueprint = Blueprint("totp", __name__)
 # The Flask session's key for a secret shown but not confirmed yet.
@@ -37,7 +39,7 @@ PENDING_ENROLMENT = "totp_enrolment"
 
 @blueprint.get("/account/totp")
 @login_required
-def overview():
+def overview() -> ResponseReturnValue:
     portal = get_portal()
     return render_template("totp/overview.html", status=totp_status(portal, current_user.uid),
                            required=totp_required(portal, current_user.person))
@@ -55,7 +57,7 @@ def _pending_secret(portal: Portal) -> str | None:
 
 @blueprint.route("/account/totp/enrol", methods=["GET", "POST"])
 @login_required
-def enrol():
+def enrol() -> ResponseReturnValue:
     portal = get_portal()
     target = safe_next(request.args.get("next"))
     secret = _pending_secret(portal)
@@ -66,10 +68,10 @@ def enrol():
     elif secret is not None and form.validate_on_submit():
         person, old_session = current_user.person, current_user.session_token
         try:
-            codes = confirm_enrolment(portal, person.uid, secret, form.code.data,
+            codes = confirm_enrolment(portal, person.uid, secret, form.code.data or "",
                                       remote_addr=request.remote_addr)
         except InvalidInput as refused:
-            form.code.errors.append(refused.errors["code"])
+            refuse(form.code, refused.errors["code"])
         except WorkflowError as error:
             flash(str(error), "error")
             secret = None
@@ -93,7 +95,7 @@ def enrol():
 
 @blueprint.post("/admin/people/<uid>/reset-totp")
 @login_first
-def reset(uid: str):
+def reset(uid: str) -> ResponseReturnValue:
     try:
         reset_totp(get_portal(), uid, actor=current_user.uid, remote_addr=request.remote_addr)
     except (WorkflowError, DirectoryError) as error:

@@ -1,16 +1,26 @@
-"""The logged-in person as Flask-Login sees them, loaded from the directory on each request."""
+"""The logged-in person as Flask-Login sees them, loaded from the directory on each request.
+
+The one module that imports Flask-Login: it ships no type information (and typeshed
+has no stubs for it), so the names the views use are typed here once.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import ParamSpec
+
+import flask_login  # type: ignore[import-untyped]  # no py.typed marker, no stubs
 from flask import Flask
-from flask_login import LoginManager, UserMixin
+from flask.typing import ResponseReturnValue
 
 from ..directory import Person
 from ..resources import get_portal
 from ..workflow import is_sysadmin, resume_session
 
+P = ParamSpec("P")
 
-class User(UserMixin):
+
+class User(flask_login.UserMixin):  # type: ignore[misc]  # UserMixin is untyped (Flask-Login)
     """The logged-in person, known by their session's token (Flask-Login's "alternative
     token"), so ending the session in the store logs them out at once."""
 
@@ -27,6 +37,22 @@ class User(UserMixin):
         return self.person.uid
 
 
+# Flask-Login's proxy. It is a User in the views behind `login_required` or
+# security.login_first; anywhere else ask `current_user.is_authenticated` first, since an
+# anonymous visitor is Flask-Login's anonymous user, with none of User's own attributes.
+current_user: User = flask_login.current_user
+
+
+def login_required(view: Callable[P, ResponseReturnValue]) -> Callable[P, ResponseReturnValue]:
+    """Flask-Login's decorator: anonymous visitors go to the login page first."""
+    wrapped: Callable[P, ResponseReturnValue] = flask_login.login_required(view)
+    return wrapped
+
+
+login_user: Callable[[User], bool] = flask_login.login_user
+logout_user: Callable[[], bool] = flask_login.logout_user
+
+
 def load_user(session_token: str) -> User | None:
     """None (logged out) once the session ended or idled, or the account is no longer active."""
     portal = get_portal()
@@ -35,7 +61,7 @@ def load_user(session_token: str) -> User | None:
 
 
 def init_app(app: Flask) -> None:
-    manager = LoginManager(app)
+    manager = flask_login.LoginManager(app)
     manager.login_view = "auth.login"
     manager.login_message = "Please log in to see this page."
     manager.session_protection = "strong"
