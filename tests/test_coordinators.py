@@ -1,14 +1,17 @@
 """Sysadmins appoint and remove coordinators (the owners of a working group's LDAP group)
-through the workflow; each change queues the job that brings the group's services in
-line (the command line's output is in test_cli.py). Real slapd and store."""
+through the workflow and on their page; each change queues the job that brings the
+group's services in line (the command line's output is in test_cli.py). Real slapd and
+store, the portal through Flask's test client."""
 
 from __future__ import annotations
 
+import html
 import threading
 
 import pytest
 import sqlalchemy as sa
 
+from provisioner.directory import Status
 from provisioner.jobs import GRANT, REVOKE
 from provisioner.resources import get_portal, get_store
 from provisioner.store import jobs
@@ -23,7 +26,9 @@ from provisioner.workflow import (
 
 from job_helpers import add_volunteers
 from ldap_helpers import snapshot
-from portal_actions import ADMIN_PASSWORD
+from portal_actions import ADMIN_PASSWORD, VOLUNTEER_PASSWORD, Visitor
+
+PAGE = "/admin/coordinators"
 
 
 def change(app, uid: str, slug: object, *, coordinates: bool = True, actor: str = "sam"):
@@ -153,3 +158,60 @@ def test_two_appoints_at_once_end_in_one_coordinator_and_one_grant(app, director
     # twice, each doing the same work.
     waiting = queued(app)
     assert waiting and all(job == (GRANT, {"vol0000": ["kitchen"]}) for job in waiting), waiting
+
+
+# The sysadmins' page.
+
+def page_text(response) -> str:
+    return html.unescape(response.get_data(as_text=True))
+
+
+def test_a_sysadmin_appoints_and_removes_coordinators_on_their_page(app, directory, sysadmin):
+    add_volunteers(directory, 1, groups=("tech",))
+    page = page_text(sysadmin.client.get(PAGE))
+    assert "Kitchen" in page and "No coordinator yet." in page
+
+    response = sysadmin.submit(PAGE, {"uid": "vol0000", "group": "kitchen"})
+    assert response.status_code == 302 and response.location == PAGE
+    page = page_text(sysadmin.client.get(PAGE))
+    assert "vol0000 is now a coordinator of Kitchen. They were not a member, so they are one now." in page
+    assert "Volunteer 0 (vol0000)" in page and "Remove vol0000 as coordinator of Kitchen" in page
+    assert directory.groups.get("wg-kitchen").owners == ("vol0000",)
+    assert queued(app) == [(GRANT, {"vol0000": ["kitchen"]})]
+    assert audited(app, "coordinator-added")[0][0] == "sam"
+
+    response = sysadmin.submit(PAGE, {}, action=f"{PAGE}/kitchen/vol0000/remove")
+    assert response.status_code == 302
+    page = page_text(sysadmin.client.get(PAGE))
+    assert "vol0000 is no longer a coordinator of Kitchen." in page and "Remove vol0000" not in page
+    assert directory.groups.get("wg-kitchen").owners == ()
+
+
+def test_the_page_refuses_what_cannot_be_appointed_in_words(app, directory, sysadmin, slapd_server):
+    add_volunteers(directory, 1, groups=("tech",))
+    before = snapshot(slapd_server)
+    refused = sysadmin.submit(PAGE, {"uid": "vol0000\nx", "group": "kitchen"})
+    assert refused.status_code == 400 and "remove the control characters" in page_text(refused)
+    refused = sysadmin.submit(PAGE, {"uid": "vol0000", "group": "no-such-group"})
+    assert refused.status_code == 400 and "Not a valid choice" in page_text(refused)
+    sysadmin.submit(PAGE, {"uid": "nobody", "group": "kitchen"})
+    assert "nobody has no active account" in page_text(sysadmin.client.get(PAGE))
+    assert snapshot(slapd_server) == before
+    assert queued(app) == []
+
+
+def test_a_volunteer_gets_403_on_the_coordinators_page_and_changes_nothing(app, directory, sysadmin,
+                                                                          slapd_server):
+    add_volunteers(directory, 1, groups=("kitchen",))
+    directory.people.set_password("vol0000", VOLUNTEER_PASSWORD)
+    volunteer = Visitor(app.test_client())
+    assert volunteer.log_in("vol0000", VOLUNTEER_PASSWORD).status_code == 302
+    before = snapshot(slapd_server)
+    token = volunteer.csrf_token("/account")
+    assert volunteer.client.get(PAGE).status_code == 403
+    for path, data in ((PAGE, {"uid": "vol0000", "group": "kitchen"}), (PAGE, {}),
+                       (f"{PAGE}/kitchen/vol0000/remove", {})):
+        assert volunteer.client.post(path, data={**data, "csrf_token": token}).status_code == 403
+    assert snapshot(slapd_server) == before
+    assert queued(app) == []
+    assert directory.people.get("vol0000").status == Status.ACTIVE

@@ -11,7 +11,20 @@ from ..directory import DirectoryUnavailable
 from ..mail import MailError
 from ..workflow import NotAllowed, StoreUnavailable
 from ..workflow.provisioning import NoSuchJob
-from . import account, admin, auth, groups, health, jobs, public, security, settings, totp, users
+from . import (
+    account,
+    admin,
+    auth,
+    coordinators,
+    groups,
+    health,
+    jobs,
+    public,
+    security,
+    settings,
+    totp,
+    users,
+)
 
 csrf = CSRFProtect()
 
@@ -20,7 +33,7 @@ def init_app(app: Flask) -> None:
     security.init_app(app)
     csrf.init_app(app)
     users.init_app(app)
-    for module in (health, public, auth, account, admin, jobs, groups, settings, totp):
+    for module in (health, public, auth, account, admin, coordinators, jobs, groups, settings, totp):
         app.register_blueprint(module.blueprint)
     app.register_error_handler(CSRFError, _csrf_failed)
     for error in (DirectoryUnavailable, StoreUnavailable, MailError):
