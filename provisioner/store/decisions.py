@@ -52,12 +52,16 @@ def claim(connection: Connection, entry_id: str, uid: str, decision: str, *, act
     return Claim(False, holder.decision, holder.decided_at is not None)
 
 
-def last_decided(connection: Connection, uid: str) -> str | None:
-    """The decision that last took effect on a request from `uid`, if any still recorded."""
-    return connection.execute(
-        sa.select(request_decisions.c.decision)
-        .where(request_decisions.c.uid == uid, request_decisions.c.decided_at.is_not(None))
-        .order_by(request_decisions.c.decided_at.desc()).limit(1)).scalar_one_or_none()
+def latest_claim(connection: Connection, uid: str) -> Claim | None:
+    """The newest claim on a request from `uid` (decided or under way), if any is recorded.
+
+    A rejection deletes the request before it marks its claim decided: a decision that
+    finds no request learns from this whether one is deciding it or did."""
+    row = connection.execute(
+        sa.select(request_decisions.c.decision, request_decisions.c.decided_at)
+        .where(request_decisions.c.uid == uid)
+        .order_by(request_decisions.c.claimed_at.desc()).limit(1)).one_or_none()
+    return Claim(False, row.decision, row.decided_at is not None) if row else None
 
 
 def mark_decided(connection: Connection, entry_id: str, now: datetime) -> None:

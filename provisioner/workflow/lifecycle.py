@@ -117,11 +117,12 @@ def check(what: Transition, uid: str, person: Person | None, *,
 
 def _described(portal: Portal | None, uid: str, person: Person | None) -> str:
     if person is None and portal is not None:
-        # A decided request was deleted by its rejection: say so rather than "not registered".
+        # A rejection deletes the request, then marks its claim decided: whether it is under
+        # way or done, say so rather than "not registered".
         with portal.store.begin() as connection:
-            decided = decisions.last_decided(connection, uid)
-        if decided in DECIDED:
-            return f"already {DECIDED[decided]}"
+            claim = decisions.latest_claim(connection, uid)
+        if claim is not None and claim.decision in DECIDED:
+            return f"already {'' if claim.decided else 'being '}{DECIDED[claim.decision]}"
     if person is not None and person.status is None:
         return "without a status"
     return STATES[person.status if person else NOBODY].described

@@ -124,6 +124,25 @@ def test_a_decision_after_a_rejection_is_told_it_was_rejected(app, verified, sys
     assert inbox.messages() == []
 
 
+def test_a_decision_during_a_rejection_is_told_it_is_being_rejected(app, verified, sysadmin, inbox):
+    """The window a rejection leaves: the request deleted, its claim not yet marked decided."""
+    verified("vera")
+    with app.app_context():
+        portal = get_portal()
+        person = portal.directory.people.find("vera")
+        assert person is not None and person.entry_id is not None
+        with portal.store.begin() as connection:
+            assert decisions.claim(connection, person.entry_id, "vera", "reject", actor="sam",
+                                   now=portal.clock()).won
+        portal.directory.people.delete("vera")
+        inbox.clear()
+        for late in (lambda: approve(portal, "vera", ["kitchen"], actor="sam"),
+                     lambda: reject(portal, "vera", "again", actor="sam")):
+            with pytest.raises(WorkflowError, match="vera is already being rejected"):
+                late()
+    assert inbox.messages() == []
+
+
 def test_a_failed_approval_releases_its_claim_and_a_retry_completes_it(
         app, verified, sysadmin, slapd_server, catalogue):
     verified("vera")
