@@ -57,6 +57,12 @@ SETTINGS = (
     Setting("PUBLIC_URL", "http://127.0.0.1:5000",
             help="the portal's address as volunteers reach it; links in mails start with it"),
     Setting("VERIFY_LINK_HOURS", 48, int, help="how long a verification link works"),
+    # Where people reach the services: the account page links each working group's list
+    # archive, wiki namespace and Redmine project. An empty one is not linked.
+    Setting("LIST_DOMAIN", "", help="the mailing lists' domain (wg-<slug>@LIST_DOMAIN)"),
+    Setting("ARCHIVES_URL", "", help="the lists' web pages (HyperKitty and Postorius), e.g. https://lists.example.org"),
+    Setting("WIKI_URL", "", help="the wiki's address, e.g. https://wiki.example.org"),
+    Setting("REDMINE_URL", "", help="Redmine's address, e.g. https://redmine.example.org"),
     Setting("SECURE_COOKIES", True, bool, help="send the session cookie over HTTPS only"),
     Setting("SESSION_IDLE_MINUTES", 30, int, help="a session unused this long ends"),
     Setting("SESSION_MAX_HOURS", 12, int, help="a session ends this long after login, used or not"),

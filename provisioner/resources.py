@@ -25,6 +25,7 @@ from .runner import RunnerSettings
 from .store import Store
 from .store.throttle import LimitSettings
 from .workflow import Portal
+from .workflow.group_links import ServiceAddresses
 
 MASK = "***"
 
@@ -44,6 +45,7 @@ def init_app(app: Flask) -> None:
         organisation=config["OCCUPATION_NAME"], starttls=config["SMTP_STARTTLS"],
         username=config["SMTP_USERNAME"], password=config["SMTP_PASSWORD"],
     )
+    app.extensions["services"] = service_addresses(config)
     store = Store(config["DATABASE_URL"])
     store.create_schema()
     app.extensions["store"] = store
@@ -82,6 +84,7 @@ def get_portal() -> Portal:
             session_idle=timedelta(minutes=config["SESSION_IDLE_MINUTES"]),
             session_lifetime=timedelta(hours=config["SESSION_MAX_HOURS"]),
             limits=limit_settings(config),
+            services=current_app.extensions["services"],
         )
     portal: Portal = g.portal
     return portal
@@ -96,6 +99,20 @@ def limit_settings(config: Mapping[str, Any]) -> LimitSettings:
         address_max_delay=timedelta(seconds=config["LOGIN_ADDRESS_MAX_DELAY_SECONDS"]),
         mails_per_address_per_hour=config["MAILS_PER_ADDRESS_PER_HOUR"],
         registrations_per_address_per_hour=config["REGISTRATIONS_PER_ADDRESS_PER_HOUR"])
+
+
+def service_addresses(config: Mapping[str, Any]) -> ServiceAddresses:
+    return ServiceAddresses(list_domain=config["LIST_DOMAIN"],
+                            archives_url=_web_address(config["ARCHIVES_URL"], "ARCHIVES_URL"),
+                            wiki_url=_web_address(config["WIKI_URL"], "WIKI_URL"),
+                            redmine_url=_web_address(config["REDMINE_URL"], "REDMINE_URL"))
+
+
+def _web_address(url: str, setting: str) -> str:
+    """An empty setting stays empty; an address must be http(s), since it becomes a link."""
+    if url and not url.startswith(("https://", "http://")):
+        raise ConfigError(f"{setting} is {url!r}: an address starting with https:// (or http://)")
+    return url
 
 
 def job_settings(config: Mapping[str, Any]) -> JobSettings:

@@ -7,6 +7,7 @@ from flask.typing import ResponseReturnValue
 
 from ..resources import get_portal
 from ..workflow import working_groups_of
+from ..workflow.group_links import group_links
 from ..workflow.provisioning import latest_job_of
 from .access import service_access
 from .users import current_user, login_required
@@ -20,6 +21,6 @@ def overview() -> ResponseReturnValue:
     person = current_user.person
     portal = get_portal()
     groups = [portal.catalogue.get(slug) for slug in working_groups_of(portal, person.uid)]
-    return render_template("account.html", person=person,
-                           working_groups=[wg for wg in groups if wg is not None],
+    links = [group_links(portal.services, group) for group in groups if group is not None]
+    return render_template("account.html", person=person, working_groups=links,
                            access=service_access(latest_job_of(portal, person.uid)))

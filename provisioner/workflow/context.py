@@ -13,6 +13,7 @@ from ..jobs import JobSettings, queue_access
 from ..mail import Mailer
 from ..store import Store, audit
 from ..store.throttle import LimitSettings
+from .group_links import ServiceAddresses
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,7 @@ class Portal:
     session_lifetime: timedelta = timedelta(hours=12)
     jobs: JobSettings = field(default_factory=JobSettings)
     limits: LimitSettings = field(default_factory=LimitSettings)
+    services: ServiceAddresses = field(default_factory=ServiceAddresses)
     clock: Callable[[], datetime] = utc_now
 
     def link(self, path: str) -> str:
