@@ -3,8 +3,11 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 # mailman3, dokuwiki (+ php), redmine: the services the playbooks provision, run privately
-# by the tests and the demo. python3-venv only where this Python cannot make a venv.
-DEBIAN_PACKAGES := slapd ldap-utils chromium postgresql mailman3 dokuwiki php-cli php-ldap redmine redmine-sqlite ruby-webrick $(shell $(PYTHON) -c 'import ensurepip' 2>/dev/null || echo python3-venv)
+# by the tests and the demo; mailman3-web (HyperKitty, Postorius) under uwsgi, with its LDAP
+# login and Mailman's archiver for it. python3-venv only where this Python cannot make a venv.
+DEBIAN_PACKAGES := slapd ldap-utils chromium postgresql mailman3 dokuwiki php-cli php-ldap redmine redmine-sqlite ruby-webrick \
+	mailman3-web python3-django-auth-ldap python3-mailman-hyperkitty uwsgi-core uwsgi-plugin-python3 \
+	$(shell $(PYTHON) -c 'import ensurepip' 2>/dev/null || echo python3-venv)
 
 .PHONY: demo test lint test-deploy install debian-packages bench
 

@@ -30,10 +30,11 @@ def private_stack(request, tmp_path_factory):
     needs it. A missing Debian package fails the test needing it, never skips it."""
     cache = getattr(request.config, "cache", None)      # None with -p no:cacheprovider
     redmine_cache = cache.mkdir("redmine-golden") if cache else tmp_path_factory.mktemp("golden")
+    web_cache = cache.mkdir("mailman-web-golden") if cache else tmp_path_factory.mktemp("web-golden")
     folder = tempfile.mkdtemp(prefix="stack-")  # short: ldapi paths must stay under 108 bytes
     try:
         with PrivateStack(folder, OCCUPATION, fast_writes=True, mail=MAILDIR, wiki_admin=WIKI_ROBOT,
-                          redmine_cache=redmine_cache) as stack:
+                          redmine_cache=redmine_cache, mailman_web_cache=web_cache) as stack:
             yield stack
     finally:
         shutil.rmtree(folder, ignore_errors=True)

@@ -39,6 +39,24 @@ def mailman(mailman_server):
 
 
 @pytest.fixture(scope="session")
+def mailman_web_server(private_stack):
+    """HyperKitty and Postorius; the session's Mailman archives there from now on (and takes posts
+    over LMTP), restarted for it if it ran without."""
+    server = private_stack.mailman_web()
+    yield server
+    server.stop()
+    assert server.processes() == [], "a process of the web parts outlived stop()"
+
+
+@pytest.fixture
+def mailman_web(mailman_web_server, mailman):
+    """The web parts serving, their Mailman too. Lists and archives persist: tests use lists,
+    people and message ids of their own."""
+    mailman_web_server.start()
+    return mailman_web_server
+
+
+@pytest.fixture(scope="session")
 def wiki_server(private_stack):
     return private_stack.wiki()
 

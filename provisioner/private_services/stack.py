@@ -1,11 +1,13 @@
-"""The private stack: slapd, SMTP, Mailman, DokuWiki and Redmine as `make demo`, the tests and
-the benchmarks run them, assembled here only.
+"""The private stack: slapd, SMTP, Mailman (with its web parts), DokuWiki and Redmine as
+`make demo`, the tests and the benchmarks run them, assembled here only.
 
 A `PrivateStack` keeps each service in a subfolder of its folder and wires them as a
 deployed host does: a slapd with the bind accounts of ou=services; the portal
 (`portal_config`), the wiki and Redmine each bind as their own account, never as the
-root DN; Mailman sends through the stack's SMTP server when `lists_send_mail`; the
-wiki role acts as `wiki_admin`, a person in cn=sysadmins the caller creates. Each
+root DN; Mailman sends through the stack's SMTP server when `lists_send_mail`, and
+archives to its web parts (HyperKitty, Postorius) once they are asked for, where people
+log in with their directory password; the wiki role acts as `wiki_admin`, a person in
+cn=sysadmins the caller creates. Each
 service starts when first asked for; `close()` (or leaving the `with`) stops, in
 reverse order, whatever started.
 """
@@ -24,7 +26,8 @@ import yaml
 from ..directory.connection import DirectorySettings
 from .dokuwiki import PrivateDokuWiki
 from .files import write_private_file
-from .mailman import PrivateMailman
+from .mailman import ArchiverLink, PrivateMailman
+from .mailman_web import MailmanRest, PeopleDirectory, PrivateMailmanWeb, golden_web
 from .redmine import LdapSource, PrivateRedmine, golden_database
 from .slapd import PrivateSlapd, TlsFiles
 from .smtp import DISCARD, PrivateSmtp
@@ -97,12 +100,14 @@ class PrivateStack:
     `fast_writes` is slapd's `dbnosync`: for throwaway data only (tests, benchmarks);
     with `tls` slapd serves ldaps too. `mail` is the SMTP server's kind (smtp.PRINT,
     MAILDIR, DISCARD). `redmine_cache` keeps Redmine's migrated database between
-    stacks (default: `<folder>/cache`).
+    stacks, `mailman_web_cache` mailman3-web's and its static files (default for both:
+    `<folder>/cache`).
     """
 
     def __init__(self, folder: str | os.PathLike[str], occupation: Occupation, *, fast_writes: bool = False,
                  tls: TlsFiles | None = None, mail: str = DISCARD, lists_send_mail: bool = False,
-                 wiki_admin: WikiAdmin | None = None, redmine_cache: str | os.PathLike[str] | None = None):
+                 wiki_admin: WikiAdmin | None = None, redmine_cache: str | os.PathLike[str] | None = None,
+                 mailman_web_cache: str | os.PathLike[str] | None = None):
         self.folder = Path(folder).resolve()
         self.occupation = occupation
         self.fast_writes = fast_writes
@@ -111,6 +116,8 @@ class PrivateStack:
         self.lists_send_mail = lists_send_mail
         self.wiki_admin = wiki_admin
         self.redmine_cache = Path(redmine_cache) if redmine_cache else self.folder / "cache"
+        self.mailman_web_cache = Path(mailman_web_cache) if mailman_web_cache else self.folder / "cache"
+        self._archiver: ArchiverLink | None = None       # for a Mailman started after its web parts
         self._started: dict[str, Any] = {}
         self._exit = ExitStack()
 
@@ -137,8 +144,31 @@ class PrivateStack:
         def start() -> PrivateMailman:
             smtp_port = self.smtp().port if self.lists_send_mail else None
             return self._exit.enter_context(PrivateMailman(
-                self.folder / "mailman", domain=self.occupation.list_domain, smtp_port=smtp_port))
+                self.folder / "mailman", domain=self.occupation.list_domain, smtp_port=smtp_port,
+                archiver=self._archiver))
         return self._get("mailman", start)
+
+    def mailman_web(self) -> PrivateMailmanWeb:
+        """HyperKitty and Postorius for the stack's Mailman, which archives there from now on.
+
+        A Mailman not started yet starts with its archiver, the web's port chosen first;
+        one already running (without archives, the quicker start) restarts with it.
+        """
+        def start() -> PrivateMailmanWeb:
+            slapd, smtp = self.slapd(), self.smtp()
+            assert smtp.port is not None        # chosen when it started
+            web = PrivateMailmanWeb(self.folder / "mailman-web",
+                                    directory=PeopleDirectory(slapd.url, slapd.layout.people),
+                                    golden=golden_web(self.mailman_web_cache), smtp_port=smtp.port)
+            if "mailman" not in self._started:
+                web.reserve_port()
+                self._archiver = web.archiver
+            mailman = self.mailman()
+            web.rest = MailmanRest(mailman.url, mailman.admin_user, mailman.admin_password)
+            self._exit.enter_context(web)
+            mailman.archive_to(web.archiver)      # a restart only if it ran without it, or the port moved
+            return web
+        return self._get("mailman_web", start)
 
     def wiki(self) -> PrivateDokuWiki:
         def start() -> PrivateDokuWiki:
