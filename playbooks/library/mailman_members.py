@@ -1,5 +1,5 @@
 #!/usr/bin/python
-"""Ansible module: subscribe or unsubscribe a batch of volunteers on their working groups' Mailman lists."""
+"""Ansible module: a batch of volunteers' memberships and coordinator roles on their working groups' lists."""
 
 from __future__ import annotations
 
@@ -11,6 +11,13 @@ description:
     the batch exist, then subscribes each volunteer to grant (pre-verified, pre-confirmed,
     pre-approved, no welcome message) and unsubscribes each volunteer to revoke, through
     the Mailman 3 core REST API, over one HTTP connection object for the whole batch.
+  - Every list of the batch keeps its archive private to its members (C(archive_policy)
+    private) and lets nobody in without its moderators (C(subscription_policy) moderate,
+    unless already confirm_then_moderate), since a self-subscription would open the
+    archive; an existing list that differs is set so.
+  - A volunteer to grant whose group entry says C(coordinator) true is the list's owner
+    and moderator; false or absent, those roles are taken away if held. A revoke takes
+    the membership and both roles.
   - Answers that mean "already done" count as done (HTTP 409 on subscribe, 404 on
     unsubscribe), so a second run changes nothing.
   - Reads the batch from I(batch_file) itself, so that what volunteers typed is never
@@ -42,8 +49,8 @@ RETURN = r"""
 service: {description: always C(lists), returned: always, type: str}
 volunteers:
   description: >-
-    by uid, C({status, message}): C(changed) when subscribed or unsubscribed now, C(ok)
-    when already so, C(failed) with the reason
+    by uid, C({status, message}): C(changed) when subscribed, unsubscribed, made or no
+    longer owner and moderator now, C(ok) when already so, C(failed) with the reason
   returned: always
   type: dict
 """
@@ -59,6 +66,11 @@ from ansible.module_utils.volunteer_batch import BatchFileError, outcome_of, rea
 
 SERVICE = "lists"
 API = "/3.1"
+# What a working group's list must keep: archives for members only, and no way in
+# (a self-subscription from the list's page) that its moderators did not approve.
+CLOSED_LIST = {"archive_policy": "private", "subscription_policy": "moderate"}
+MODERATED_POLICIES = ("moderate", "confirm_then_moderate")
+COORDINATOR_ROLES = ("owner", "moderator")
 
 
 class MailmanUnavailable(Exception):
@@ -188,20 +200,41 @@ class ListsProvisioner:
                                      f"{self.domain}: HTTP {status} {answer.get('description', '')}")
 
     def ensure_list(self, list_name: str, display_name: str) -> None:
-        """Raises MailmanRefused when the list can neither be found nor created."""
+        """Raises MailmanRefused when the list can neither be found nor created, nor closed."""
         list_id = self.list_id(list_name)
         if self._exists(f"/lists/{_segment(list_id)}"):
+            self.ensure_closed(list_id)
             return
         self.changed = True
         if self.dry_run:
             return
         status, answer = self.api.call("POST", "/lists", {"fqdn_listname": self.address(list_name)})
         if status == 400 and self._exists(f"/lists/{_segment(list_id)}"):
-            return                          # created meanwhile: already done
+            self.ensure_closed(list_id)     # created meanwhile: only its settings to check
+            return
         if status != 201:
             raise MailmanRefused(status, answer.get("description", "no reason given"))
+        self._patch_config(list_id, CLOSED_LIST)
         # The name people see in the list's mails and pages; a refusal here is cosmetic.
         self.api.call("PATCH", f"/lists/{_segment(list_id)}/config", {"display_name": display_name})
+
+    def ensure_closed(self, list_id: str) -> None:
+        status, config = self.api.call("GET", f"/lists/{_segment(list_id)}/config")
+        if status != 200:
+            raise MailmanRefused(status, config.get("description", "no reason given"))
+        wrong = {name: value for name, value in CLOSED_LIST.items() if config.get(name) != value}
+        if config.get("subscription_policy") in MODERATED_POLICIES:
+            wrong.pop("subscription_policy", None)
+        if not wrong:
+            return
+        self.changed = True
+        if not self.dry_run:
+            self._patch_config(list_id, wrong)
+
+    def _patch_config(self, list_id: str, settings: dict) -> None:
+        status, answer = self.api.call("PATCH", f"/lists/{_segment(list_id)}/config", settings)
+        if status not in (200, 204):
+            raise MailmanRefused(status, answer.get("description", "no reason given"))
 
     def _exists(self, path: str) -> bool:
         status, answer = self.api.call("GET", path)
@@ -242,7 +275,36 @@ class ListsProvisioner:
 
     def unsubscribe(self, list_name: str, mail: str) -> bool:
         """True if unsubscribed now, False if not a member."""
-        member_id = self._member_id(self.list_id(list_name), mail)
+        return self._remove(self.list_id(list_name), mail, "member")
+
+    def set_coordinator(self, list_name: str, mail: str, coordinator: bool) -> bool:
+        """Make `mail` the list's owner and moderator, or neither; True if a role changed now."""
+        list_id = self.list_id(list_name)
+        changed = False
+        for role in COORDINATOR_ROLES:
+            if coordinator:
+                changed |= self._add_role(list_id, mail, role)
+            else:
+                changed |= self._remove(list_id, mail, role)
+        return changed
+
+    def _add_role(self, list_id: str, mail: str, role: str) -> bool:
+        if self._member_id(list_id, mail, role) is not None:
+            return False
+        if self.dry_run:
+            return True
+        status, answer = self.api.call("POST", "/members", {
+            "list_id": list_id, "subscriber": mail, "role": role,
+            "pre_verified": True, "pre_confirmed": True, "pre_approved": True})
+        if status == 201:
+            return True
+        if status == 409:
+            return False                     # added meanwhile: already done
+        raise MailmanRefused(status, str(answer.get("description", "")) or "no reason given")
+
+    def _remove(self, list_id: str, mail: str, role: str) -> bool:
+        """True if `mail` held `role` on the list and no longer does."""
+        member_id = self._member_id(list_id, mail, role)
         if member_id is None:
             return False
         if self.dry_run:
@@ -254,8 +316,8 @@ class ListsProvisioner:
             return False                     # removed meanwhile: already done
         raise MailmanRefused(status, answer.get("description", "no reason given"))
 
-    def _member_id(self, list_id: str, mail: str) -> str | None:
-        status, answer = self.api.call("GET", f"/lists/{_segment(list_id)}/member/{_segment(mail)}")
+    def _member_id(self, list_id: str, mail: str, role: str = "member") -> str | None:
+        status, answer = self.api.call("GET", f"/lists/{_segment(list_id)}/{role}/{_segment(mail)}")
         if status == 404:
             return None
         if status != 200 or "member_id" not in answer:
@@ -287,7 +349,10 @@ def provision(lists: ListsProvisioner, volunteers: list[dict], outcomes: dict) -
 def volunteer_outcome(lists: ListsProvisioner, volunteer: dict, broken: dict[str, str]) -> dict:
     action = volunteer.get("action")
     mail = volunteer.get("mail")
-    names = [group["list_name"] for group in volunteer.get("groups") or []]
+    groups = volunteer.get("groups") or []
+    names = [group["list_name"] for group in groups]
+    # Until the worker says so, nobody is a coordinator: a missing key means false.
+    coordinating = {group["list_name"] for group in groups if group.get("coordinator") is True}
     if action not in ("grant", "revoke"):
         return {"status": "failed", "message": f"unknown action {action!r}"}
     if not names:
@@ -296,35 +361,66 @@ def volunteer_outcome(lists: ListsProvisioner, volunteer: dict, broken: dict[str
         return {"status": "failed",
                 "message": "no mail address in the directory, so no subscription can be found or made"}
     done, already, failures = [], [], []
+    roles = Roles()
     for name in names:
         if name in broken:
             failures.append(broken[name])
             continue
+        address = lists.address(name)
+        step = "subscribe to" if action == "grant" else "unsubscribe from"
         try:
             if action == "grant":
                 display_name = volunteer.get("display_name") or ""
                 changed = lists.subscribe(name, mail, display_name)
             else:
                 changed = lists.unsubscribe(name, mail)
+            (done if changed else already).append(address)
+            coordinator = action == "grant" and name in coordinating
+            step = "make the coordinator owner and moderator of" if coordinator else (
+                "take the owner and moderator roles on")
+            roles.record(address, coordinator, lists.set_coordinator(name, mail, coordinator))
         except MailmanRefused as error:
-            verb = "subscribe to" if action == "grant" else "unsubscribe from"
-            failures.append(f"could not {verb} {lists.address(name)} ({error})")
-            continue
-        (done if changed else already).append(lists.address(name))
-    if done:
+            failures.append(f"could not {step} {address} ({error})")
+    if done or roles.changed:
         lists.changed = True
-    return {"status": "failed" if failures else "changed" if done else "ok",
-            "message": _message(action, done, already, failures, lists.dry_run)}
+    return {"status": "failed" if failures else "changed" if done or roles.changed else "ok",
+            "message": _message(action, done, already, roles, failures, lists.dry_run)}
 
 
-def _message(action: str, done: list[str], already: list[str], failures: list[str],
+class Roles:
+    """What became of a volunteer's owner and moderator roles, list by list."""
+
+    def __init__(self):
+        self.made: list[str] = []
+        self.kept: list[str] = []
+        self.taken: list[str] = []
+
+    def record(self, address: str, coordinator: bool, changed: bool) -> None:
+        if coordinator:
+            (self.made if changed else self.kept).append(address)
+        elif changed:
+            self.taken.append(address)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.made or self.taken)
+
+
+def _message(action: str, done: list[str], already: list[str], roles: Roles, failures: list[str],
              dry_run: bool) -> str:
+    would = "would be " if dry_run else ""
     parts = []
     if done:
         verb = "subscribed to" if action == "grant" else "unsubscribed from"
-        parts.append(("would be " if dry_run else "") + f"{verb} {', '.join(done)}")
+        parts.append(f"{would}{verb} {', '.join(done)}")
     if already:
         parts.append(("already on " if action == "grant" else "not on ") + ", ".join(already))
+    if roles.made:
+        parts.append(f"{would}made owner and moderator of {', '.join(roles.made)}")
+    if roles.kept:
+        parts.append(f"already owner and moderator of {', '.join(roles.kept)}")
+    if roles.taken:
+        parts.append(f"{would}no longer owner or moderator of {', '.join(roles.taken)}")
     parts += failures
     return "; ".join(parts)
 
