@@ -4,6 +4,7 @@ in a private config.py that other commands use, everything stopped on SIGTERM.""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import stat
@@ -17,10 +18,11 @@ from pathlib import Path
 import pytest
 import yaml
 
+from provisioner.private_services.mailman_web import golden_web
 from provisioner.private_services.process import free_port
 from provisioner.private_services.redmine import golden_database
 
-START_TIMEOUT = 300      # Mailman, DokuWiki and Redmine start one after the other
+START_TIMEOUT = 300      # Mailman's web parts, Mailman, DokuWiki and Redmine start one after the other
 STOP_TIMEOUT = 90
 
 
@@ -72,12 +74,15 @@ def test_demo_help_names_its_options_without_a_configuration_error(tmp_path):
 
 @pytest.fixture
 def demo_folder(request, tmp_path_factory):
-    """A short folder holding Redmine's migrated database already, as a second `make demo` has it."""
+    """A short folder holding Redmine's and mailman3-web's migrated databases (and the latter's
+    static files) already, as a second `make demo` has them."""
     cache = getattr(request.config, "cache", None)
     golden = golden_database(cache.mkdir("redmine-golden") if cache else tmp_path_factory.mktemp("golden"))
+    web = golden_web(cache.mkdir("mailman-web-golden") if cache else tmp_path_factory.mktemp("web-golden"))
     folder = Path(tempfile.mkdtemp(prefix="demo-"))    # short: the ldapi socket path must stay short
     (folder / "cache").mkdir()
     shutil.copyfile(golden, folder / "cache" / golden.name)
+    shutil.copytree(web.database.parent, folder / "cache" / web.database.parent.name)
     yield folder
     shutil.rmtree(folder, ignore_errors=True)
 
@@ -101,13 +106,20 @@ def test_the_demo_runs_every_service_shares_its_settings_privately_and_stops_eve
             time.sleep(0.5)
         output = log_path.read_text()
         assert "not offered" not in output, output
-        for service in ("Mailman: http://127.0.0.1:", "DokuWiki: http://127.0.0.1:", "Redmine: http://127.0.0.1:"):
+        for service in ("Mailman: http://127.0.0.1:", "DokuWiki: http://127.0.0.1:", "Redmine: http://127.0.0.1:",
+                        "Archives and list pages: http://127.0.0.1:"):
             assert service in output
         assert f"PROVISIONER_CONFIG=config.py {provisioner_command()} ..." in output
 
         config, hosts = demo_folder / "config.py", demo_folder / "inventory" / "hosts.yml"
         assert (mode(config), mode(hosts)) == (0o600, 0o600)
         assert "LDAP_BIND_PASSWORD = " in config.read_text()
+        # The account page links each group's archive there, and it answers.
+        printed = re.search(r"Archives and list pages: (http://127\.0\.0\.1:\d+)/hyperkitty/", output)
+        archives = printed.group(1)
+        assert f"ARCHIVES_URL = {archives!r}" in config.read_text()
+        with urllib.request.urlopen(f"{archives}/hyperkitty/", timeout=30) as page:  # noqa: S310
+            assert page.status == 200
         offered = yaml.safe_load(hosts.read_text())["all"]["hosts"]["localhost"]
         assert {"mailing_lists_password", "wiki_admin_password", "redmine_api_key"} <= set(offered)
 
