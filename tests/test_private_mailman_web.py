@@ -119,6 +119,12 @@ def test_only_an_account_with_its_directory_password_logs_in(mailman_web, direct
 
 def test_a_login_takes_the_directory_address_verified_and_never_admin_rights(mailman_web, directory):
     add_person(directory, "web-bea")
+    # A local superuser of her name, as Debian's postinst makes one (mailman3-web/superuser-name):
+    # the directory login lands in that account, which must not keep its rights.
+    with sqlite3.connect(mailman_web.database) as connection:
+        connection.execute("INSERT INTO auth_user (password, is_superuser, username, first_name, last_name, "
+                           "email, is_staff, is_active, date_joined) VALUES ('!', 1, 'web-bea', '', '', "
+                           "'root@localhost', 1, 1, '2026-01-01 00:00:00')")
     browser = ListBrowser(mailman_web)
     assert browser.log_in("web-bea", PASSWORD).status == 302
     addresses = ("SELECT e.email, e.verified, e.\"primary\" FROM account_emailaddress e "
