@@ -8,7 +8,7 @@ so a page never shows a link that leads nowhere.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import quote
+from urllib.parse import quote, urlencode, urlsplit
 
 from ..catalogue import WorkingGroup
 
@@ -38,13 +38,22 @@ def group_links(addresses: ServiceAddresses, group: WorkingGroup) -> GroupLinks:
     return GroupLinks(
         group=group,
         list_address=list_address,
-        # HyperKitty names a list's archive by the list's address.
-        archive=_under(addresses.archives_url, f"hyperkitty/list/{quote(list_address, safe='@')}/")
-        if list_address else None,
+        archive=_archive(addresses.archives_url, list_address) if list_address else None,
         # A namespace's start page is <namespace>:start in DokuWiki.
         wiki=_under(addresses.wiki_url, "doku.php?id=" + quote(f"{group.wiki_namespace}:start", safe=":")),
         redmine=_under(addresses.redmine_url, f"projects/{quote(group.redmine_project, safe='')}"),
     )
+
+
+def _archive(archives_url: str, list_address: str) -> str | None:
+    """The list's archive through the login page: a private archive answers a visitor not yet
+    logged in there with 403, and the login page sends one who is straight on."""
+    if not archives_url:
+        return None
+    # HyperKitty names a list's archive by the list's address.
+    prefix = urlsplit(archives_url).path.rstrip("/")
+    archive_path = f"{prefix}/hyperkitty/list/{quote(list_address, safe='@')}/"
+    return _under(archives_url, "accounts/login/?" + urlencode({"next": archive_path}, safe="/@"))
 
 
 def _under(base: str, path: str) -> str | None:

@@ -25,13 +25,19 @@ SYSADMIN = SimpleNamespace(uid="sam", mail="sam@example.org", name="Sam Admin",
 
 
 @pytest.fixture
-def live_portal(directory, slapd_server, inbox, tmp_path):
+def portal_settings() -> dict:
+    """Settings a test module adds to the live portal's (override the fixture)."""
+    return {}
+
+
+@pytest.fixture
+def live_portal(directory, slapd_server, inbox, tmp_path, portal_settings):
     """The app over real HTTP on 127.0.0.1, a clean directory with one sysadmin behind it."""
     create_sysadmin(directory, SYSADMIN.uid, SYSADMIN.mail, SYSADMIN.name, SYSADMIN.password)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     app = create_app({**app_config(slapd_server, f"sqlite:///{tmp_path / 'store.sqlite'}",
-                                   inbox.port), "PUBLIC_URL": url})
+                                   inbox.port), "PUBLIC_URL": url, **portal_settings})
     server = make_server("127.0.0.1", port, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="live-portal", daemon=True)
     thread.start()
