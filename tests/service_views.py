@@ -26,9 +26,10 @@ def rest(mailman: PrivateMailman, path: str) -> tuple[int, dict]:
     return response.status, json.loads(body) if response.status == 200 else {}
 
 
-def roster(mailman: PrivateMailman, slug: str) -> set[str]:
-    """The addresses subscribed to a working group's list, as Mailman's roster shows them."""
-    status, answer = rest(mailman, f"/lists/wg-{slug}.{DOMAIN}/roster/member")
+def roster(mailman: PrivateMailman, slug: str, role: str = "member") -> set[str]:
+    """The addresses holding this role (member, owner, moderator) on a working group's list,
+    as Mailman's roster shows them."""
+    status, answer = rest(mailman, f"/lists/wg-{slug}.{DOMAIN}/roster/{role}")
     assert status == 200, f"no list wg-{slug}@{DOMAIN}"
     return {entry["email"] for entry in answer.get("entries", [])}
 

@@ -5,6 +5,11 @@ LDAP, and queues a revoke of their services; reinstating unlocks and queues a
 grant. The job and its audit entry are written in one transaction, and the status
 changes last: a call cut short leaves the old status, and calling again completes
 it (locking again changes nothing, and the queue leaves out a job already waiting).
+
+A suspended coordinator stays an owner of their groups' LDAP groups: the revoke takes
+the keys of those groups' tools with the rest of their access, and the grant of a
+reinstatement gives them back, since the worker reads who coordinates when it runs
+(coordinators.py). Removing them as coordinators is a separate, deliberate step.
 """
 
 from __future__ import annotations
