@@ -242,6 +242,14 @@ def test_leaving_removes_the_membership_at_once_and_revokes_access(app, director
     assert (revoke.kind, revoke.state) == ("revoke", "succeeded"), revoke.error
 
 
+def test_a_coordinator_who_leaves_stops_coordinating(app, directory, vera, cora):
+    ask(vera, "kitchen")
+    followed(cora, leave(cora, "kitchen"))
+    assert directory.groups.get("wg-kitchen").owners == ()
+    assert "asks to join Kitchen" not in html.unescape(cora.client.get(DECISIONS).get_data(as_text=True))
+    assert queued(app)[-1] == ("revoke", {"cora": ["kitchen"]})
+
+
 def test_leaving_a_group_you_are_not_in_changes_nothing(app, slapd_server, vera):
     before = snapshot(slapd_server)
     assert "Not left: You are not in Kitchen." in followed(vera, leave(vera, "kitchen"))

@@ -351,7 +351,7 @@ def volunteer_outcome(lists: ListsProvisioner, volunteer: dict, broken: dict[str
     mail = volunteer.get("mail")
     groups = volunteer.get("groups") or []
     names = [group["list_name"] for group in groups]
-    # Until the worker says so, nobody is a coordinator: a missing key means false.
+    # The worker marks each group the volunteer coordinates; a missing key means false.
     coordinating = {group["list_name"] for group in groups if group.get("coordinator") is True}
     if action not in ("grant", "revoke"):
         return {"status": "failed", "message": f"unknown action {action!r}"}

@@ -228,10 +228,12 @@ def _tell_volunteer(portal: Portal, person: Person, template: str, **context: ob
 
 
 def leave_group(portal: Portal, uid: str, slug: object, *, remote_addr: str | None = None) -> WorkingGroup:
-    """Leave at once: the membership goes and a revoke of that group's access is queued."""
+    """Leave at once: the membership goes, and with it coordinating the group (deciding its
+    join requests); a revoke of that group's access, its keys included, is queued."""
     group = working_group(portal, slug)
     if group.slug not in working_groups_of(portal, uid):
         raise WorkflowError(f"You are not in {group.name}.")
+    portal.directory.groups.remove_owner(group.group, uid)
     portal.directory.groups.remove_member(group.group, uid)
     portal.queue_access(REVOKE, {uid: [group.slug]}, actor=uid)
     portal.audit("left-group", actor=uid, subject=uid, remote_addr=remote_addr, detail=group.slug)
