@@ -34,8 +34,8 @@ from site_runs import UPGRADE_FROM, release_checkout
 # Made on the release the upgrade starts from (UPGRADE_FROM), checked after the upgrade.
 SYSADMIN = "alice"
 EARLY_VOLUNTEER, EARLY_GROUPS = "uma", ["media"]
-# The working group whose list's archive is public before the upgrade.
-OPENED_ARCHIVE = "tech"
+# The working group whose list is open to everyone before the upgrade.
+OPENED_LIST = "tech"
 
 
 @pytest.fixture(scope="session")
@@ -58,7 +58,7 @@ def vault(work_folder) -> Vault:
 def booted_site(work_folder, vault, mail_sink, fresh_site):
     """inventory/example deployed over ssh into a booted Debian host as an occupation that
     upgrades would: the release UPGRADE_FROM first, where a sysadmin approves a volunteer
-    (deployment.before_upgrade) and a list's archive is made public, then this checkout,
+    (deployment.before_upgrade) and a list is opened to everyone, then this checkout,
     twice; services started.
 
     fresh_site is asked for only to start its deployment first, so the two run side by side."""
@@ -71,10 +71,11 @@ def booted_site(work_folder, vault, mail_sink, fresh_site):
         deployment.before_upgrade = BeforeUpgrade(
             admin, EARLY_VOLUNTEER, EARLY_GROUPS,
             approved_volunteer(deployment, admin, mail_sink, EARLY_VOLUNTEER, EARLY_GROUPS))
-        # A list's owner opened its archive to everyone: the upgrade makes it private again.
+        # A list's owner opened it to everyone, its archive and subscriptions: the upgrade
+        # closes it again.
         domain = f"lists.{deployment.settings['occupation_domain']}"
-        status, _ = deployment.mailman("PATCH", f"/lists/wg-{OPENED_ARCHIVE}.{domain}/config",
-                                       {"archive_policy": "public"})
+        status, _ = deployment.mailman("PATCH", f"/lists/wg-{OPENED_LIST}.{domain}/config",
+                                       {"archive_policy": "public", "subscription_policy": "open"})
         assert status == 204, status
         for number in (1, 2):
             deployment.run_site(work_folder / f"booted-run-{number}.log")

@@ -142,12 +142,14 @@ def _mailman(booted_site, path: str) -> tuple[int, dict]:
     return booted_site.mailman("GET", path)
 
 
-def test_every_working_groups_archive_is_private(booted_site):
-    """The list whose archive was made public before the upgrade is private again."""
+def test_every_working_groups_list_is_closed(booted_site):
+    """The list opened before the upgrade is closed again: its archive private, subscriptions
+    moderated."""
     domain = f"lists.{booted_site.settings['occupation_domain']}"
     for slug in booted_site.settings["working_groups"]:
         status, config = booted_site.mailman("GET", f"/lists/wg-{slug}.{domain}/config")
         assert (status, config.get("archive_policy")) == (200, "private"), slug
+        assert config["subscription_policy"] in ("moderate", "confirm_then_moderate"), slug
 
 
 def test_the_volunteer_logs_in_to_the_wiki_and_edits_only_their_groups_namespace(
