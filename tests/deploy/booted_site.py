@@ -8,21 +8,25 @@ on a shared machine needs: every port free on loopback, mail to the test's sink.
 from __future__ import annotations
 
 import base64
+import hashlib
 import http.client
 import json
 import os
 import secrets
 import shutil
+import smtplib
 import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
+from email.message import EmailMessage
+from email.utils import make_msgid
 from pathlib import Path
 
 import yaml
 
 from booted_host import BootedHost, session_port
-from https_client import Site
+from https_client import Answer, Site
 from portal_browser import PortalBrowser
 from site_runs import CHECKOUT, EXAMPLE, PLAYBOOKS, run_site
 
@@ -39,7 +43,7 @@ def loopback_settings(mail_sink_port: int) -> dict:
     """What a host on this shared machine needs in its inventory: a free port for every
     service, listening on loopback only, and outgoing mail relayed to the test's sink."""
     ports = free_ports("openldap_ldap_port", "openldap_ldaps_port", "nginx_http_port", "nginx_https_port",
-                       "portal", "mailman_server_rest_port", "mailman_server_lmtp_port",
+                       "portal", "mailman_server_rest_port", "mailman_server_lmtp_port", "mailman_web_port",
                        "redmine_server_port", "redmine_server_postgresql_port", "mail_server_port")
     return {
         **{name: port for name, port in ports.items() if name != "portal"},
@@ -74,6 +78,23 @@ class BeforeUpgrade:
     volunteer: str
     groups: list[str]
     grant: dict   # the grant job as the Jobs page showed it, its number under "job"
+
+
+@dataclass(frozen=True)
+class Post:
+    """A post to a working group's list, and where HyperKitty shows it on the lists' site."""
+    list_page: str      # the list's archive
+    message_page: str   # the post in it
+    api_page: str       # the post in HyperKitty's REST API
+    text: str           # the post's words, found only where the post is shown
+
+    def read_once_archived(self, member: Site, timeout: float = 180) -> Answer:
+        """The post's page as a logged-in member sees it, once Mailman has handed it to HyperKitty."""
+        deadline = time.monotonic() + timeout
+        while (answer := member.get(self.message_page)).status != 200:
+            assert time.monotonic() < deadline, f"not archived after {timeout:.0f} s (HTTP {answer.status})"
+            time.sleep(2)
+        return answer
 
 
 @dataclass
@@ -125,6 +146,22 @@ class SiteDeployment:
         finally:
             connection.close()
         return answer.status, json.loads(text) if text and answer.status < 300 else {}
+
+    def post_to_list(self, sender: str, slug: str, subject: str) -> Post:
+        """sender@example.org posts to wg-<slug> through the host's Postfix, as a mail client would."""
+        address = f"wg-{slug}@lists.{self.settings['occupation_domain']}"
+        post = EmailMessage()
+        post["From"], post["To"], post["Subject"] = f"{sender}@example.org", address, subject
+        post["Message-ID"] = message_id = make_msgid(domain="example.org")
+        post.set_content(text := f"{subject} {secrets.token_hex(4)}")
+        with smtplib.SMTP("127.0.0.1", self.port("mail_server_port"), timeout=30) as smtp:
+            smtp.send_message(post)
+        # HyperKitty names a post by its Message-ID's hash (X-Message-ID-Hash).
+        digest = hashlib.sha1(message_id.strip("<>").encode(), usedforsecurity=False).digest()
+        hashed = base64.b32encode(digest).decode()
+        archive = f"/hyperkitty/list/{address}/"
+        return Post(archive, f"{archive}message/{hashed}/", f"/hyperkitty/api/list/{address}/email/{hashed}/",
+                    text)
 
     def provisioner(self, *argv: str, input: str | None = None) -> subprocess.CompletedProcess:
         """The `provisioner` command on the host, as docs/deploy.md runs it."""

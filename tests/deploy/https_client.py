@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import http.client
 import http.cookiejar
+import re
 import socket
 import ssl
 import urllib.error
@@ -99,3 +100,16 @@ def wiki_xmlrpc(site: Site, user: str, password: str, method: str, *params):
         return answer.status, None
     (result,), _ = xmlrpc.client.loads(answer.body)
     return answer.status, result
+
+
+DJANGO_CSRF_TOKEN = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
+
+
+def django_login(site: Site, user: str, password: str, form: str = "/accounts/login/") -> Answer:
+    """Log in to a deployed Django site (HyperKitty and Postorius) through its login form (at
+    `form`, which may carry ?next=), as a browser would: a redirect when it took the password."""
+    page = site.get(form)
+    match = DJANGO_CSRF_TOKEN.search(page.text)
+    assert match, f"no login form at {form} (HTTP {page.status})"
+    return site.post_form(form, {"login": user, "password": password, "csrfmiddlewaretoken": match.group(1)},
+                          headers={"Referer": site.base + form})

@@ -14,20 +14,23 @@ import re
 import secrets
 import smtplib
 import time
+from dataclasses import dataclass
 from email.message import EmailMessage
 
 import pytest
 import yaml
 
-from https_client import wiki_xmlrpc
+from booted_site import Post
+from https_client import Site, django_login, wiki_xmlrpc
 from portal_actions import VOLUNTEER_PASSWORD
 from portal_browser import PortalBrowser
 from portal_browser import approved_volunteer as approved_volunteer_of
 
 # What the roles install and start (systemd units on the host).
 UNITS = ("slapd.service", "postfix.service", "nginx.service", "php8.2-fpm.service", "mailman3.service",
-         "postgresql@15-main.service", "redmine.service", "occupy-portal.service", "occupy-worker.service",
-         "occupy-purge-expired.timer", "occupy-prune-limits.timer", "occupy-backup.timer")
+         "mailman3-web.service", "postgresql@15-main.service", "redmine.service", "occupy-portal.service",
+         "occupy-worker.service", "occupy-purge-expired.timer", "occupy-prune-limits.timer",
+         "occupy-backup.timer")
 VOLUNTEER = "vera"
 VOLUNTEER_MAIL = "vera@example.org"
 GROUPS = ["kitchen", "tech"]
@@ -144,12 +147,14 @@ def _mailman(booted_site, path: str) -> tuple[int, dict]:
 
 def test_every_working_groups_list_is_closed(booted_site):
     """The list opened before the upgrade is closed again: its archive private, subscriptions
-    moderated."""
+    moderated; and HyperKitty knows every list, as private, before its first post."""
     domain = f"lists.{booted_site.settings['occupation_domain']}"
+    anonymous = booted_site.site("lists_hostname")
     for slug in booted_site.settings["working_groups"]:
         status, config = booted_site.mailman("GET", f"/lists/wg-{slug}.{domain}/config")
         assert (status, config.get("archive_policy")) == (200, "private"), slug
         assert config["subscription_policy"] in ("moderate", "confirm_then_moderate"), slug
+        assert anonymous.get(f"/hyperkitty/list/wg-{slug}@{domain}/").status == 403, slug
 
 
 def test_the_volunteer_logs_in_to_the_wiki_and_edits_only_their_groups_namespace(
@@ -227,3 +232,76 @@ def test_the_worker_reaches_each_service_and_only_its_group_reads_the_secrets(bo
     modes = booted_site.host.run("stat", "-c", "%U:%G %a", "/etc/occupy-provisioner/config.py",
                                  "/etc/occupy-provisioner/inventory/hosts.yml").stdout.split("\n")
     assert modes[:2] == ["root:occupy-provisioner 640"] * 2
+
+
+# --- The lists' archives and pages (HyperKitty, Postorius) through nginx ------------------
+
+
+@dataclass
+class ArchivedPost:
+    member: Site        # the lists' site, logged in as the list's member who posted
+    post: Post
+
+
+@pytest.fixture(scope="module")
+def archived(booted_site) -> ArchivedPost:
+    """uma (media, approved before the upgrade) posts to wg-media through the host's Postfix,
+    logs in to the lists' site with her portal password and finds the post in the archive."""
+    early = booted_site.before_upgrade
+    post = booted_site.post_to_list(early.volunteer, early.groups[0], "Leaflets for Saturday")
+    member = booted_site.site("lists_hostname")
+    login = django_login(member, early.volunteer, VOLUNTEER_PASSWORD)
+    assert login.status == 302, f"the lists' site refused {early.volunteer}'s password: {login.text[-1500:]}"
+    post.read_once_archived(member)
+    return ArchivedPost(member, post)
+
+
+def test_a_member_reads_her_groups_archive_with_her_portal_password(archived):
+    message = archived.member.get(archived.post.message_page)
+    assert message.status == 200 and archived.post.text in message.text
+    listing = archived.member.get(archived.post.list_page)
+    assert listing.status == 200, listing.status
+
+
+def test_an_anonymous_visitor_gets_no_archive_page_and_no_post(booted_site, archived):
+    _assert_closed(booted_site.site("lists_hostname"), archived.post)
+
+
+def test_a_logged_in_non_member_gets_no_archive_page_and_no_post(booted_site, approved_volunteer, archived):
+    non_member = booted_site.site("lists_hostname")  # vera: kitchen and tech, not media
+    assert django_login(non_member, VOLUNTEER, VOLUNTEER_PASSWORD).status == 302
+    _assert_closed(non_member, archived.post)
+
+
+def _assert_closed(visitor: Site, posted: Post) -> None:
+    for page in (posted.list_page, posted.message_page, posted.api_page):
+        answer = visitor.get(page)
+        assert answer.status == 403, (page, answer.status)
+        assert posted.text not in answer.text, page
+
+
+def test_a_wrong_password_opens_nothing(booted_site, archived):
+    guesser = booted_site.site("lists_hostname")
+    answer = django_login(guesser, booted_site.before_upgrade.volunteer, "not her password")
+    assert answer.status == 200  # the form again
+    assert guesser.get(archived.post.list_page).status == 403
+
+
+def test_nobody_signs_up_on_the_lists_site(booted_site):
+    """Accounts come from the directory only: no form takes a new password."""
+    answer = booted_site.site("lists_hostname").get("/accounts/signup/")
+    assert 'name="password1"' not in answer.text
+
+
+def test_hyperkittys_apis_are_closed_through_nginx(booted_site, archived):
+    """Its REST API shows a private list's posts to anyone who names them, and its archiving
+    API trusts loopback, where every request through nginx comes from: nginx closes both
+    (Mailman reaches the archiving API on uwsgi's loopback socket, as the archived post shows)."""
+    answer = archived.member.get(archived.post.api_page)
+    assert answer.status == 403 and archived.post.text not in answer.text
+    assert booted_site.site("lists_hostname").get("/hyperkitty/api/mailman/urls").status == 403
+
+
+def test_the_lists_site_serves_its_static_files(booted_site):
+    answer = booted_site.site("lists_hostname").get("/mailman3/static/postorius/img/favicon.ico")
+    assert answer.status == 200 and answer.body
