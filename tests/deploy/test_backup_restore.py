@@ -2,7 +2,8 @@
 
 On the session's deployed host (booted_site) a sysadmin made with the documented
 command approves a volunteer through the portal, the deployed worker provisions her,
-she writes a wiki page, and the backup service runs as its timer would start it. A
+she writes a wiki page and posts to her working group's list, whose archive she reads,
+and the backup service runs as its timer would start it. A
 second host deployed from the same inventory and vault (fresh_site, its own free
 ports: the first one still runs) gets the backup folder copied onto it, and restore.yml
 runs as docs/deploy.md says. Everything is checked through what people use: LDAP
@@ -26,8 +27,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from booted_site import SiteDeployment
-from https_client import wiki_xmlrpc
+from booted_site import Post, SiteDeployment
+from https_client import django_login, wiki_xmlrpc
 from ldap_session import ldap_session
 from portal_actions import VOLUNTEER_PASSWORD
 from portal_browser import PortalBrowser, approved_volunteer, sysadmin_made_on
@@ -41,7 +42,8 @@ PAGE, PAGE_TEXT = "wg:kitchen:stock", "Twelve onions, three leeks"
 DATED = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{6}Z$")
 # What a backup of inventory/example's one host holds.
 BACKUP_FILES = {"ldap-config.ldif", "ldap-data.ldif", "postgresql-occupy.dump",
-                "postgresql-redmine_default.dump", "mailman.db", "dokuwiki.tar.gz", "redmine-files.tar.gz"}
+                "postgresql-redmine_default.dump", "mailman.db", "mailman-web.db", "dokuwiki.tar.gz",
+                "redmine-files.tar.gz"}
 TIMES: dict[str, float] = {}
 
 
@@ -51,6 +53,7 @@ class Backup:
     admin: PortalBrowser   # the sysadmin's browser; its authenticator is the sysadmin's app
     admin_password: str
     grant_job: int
+    post: Post             # her post to her working group's list, archived
 
 
 @pytest.fixture(scope="module")
@@ -60,6 +63,10 @@ def backed_up(booted_site, mail_sink) -> Backup:
     assert grant["state"] == "succeeded", grant
     wiki = booted_site.site("wiki_hostname")
     assert _xmlrpc(wiki, "wiki.putPage", PAGE, PAGE_TEXT, {"sum": "stock"}) == (200, True)
+    post = booted_site.post_to_list(VOLUNTEER, GROUPS[0], "Stock count")
+    lists = booted_site.site("lists_hostname")
+    assert django_login(lists, VOLUNTEER, VOLUNTEER_PASSWORD).status == 302
+    post.read_once_archived(lists)
 
     started = time.monotonic()
     run = booted_site.host.run("systemctl", "start", "occupy-backup.service", timeout=900)
@@ -68,7 +75,7 @@ def backed_up(booted_site, mail_sink) -> Backup:
     backups = booted_site.host.root / booted_site.settings["backup_dir"].lstrip("/")
     dated = sorted(path for path in backups.iterdir() if DATED.match(path.name))
     assert dated, f"no backup folder in {backups}: {os.listdir(backups)}"
-    return Backup(dated[-1], admin, admin.password, grant["job"])
+    return Backup(dated[-1], admin, admin.password, grant["job"], post)
 
 
 @pytest.fixture(scope="module")
@@ -184,6 +191,14 @@ def test_the_restored_lists_keep_her_subscription(restored):
         connection.close()
     assert answer.status == 200
     assert VOLUNTEER_MAIL in {entry["email"] for entry in roster.get("entries", [])}
+
+
+def test_the_restored_archive_keeps_her_post_for_her_only(restored, backed_up):
+    member = restored.site("lists_hostname")
+    assert django_login(member, VOLUNTEER, VOLUNTEER_PASSWORD).status == 302
+    message = member.get(backed_up.post.message_page)
+    assert message.status == 200 and backed_up.post.text in message.text
+    assert restored.site("lists_hostname").get(backed_up.post.message_page).status == 403
 
 
 def test_every_unit_runs_on_the_restored_host(restored):
