@@ -302,6 +302,25 @@ def test_hyperkittys_apis_are_closed_through_nginx(booted_site, archived):
     assert booted_site.site("lists_hostname").get("/hyperkitty/api/mailman/urls").status == 403
 
 
+def test_the_account_page_leads_to_her_groups_archives_wiki_and_projects(booted_site, approved_volunteer):
+    """The deployed portal links each of vera's groups at the addresses site.yml gave it; the
+    archive's link (through the lists' login page) takes her portal password and leads her in."""
+    portal = PortalBrowser(booted_site.site("portal_hostname"))
+    assert portal.log_in(VOLUNTEER, VOLUNTEER_PASSWORD).status == 302
+    page = portal.get("/account")
+    assert page.status == 200, page.status
+    links = set(re.findall(r'href="(https://[^"]+)"', page.text))
+    lists, domain = booted_site.site("lists_hostname"), f"lists.{booted_site.settings['occupation_domain']}"
+    wiki, redmine = booted_site.site("wiki_hostname").base, booted_site.site("redmine_hostname").base
+    for slug in GROUPS:
+        archive = f"/hyperkitty/list/wg-{slug}@{domain}/"
+        assert {f"{lists.base}/accounts/login/?next={archive}", f"{wiki}/doku.php?id=wg:{slug}:start",
+                f"{redmine}/projects/wg-{slug}"} <= links, (slug, sorted(links))
+    answer = django_login(lists, VOLUNTEER, VOLUNTEER_PASSWORD, form=f"/accounts/login/?next={archive}")
+    assert (answer.status, answer.location) == (302, archive)
+    assert lists.get(archive).status == 200
+
+
 def test_the_lists_site_serves_its_static_files(booted_site):
     answer = booted_site.site("lists_hostname").get("/mailman3/static/postorius/img/favicon.ico")
     assert answer.status == 200 and answer.body
