@@ -163,7 +163,8 @@ class Worker:
                 groups = [working_groups[slug] for slug in slugs]
                 volunteers.append(Volunteer(
                     uid=uid, action=job.kind,
-                    mail=person.mail if person else None,
+                    # A deleted account's revoke carries the address Mailman knows it by.
+                    mail=person.mail if person else job.mails.get(uid),
                     display_name=person.display_name if person else None,
                     groups=[{"slug": wg.slug, "name": wg.name, "group": wg.group,
                              "group_dn": layout.group_dn(wg.group), "list_name": wg.list_name,

@@ -51,12 +51,18 @@ class Job:
     lease_expires: datetime | None
     runs_alone: bool = False     # failed for its own volunteers' data once: never in a shared run
     targets: dict[str, list[str]] = field(default_factory=dict)  # uid -> working-group slugs
+    # uid -> address, for a revoke of an account deleted before it runs (else read from LDAP)
+    mails: dict[str, str] = field(default_factory=dict, repr=False)
     results: list[JobResult] = field(default_factory=list)
 
 
 def enqueue(connection: Connection, kind: str, targets: Mapping[str, Iterable[str]], *,
-            created_by: str | None, now: datetime, max_attempts: int) -> int | None:
+            created_by: str | None, now: datetime, max_attempts: int,
+            mails: Mapping[str, str] | None = None) -> int | None:
     """Queue a job; None if nobody is left to queue.
+
+    `mails` gives the address of a volunteer whose entry will be gone when the job runs
+    (a deleted account): the job carries it until it finishes.
 
     Volunteers already waiting in a queued job of the same kind with the same groups
     are left out (approving twice never queues twice). A queued job of the other kind
@@ -83,7 +89,8 @@ def enqueue(connection: Connection, kind: str, targets: Mapping[str, Iterable[st
     assert key is not None          # SQLAlchemy reports the key of a one-row insert
     job_id: int = key[0]
     connection.execute(job_targets.insert(), [
-        {"job_id": job_id, "uid": uid, "groups": " ".join(groups)} for uid, groups in wanted.items()
+        {"job_id": job_id, "uid": uid, "groups": " ".join(groups), "mail": (mails or {}).get(uid)}
+        for uid, groups in wanted.items()
     ])
     return job_id
 
@@ -180,9 +187,13 @@ def finish(connection: Connection, job_id: int, worker: str, *, succeeded: bool,
         values = {"state": FAILED, "error": error, "finished_at": now}
     if own_failure:
         values["runs_alone"] = True
-    return connection.execute(jobs.update().where(
+    finished = connection.execute(jobs.update().where(
         jobs.c.id == job_id, jobs.c.state == RUNNING, jobs.c.lease_owner == worker,
     ).values(lease_owner=None, lease_expires=None, **values)).rowcount == 1
+    if finished and retry_at is None:   # carried addresses are kept no longer than needed
+        connection.execute(job_targets.update().where(
+            job_targets.c.job_id == job_id, job_targets.c.mail.is_not(None)).values(mail=None))
+    return finished
 
 
 def retry(connection: Connection, job_id: int, *, now: datetime) -> bool:
@@ -206,28 +217,30 @@ def all_cancelled(connection: Connection, job_ids: Iterable[int]) -> bool:
 
 
 def _job(row: Row[Any], targets: dict[str, list[str]] | None = None,
-         results: list[JobResult] | None = None) -> Job:
+         results: list[JobResult] | None = None, mails: dict[str, str] | None = None) -> Job:
     columns = {name: row._mapping[name] for name in (
         "id", "kind", "state", "attempts", "max_attempts", "not_before", "created_at",
         "created_by", "started_at", "finished_at", "error", "lease_owner", "lease_expires",
         "runs_alone")}
-    return Job(**columns, targets=targets or {}, results=results or [])
+    return Job(**columns, targets=targets or {}, results=results or [], mails=mails or {})
 
 
 def get(connection: Connection, job_id: int, *, with_results: bool = True) -> Job | None:
     row = connection.execute(sa.select(jobs).where(jobs.c.id == job_id)).first()
     if row is None:
         return None
-    targets = {uid: groups.split() for uid, groups in connection.execute(
-        sa.select(job_targets.c.uid, job_targets.c.groups)
-        .where(job_targets.c.job_id == job_id).order_by(job_targets.c.uid))}
+    rows = connection.execute(
+        sa.select(job_targets.c.uid, job_targets.c.groups, job_targets.c.mail)
+        .where(job_targets.c.job_id == job_id).order_by(job_targets.c.uid)).all()
+    targets = {uid: groups.split() for uid, groups, _mail in rows}
+    mails = {uid: mail for uid, _groups, mail in rows if mail}
     results: list[JobResult] = []
     if with_results:
         results = [JobResult(**{k: v for k, v in r._mapping.items() if k != "id"})
                    for r in connection.execute(sa.select(job_results)
                                                .where(job_results.c.job_id == job_id)
                                                .order_by(job_results.c.id))]
-    return _job(row, targets, results)
+    return _job(row, targets, results, mails)
 
 
 def recent(connection: Connection, *, limit: int = 100, state: str | None = None) -> list[Job]:

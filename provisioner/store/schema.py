@@ -84,6 +84,9 @@ job_targets = sa.Table(
     sa.Column("job_id", sa.Integer, sa.ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True),
     sa.Column("uid", sa.String(64), primary_key=True, index=True),
     sa.Column("groups", sa.Text, nullable=False),
+    # The address a revoke reaches Mailman by when the entry is gone (a deleted account);
+    # cleared once the job has finished. Added by revision 0004.
+    sa.Column("mail", sa.String(254)),
 )
 
 # What each task did for each volunteer and service, attempt by attempt.
