@@ -6,6 +6,7 @@ import logging
 import os
 import signal
 import sys
+from datetime import timedelta
 
 import click
 from flask import Flask, current_app
@@ -29,6 +30,7 @@ from .runner import PlaybookRunner
 from .store import Store, StoreUnavailable
 from .store.migrate import SchemaError
 from .workflow.limits import forget_old_events
+from .workflow.own_data import forget_rejected
 
 
 @click.command("init-directory")
@@ -74,12 +76,17 @@ def create_admin(uid: str, email: str, name: str | None) -> None:
 @click.command("purge-expired")
 @with_appcontext
 def purge_expired() -> None:
-    """Delete registration requests whose verification link has expired."""
+    """Delete registration requests whose verification link has expired, and pseudonymise
+    the audit entries of requests rejected more than REJECTED_RETENTION_DAYS ago."""
+    retention = timedelta(days=current_app.config["REJECTED_RETENTION_DAYS"])
     try:
         purged = workflow.purge_expired(get_portal())
-    except DirectoryError as error:
+        forgotten = forget_rejected(get_portal(), retention=retention)
+    except (DirectoryError, StoreUnavailable, workflow.WorkflowError) as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"Removed {len(purged)} expired request(s){': ' if purged else '.'}{', '.join(purged)}")
+    click.echo(f"Pseudonymised {forgotten} rejected request(s) older than {retention.days} days "
+               "in the audit log.")
 
 
 @click.command("prune-limits")

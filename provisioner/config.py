@@ -78,6 +78,9 @@ SETTINGS = (
             help="how long a silent worker keeps its jobs before another takes them over"),
     Setting("WORKER_POLL_SECONDS", 2.0, float, help="how often an idle worker looks for jobs"),
     Setting("RESET_LINK_MINUTES", 60, int, help="how long a password reset link works"),
+    Setting("REJECTED_RETENTION_DAYS", 90, int,
+            help="days a rejected request's username, addresses and reason stay in the audit log; "
+                 "then purge-expired puts a pseudonym in their place"),
     # The abuse limits (workflow/limits.py, docs/security.md). Per account they are hard;
     # per client address they slow an address down and never lock anyone out, since a
     # camp's Wi-Fi puts hundreds of people behind one address.

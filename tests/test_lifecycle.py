@@ -40,6 +40,7 @@ from provisioner.workflow import (
 )
 from provisioner.workflow.lifecycle import NOBODY, TRANSITIONS
 from provisioner.workflow.links import make_token
+from provisioner.workflow.own_data import delete_account, pseudonym
 from provisioner.workflow.registration import VERIFY_PURPOSE
 
 from ldap_helpers import snapshot
@@ -117,7 +118,11 @@ class Lifecycle:
         if allowed:
             assert error is None, f"{name} from {before_status}: {error!r}"
             assert self.status(uid) == transition.target, f"{name} from {before_status}"
-            assert self.audited(uid)[len(audit_before):] == [transition.audit_action]
+            if name == "delete":  # every entry about them now names their pseudonym
+                assert self.audited(uid) == []
+                assert self.audited(pseudonym(self.portal, uid))[-1] == transition.audit_action
+            else:
+                assert self.audited(uid)[len(audit_before):] == [transition.audit_action]
             assert len(lines) == 1 and lines[0].startswith(f"transition={name} ")
             assert lines[0].endswith(" outcome=done")
             return
@@ -164,6 +169,8 @@ class Lifecycle:
                 suspend(portal, uid, "Reported by the kitchen.", actor=SYSADMIN)
             elif name == "reinstate":
                 reinstate(portal, uid, actor=SYSADMIN)
+            elif name == "delete":
+                delete_account(portal, uid, VOLUNTEER_PASSWORD, actor=uid)
             elif name == "create-admin":
                 create_sysadmin(portal.directory, uid, mail, f"{uid.title()} Admin", ADMIN_PASSWORD,
                                 portal=portal)

@@ -93,13 +93,15 @@ TRANSITIONS: dict[str, Transition] = {row.name: row for row in (
     _row("reject",       {VERIFIED},          GONE,       "rejected",           Role.SYSADMIN),
     _row("suspend",      {ACTIVE},            SUSPENDED,  "suspended",          Role.SYSADMIN),
     _row("reinstate",    {SUSPENDED},         ACTIVE,     "reinstated",         Role.SYSADMIN),
+    # The holder deletes their own account: access revoked, entry removed, audit pseudonymised.
+    _row("delete",       {ACTIVE},            GONE,       "account-deleted",    Role.ACCOUNT_HOLDER),
     # From active too: running create-admin again completes a run cut short.
     _row("create-admin", {NOBODY, ACTIVE},    ACTIVE,     "sysadmin-created",   Role.HOST_OPERATOR),
 )}
 REGISTER, VERIFY, SUPERSEDE, EXPIRE = (TRANSITIONS[name] for name in (
     "register", "verify", "supersede", "expire"))
-APPROVE, REJECT, SUSPEND, REINSTATE, CREATE_ADMIN = (TRANSITIONS[name] for name in (
-    "approve", "reject", "suspend", "reinstate", "create-admin"))
+APPROVE, REJECT, SUSPEND, REINSTATE, CREATE_ADMIN, DELETE = (TRANSITIONS[name] for name in (
+    "approve", "reject", "suspend", "reinstate", "create-admin", "delete"))
 # Decisions on requests are claimed once (store/decisions.py) under these names.
 DECIDED = {APPROVE.name: "approved", REJECT.name: "rejected"}
 
@@ -140,10 +142,19 @@ class Step:
     _portal: Portal = field(repr=False)
     recorded: bool = False
 
-    def record(self, connection: Connection, *, detail: str | None = None) -> None:
-        """Write the transition's audit entry in the caller's transaction."""
+    def record(self, connection: Connection, *, detail: str | None = None,
+               pseudonym: str | None = None) -> None:
+        """Write the transition's audit entry in the caller's transaction; with `pseudonym`,
+        under it instead of the uid (as actor too when they act on themselves), and without
+        the client address: the entry of an account deleted."""
+        actor = pseudonym if pseudonym and self.actor == self.uid else self.actor
         audit.record(connection, at=self._portal.clock(), action=self.transition.audit_action,
-                     actor=self.actor, subject=self.uid, detail=detail, remote_addr=self.remote_addr)
+                     actor=actor, subject=pseudonym or self.uid, detail=detail,
+                     remote_addr=None if pseudonym else self.remote_addr)
+        self.recorded = True
+
+    def recorded_earlier(self) -> None:
+        """A call completing one cut short after its audit entry was committed: none again."""
         self.recorded = True
 
     @property
@@ -174,7 +185,7 @@ def transition(portal: Portal, what: Transition, uid: str, *, actor: Actor | Non
     """
     found = "-"
     try:
-        require(portal, what.who, actor)
+        require(portal, what.who, actor, subject=uid)
         if person is _UNREAD:
             person = portal.directory.people.find(uid)
         found = _status_name(person)

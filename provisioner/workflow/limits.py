@@ -197,6 +197,19 @@ def limited_log_in(portal: Portal, uid: str, password: str, *,
     return person
 
 
+def limited_password_check(portal: Portal, uid: str, password: str, *,
+                           remote_addr: str | None = None) -> bool:
+    """Whether `password` is the account's, asked again before a grave step (deleting the
+    account), under the login limits: a wrong one counts as a failed login, and a locked
+    account or a slowed address gets TooManyAttempts without the password being checked."""
+    _refuse_if_limited(portal, LOGIN, uid, remote_addr)
+    if portal.directory.people.check_password(uid, password):
+        _succeeded(portal, LOGIN, uid)
+        return True
+    _failed(portal, LOGIN, uid, remote_addr)
+    return False
+
+
 def limited_second_factor(portal: Portal, uid: str, code: str, *,
                           remote_addr: str | None = None) -> SecondFactor:
     """check_second_factor, under the same limits as passwords, counted apart."""

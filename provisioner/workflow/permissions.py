@@ -38,6 +38,7 @@ class Role(StrEnum):
     LINK_HOLDER = "link holder"      # whoever holds a link mailed to the address; the function
                                      # reads the signed link before the transition starts
     SYSADMIN = "sysadmin"            # an active sysadmin, or the host's operator
+    ACCOUNT_HOLDER = "account holder"  # the person themselves, logged in (never the command line)
     HOST_OPERATOR = "host operator"  # the command line on the portal's host (and its timers)
 
 
@@ -65,9 +66,13 @@ def require_sysadmin(portal: Portal, actor: Actor) -> None:
         raise NotAllowed("Only sysadmins may do this.")
 
 
-def require(portal: Portal, role: Role, actor: Actor | None) -> None:
-    """NotAllowed unless `actor` may act in `role`."""
+def require(portal: Portal, role: Role, actor: Actor | None, *, subject: str | None = None) -> None:
+    """NotAllowed unless `actor` may act in `role` (on `subject`'s entry, for ACCOUNT_HOLDER)."""
     if role == Role.SYSADMIN:
         require_sysadmin(portal, actor or "")
+    elif role == Role.ACCOUNT_HOLDER and (
+            isinstance(actor, HostOperator) or actor is None or actor != subject):
+        # Whether the account is open is the table's to say (its sources), with its refusal.
+        raise NotAllowed("Only the account's holder may do this, logged in to it.")
     elif role == Role.HOST_OPERATOR and not isinstance(actor, HostOperator):
         raise NotAllowed("Only the host's operator may do this, from the command line.")

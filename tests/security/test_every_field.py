@@ -66,6 +66,7 @@ FORMS = {
     "password": Form("volunteer", "/account/password", "/account/password",
                      ("old_password", "password", "password_again")),
     "email": Form("volunteer", "/account/email", "/account/email", ("mail", "password")),
+    "delete-account": Form("volunteer", "/account/delete", "/account/delete", ("password", "code")),
     "join": Form("volunteer", "/account/groups", "/account/groups/join", ("group",)),
     "leave": Form("volunteer", "/account/groups", "/account/groups/leave", ("group",)),
     "approve": Form("sysadmin", "/admin/requests", "/admin/requests/{}/approve", (), ("groups",)),
