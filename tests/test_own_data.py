@@ -12,12 +12,14 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
+from provisioner import create_app
 from provisioner.cli import cli
 from provisioner.directory import NewPerson, Status
 from provisioner.jobs import REVOKE
 from provisioner.resources import get_directory, get_portal, get_store
 from provisioner.store import jobs, schema
 from provisioner.workflow import (
+    HOST_OPERATOR,
     NotAllowed,
     Registration,
     WorkflowError,
@@ -37,10 +39,12 @@ from provisioner.workflow.own_data import (
     own_data,
     pseudonym,
 )
+from provisioner.workflow.provisioning import cancel_job
 from provisioner.workflow.registration import VERIFY_PURPOSE
 
 from ldap_helpers import root_connection, snapshot
 from portal_actions import ADMIN_PASSWORD, VOLUNTEER_PASSWORD, Visitor, authenticator_code, enrol_totp
+from suite_config import app_config
 
 WRONG = "not the password at all, sorry"
 
@@ -231,7 +235,20 @@ def test_after_deletion_no_entry_a_revoke_and_only_a_pseudonym_in_the_audit(app,
     assert len(deleted) == 1 and '"vera"' in deleted[0].get_content()
 
 
-def test_two_deletes_at_once_do_the_work_once(app, directory, inbox):
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_store_app(request, app, slapd_server, inbox, tmp_path):
+    """The app on the suite's SQLite store, or on a PostgreSQL database of its own."""
+    if request.param == "sqlite":
+        yield app
+        return
+    url = request.getfixturevalue("postgres_url")
+    on_postgres = create_app(app_config(slapd_server, url, inbox.port, runner_dir=str(tmp_path / "runner")))
+    yield on_postgres
+    on_postgres.extensions["store"].dispose()
+
+
+def test_two_deletes_at_once_do_the_work_once(any_store_app, directory, inbox):
+    app = any_store_app
     make_account(directory)
     barrier = threading.Barrier(2)
     outcomes: list[object] = []
@@ -252,7 +269,7 @@ def test_two_deletes_at_once_do_the_work_once(app, directory, inbox):
         thread.join()
 
     assert directory.people.find("vera") is None
-    assert len(rows(app, schema.jobs)) == 1
+    assert len(rows(app, schema.jobs)) == 1, (rows(app, schema.job_targets), outcomes)
     assert [row.action for row in audit_rows(app)].count("account-deleted") == 1
     assert len([m for m in inbox.messages("vera@example.org") if "deleted" in m["Subject"]]) == 1
     assert len(outcomes) == 2
@@ -277,11 +294,32 @@ def test_a_deletion_cut_short_is_completed_by_deleting_again(app, directory, sla
     again = browser(app)   # the password still works: the entry is there
     assert delete_form(again, VOLUNTEER_PASSWORD).status_code == 302
     assert directory.people.find("vera") is None
-    assert len(rows(app, schema.jobs)) == 1
+    assert len(rows(app, schema.jobs)) == 1   # the revoke still waits: not queued twice
     entries = audit_rows(app)
     assert [row.action for row in entries].count("account-deleted") == 1
     assert "vera" not in {row.actor for row in entries} | {row.subject for row in entries}
     assert len([m for m in inbox.messages("vera@example.org") if m["Subject"].endswith(" is deleted")]) == 1
+
+
+def test_deleting_again_queues_the_revoke_again_once_the_first_gave_up(app, directory, slapd_server):
+    make_account(directory)
+    child = f"cn=blocker,{slapd_server.layout.person_dn('vera')}"
+    with root_connection(slapd_server) as conn:
+        assert conn.add(child, ["organizationalRole"], {"cn": "blocker"})
+    with app.app_context():
+        portal = get_portal()
+        with pytest.raises(Exception, match="(?i)non-leaf|subordinate"):
+            delete_account(portal, "vera", VOLUNTEER_PASSWORD, actor="vera")
+        first = rows(app, schema.jobs)[0].id
+        cancel_job(portal, first, actor=HOST_OPERATOR)   # as if it had run out of attempts
+        with root_connection(slapd_server) as conn:
+            assert conn.delete(child)
+        done = delete_account(portal, "vera", VOLUNTEER_PASSWORD, actor="vera")
+        with portal.store.begin() as connection:
+            revoke = jobs.get(connection, done.revoke_job)
+    assert revoke.id != first and revoke.state == "queued"
+    assert (revoke.kind, revoke.targets, revoke.mails) == (REVOKE, {"vera": ["kitchen", "tech"]},
+                                                           {"vera": "vera@example.org"})
 
 
 def test_the_last_sysadmin_cannot_delete_their_account(app, directory):

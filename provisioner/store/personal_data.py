@@ -10,11 +10,13 @@ failures) are deleted.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterable
 from datetime import datetime
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from .audit import AuditEntry
@@ -25,11 +27,24 @@ from .schema import (
     sessions,
     throttle_events,
     totp_recovery_codes,
+    used_tokens,
 )
 
 # The abuse limits' kinds keyed by a uid (workflow/limits.py: "<kind>:uid").
 UID_THROTTLE_KINDS = ("login:uid", "code:uid")
 MAIL_THROTTLE_KIND = "mail"
+
+
+def claim_once(connection: Connection, key: str, purpose: str, *, at: datetime) -> bool:
+    """Record `key` (its SHA-256, among the used links) in the caller's transaction; False
+    when it was there already. Of two transactions at once, the second waits for the first
+    and gets False. No savepoint: on SQLite, pysqlite would commit one opened first at once,
+    apart from the rest of the transaction."""
+    insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+    statement = insert(used_tokens).values(
+        digest=hashlib.sha256(key.encode()).hexdigest(), purpose=purpose, used_at=at,
+    ).on_conflict_do_nothing().returning(used_tokens.c.digest)
+    return connection.execute(statement).first() is not None
 
 
 def audit_entries(connection: Connection, uid: str) -> list[AuditEntry]:

@@ -20,7 +20,8 @@ calling again (the entry is still there, and the password still works):
 3. entries written meanwhile are pseudonymised too, and the person is mailed.
 
 A revoke that runs between 1 and 2 finds the entry still active and is retried by the
-worker, as any failed job is, and succeeds once the entry is gone.
+worker, as any failed job is, and succeeds once the entry is gone; deleting again after
+a call cut short queues the revoke again unless one is waiting.
 """
 
 from __future__ import annotations
@@ -31,10 +32,12 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy.engine import Connection
+
 from ..directory import SYSADMINS_GROUP, NotFound, Person
 from ..jobs import REVOKE
 from ..mail import MailError
-from ..store import group_requests, personal_data, tokens
+from ..store import group_requests, personal_data
 from ..store import jobs as queue
 from . import lifecycle
 from .context import Portal
@@ -51,6 +54,7 @@ DELETION_PURPOSE = "account-deletion"
 CODE_NEEDED = "enter the 6-digit code of your authenticator app, or a recovery code"
 # Audit actions whose detail holds a person's earlier name or address: dropped on deletion.
 EARLIER_VALUES = ("name-changed", "email-change-requested", "email-changed")
+ALREADY_DELETED = "This account has just been deleted."
 LAST_SYSADMIN = ("You are the last sysadmin: make someone else a sysadmin before deleting "
                  "your account.")
 
@@ -125,7 +129,7 @@ def _time(moment: datetime | None) -> str | None:
 @dataclass(frozen=True)
 class AccountDeleted:
     pseudonym: str
-    revoke_job: int | None   # None when a call before this one queued it
+    revoke_job: int | None   # None when one queued by a call before this one is waiting
 
 
 def delete_account(portal: Portal, uid: str, password: str, code: str | None = None, *,
@@ -141,18 +145,23 @@ def delete_account(portal: Portal, uid: str, password: str, code: str | None = N
         _check_it_is_them(portal, person, password, code, remote_addr)
         name = pseudonym(portal, uid)
         words = [person.display_name]
+        try:
+            groups = working_groups_of(portal, uid)
+        except NotFound:   # a call at the same moment deleted it
+            raise WorkflowError(ALREADY_DELETED) from None
         job_id = None
         with portal.store.begin() as connection:
-            first = tokens.mark_used(connection, _claim(person), DELETION_PURPOSE, portal.clock())
+            first = personal_data.claim_once(connection, _claim(person), DELETION_PURPOSE,
+                                             at=portal.clock())
             if first:
-                job_id = queue.enqueue(connection, REVOKE, {uid: working_groups_of(portal, uid)},
-                                       mails={uid: person.mail}, created_by=name,
-                                       now=portal.clock(), max_attempts=portal.jobs.max_attempts)
+                job_id = _queue_revoke(portal, connection, person, groups, name)
                 personal_data.forget_person(connection, uid, name, mail=person.mail, words=words,
                                             dropped_details=EARLIER_VALUES)
                 step.record(connection, pseudonym=name)
-        if not first:
+        if not first:   # an earlier call did the above: its revoke may have run out of attempts
             step.recorded_earlier()
+            with portal.store.begin() as connection:   # one still waiting is not queued twice
+                job_id = _queue_revoke(portal, connection, person, groups, name)
         try:
             portal.directory.people.delete(uid)
             deleted_now = True
@@ -168,6 +177,14 @@ def delete_account(portal: Portal, uid: str, password: str, code: str | None = N
         except MailError as error:
             portal.audit("mail-failed", subject=name, detail=f"account deleted: {type(error).__name__}")
     return AccountDeleted(name, job_id)
+
+
+def _queue_revoke(portal: Portal, connection: Connection, person: Person, groups: list[str],
+                  name: str) -> int | None:
+    """The revoke of all their groups, carrying the address the entry will no longer give."""
+    return queue.enqueue(connection, REVOKE, {person.uid: groups},
+                         mails={person.uid: person.mail}, created_by=name, now=portal.clock(),
+                         max_attempts=portal.jobs.max_attempts)
 
 
 def _claim(person: Person) -> str:
@@ -186,6 +203,8 @@ def _check_it_is_them(portal: Portal, person: Person, password: str, code: str |
                       remote_addr: str | None) -> None:
     """The password, then the second factor when enrolled; InvalidInput when either is wrong."""
     if not limited_password_check(portal, person.uid, password, remote_addr=remote_addr):
+        if portal.directory.people.find(person.uid) is None:   # deleted by a call at once
+            raise WorkflowError(ALREADY_DELETED)
         portal.audit("account-deletion-refused", actor=person.uid, subject=person.uid,
                      remote_addr=remote_addr, detail="wrong current password")
         raise InvalidInput({"password": WRONG_CURRENT})
