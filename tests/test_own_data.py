@@ -47,6 +47,7 @@ from portal_actions import ADMIN_PASSWORD, VOLUNTEER_PASSWORD, Visitor, authenti
 from suite_config import app_config
 
 WRONG = "not the password at all, sorry"
+SYSADMINS_ADDRESS = "198.51.100.9"
 
 
 def make_account(directory, uid="vera", name="Vera Volunteer", groups=("kitchen", "tech")):
@@ -96,6 +97,8 @@ def vera(app, directory):
         change_display_name(get_portal(), "vera", "Vera Marie Volunteer")
         request_email_change(get_portal(), "vera", "vera.new@example.org", VOLUNTEER_PASSWORD)
         get_portal().audit("mail-failed", subject="sam", detail="copy to vera failed")
+        get_portal().audit("coordinator-added", actor="sam", subject="vera", detail="kitchen",
+                           remote_addr=SYSADMINS_ADDRESS)
     return codes
 
 
@@ -118,7 +121,12 @@ def test_the_download_holds_her_groups_requests_and_audit_and_no_secret(app, ver
     assert data["two_step_login"]["recovery_codes_left"] == 10
     assert {"totp-enrolled", "join-requested", "login", "totp-login"} <= {e["action"] for e in data["audit"]}
 
+    by_sam = [e for e in data["audit"] if e["action"] == "coordinator-added"]
+    assert [(e["actor"], e["remote_addr"]) for e in by_sam] == [("sam", None)]
+    assert "127.0.0.1" in {e["remote_addr"] for e in data["audit"] if e["actor"] == "vera"}
+
     text = response.get_data(as_text=True)
+    assert SYSADMINS_ADDRESS not in text   # another person's address is not hers to download
     password_hash, secret = entry_secrets(slapd_server)
     for forbidden in (password_hash.decode(), base64.b32encode(secret).decode(), secret.hex(),
                       "userPassword", "oathSecret", "pwd", VOLUNTEER_PASSWORD):

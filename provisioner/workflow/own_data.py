@@ -4,7 +4,8 @@ account; and the retention of rejected requests in the audit log.
 The export holds what the directory says of them (never a password hash, the TOTP
 secret or recovery codes: only whether they use two-step login and how many codes are
 left), their working groups and the groups they coordinate, their access to each
-service (their newest job), their join requests and every audit entry by or about them.
+service (their newest job), their join requests and every audit entry by or about them
+(with the client address only of what they did themselves).
 
 Deleting asks for the password again, and the second factor when enrolled (both under
 the login limits), then, in this order, so that a call cut short is completed by
@@ -39,6 +40,7 @@ from ..jobs import REVOKE
 from ..mail import MailError
 from ..store import group_requests, personal_data
 from ..store import jobs as queue
+from ..store.audit import AuditEntry
 from . import lifecycle
 from .context import Portal
 from .errors import InvalidInput, WorkflowError
@@ -91,7 +93,7 @@ def own_data(portal: Portal, uid: str, *, actor: Actor) -> dict[str, Any]:
         "coordinated_groups": coordinated_groups(portal, uid),
         "services": _services(job),
         "join_requests": [_plain(asdict(request)) for request in joins],
-        "audit": [_plain(asdict(entry)) for entry in entries],
+        "audit": [_audit_entry(entry, uid) for entry in entries],
     }
 
 
@@ -113,6 +115,15 @@ def _services(job: queue.Job | None) -> dict[str, Any] | None:
                                   "message": result.message, "at": _time(result.at)}
     return {"job": job.id, "kind": job.kind, "state": job.state, "created_at": _time(job.created_at),
             "finished_at": _time(job.finished_at), "by_service": latest}
+
+
+def _audit_entry(entry: AuditEntry, uid: str) -> dict[str, Any]:
+    """An entry as the person may see it: the client address only of what they did
+    themselves (a sysadmin's or a stranger's address is theirs, not the person's)."""
+    values = _plain(asdict(entry))
+    if entry.actor != uid:
+        values["remote_addr"] = None
+    return values
 
 
 def _plain(values: dict[str, Any]) -> dict[str, Any]:
