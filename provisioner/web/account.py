@@ -10,6 +10,7 @@ from flask.typing import ResponseReturnValue
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
+from ..directory import DirectoryError
 from ..resources import get_portal
 from ..workflow import InvalidInput, WorkflowError, has_totp, working_groups_of
 from ..workflow.group_links import group_links
@@ -74,6 +75,13 @@ def delete() -> ResponseReturnValue:
                 refuse(getattr(form, name), reason)
         except WorkflowError as error:
             flash(str(error), "error")
+        except DirectoryError:
+            # Stopped after the store's part: the sessions are gone, the entry and password stay.
+            logout_user()
+            session.clear()
+            flash("Deleting your account stopped half-way: the directory did not answer as it "
+                  "should. Log in and delete it again to finish.", "error")
+            return redirect(url_for("auth.login"))
         else:
             logout_user()
             session.clear()
