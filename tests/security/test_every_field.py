@@ -120,11 +120,12 @@ VALID = {"register": registration(uid="uma", mail="uma@example.org", display_nam
          "name": {"display_name": "Tess Tester"},
          "password": {"old_password": VOLUNTEER_PASSWORD, "password": "a new password for tess 1",
                       "password_again": "a new password for tess 1"},
-         "email": {"mail": "tess.new@example.org", "password": VOLUNTEER_PASSWORD}}
+         "email": {"mail": "tess.new@example.org", "password": VOLUNTEER_PASSWORD},
+         "delete-account": {"password": VOLUNTEER_PASSWORD, "code": "123456"}}
 
 
 CONTROLS = ["\n", "\x07", "\x1b[31m", "\x7f"]
-TEXT_FORMS = ["register", "login", "reset", "name", "password", "email"]
+TEXT_FORMS = ["register", "login", "reset", "name", "password", "email", "delete-account"]
 
 
 @pytest.mark.parametrize("name", TEXT_FORMS)
