@@ -9,7 +9,7 @@ import pytest
 
 from provisioner.directory import NewPerson, Status
 from provisioner.resources import get_portal, get_store
-from provisioner.store import audit
+from provisioner.store import audit, jobs
 from provisioner.workflow import LinkInvalid, confirm_email_change
 
 from ldap_helpers import root_connection, snapshot
@@ -282,3 +282,40 @@ def test_the_account_page_links_to_each_change(vera):
     page = vera.client.get("/account").get_data(as_text=True)
     for path in ("/account/name", "/account/email", "/account/password"):
         assert f'href="{path}"' in page
+
+
+def queued_jobs(app) -> list:
+    with app.app_context(), get_store().begin() as connection:
+        return [jobs.get(connection, queued.id) for queued in jobs.recent(connection)]
+
+
+def test_a_changed_address_queues_a_grant_of_the_groups_with_the_former_address(
+        app, vera, directory, inbox):
+    directory.groups.add_member("wg-kitchen", "vera")
+    directory.groups.add_member("wg-tech", "vera")
+    ask_for_new_address(vera, "vera.new@example.net")
+    assert queued_jobs(app) == []                          # not before the link is used
+    confirm(Visitor(app.test_client()), inbox.link_in("vera.new@example.net"))
+    [grant] = queued_jobs(app)
+    assert (grant.kind, grant.state, grant.created_by) == ("grant", "queued", "vera")
+    assert grant.targets == {"vera": ["kitchen", "tech"]}
+    assert grant.mails == {"vera": "vera@example.org"}     # what the services know her by
+
+
+def test_a_changed_address_of_someone_in_no_group_queues_nothing(app, vera, directory, inbox):
+    ask_for_new_address(vera, "vera.new@example.net")
+    confirm(Visitor(app.test_client()), inbox.link_in("vera.new@example.net"))
+    assert directory.people.get("vera").mail == "vera.new@example.net"
+    assert queued_jobs(app) == []
+
+
+def test_a_grant_already_waiting_for_the_same_groups_takes_the_former_address(
+        app, vera, directory, inbox):
+    directory.groups.add_member("wg-kitchen", "vera")
+    with app.app_context():
+        get_portal().queue_access("grant", {"vera": ["kitchen"]}, actor="test")   # an approval's
+    ask_for_new_address(vera, "vera.new@example.net")
+    confirm(Visitor(app.test_client()), inbox.link_in("vera.new@example.net"))
+    [grant] = queued_jobs(app)
+    assert grant.targets == {"vera": ["kitchen"]}
+    assert grant.mails == {"vera": "vera@example.org"}

@@ -51,7 +51,8 @@ class Job:
     lease_expires: datetime | None
     runs_alone: bool = False     # failed for its own volunteers' data once: never in a shared run
     targets: dict[str, list[str]] = field(default_factory=dict)  # uid -> working-group slugs
-    # uid -> address, for a revoke of an account deleted before it runs (else read from LDAP)
+    # uid -> the address the services may know the volunteer by when it is not the directory's:
+    # a deleted account's for a revoke, a changed account's former address for a grant
     mails: dict[str, str] = field(default_factory=dict, repr=False)
     results: list[JobResult] = field(default_factory=list)
 
@@ -61,25 +62,33 @@ def enqueue(connection: Connection, kind: str, targets: Mapping[str, Iterable[st
             mails: Mapping[str, str] | None = None) -> int | None:
     """Queue a job; None if nobody is left to queue.
 
-    `mails` gives the address of a volunteer whose entry will be gone when the job runs
-    (a deleted account): the job carries it until it finishes.
+    `mails` gives the address the services may know a volunteer by when it is not the
+    directory's: a deleted account's (its entry gone when a revoke runs), or a changed
+    account's former address (a grant moves them off it). The job carries it until it
+    finishes.
 
     Volunteers already waiting in a queued job of the same kind with the same groups
-    are left out (approving twice never queues twice). A queued job of the other kind
+    are left out (approving twice never queues twice); the waiting job takes their
+    address from `mails` if it carries none (the first address it carries is the one
+    the services know). A queued job of the other kind
     for the same volunteers loses the working groups this one names: the newest
     decision about each group wins, and decisions about their other groups stand
     (granting kitchen then revoking tech must still grant kitchen).
     """
     wanted = {uid: sorted(groups) for uid, groups in targets.items()}
+    mails = mails or {}
     _supersede(connection, wanted, kind, now)
     waiting = connection.execute(
-        sa.select(job_targets.c.uid, job_targets.c.groups)
+        sa.select(job_targets.c.job_id, job_targets.c.uid, job_targets.c.groups, job_targets.c.mail)
         .join(jobs, jobs.c.id == job_targets.c.job_id)
         .where(jobs.c.kind == kind, jobs.c.state == QUEUED, job_targets.c.uid.in_(list(wanted)))
     ).all()
-    for uid, groups in waiting:
+    for waiting_job, uid, groups, mail in waiting:
         if wanted.get(uid) == groups.split():
             del wanted[uid]
+            if mail is None and uid in mails:
+                connection.execute(job_targets.update().where(
+                    job_targets.c.job_id == waiting_job, job_targets.c.uid == uid).values(mail=mails[uid]))
     if not wanted:
         return None
     key = connection.execute(jobs.insert().values(
@@ -89,7 +98,7 @@ def enqueue(connection: Connection, kind: str, targets: Mapping[str, Iterable[st
     assert key is not None          # SQLAlchemy reports the key of a one-row insert
     job_id: int = key[0]
     connection.execute(job_targets.insert(), [
-        {"job_id": job_id, "uid": uid, "groups": " ".join(groups), "mail": (mails or {}).get(uid)}
+        {"job_id": job_id, "uid": uid, "groups": " ".join(groups), "mail": mails.get(uid)}
         for uid, groups in wanted.items()
     ])
     return job_id

@@ -3,6 +3,9 @@
 A new address takes effect only once a link mailed to it is used, and the old
 address is told. Changing the address or the password needs the current
 password, so a session left open (or stolen) is not enough to take the account.
+A changed address queues a grant of the person's working groups carrying the former
+address, so that the services that know them by address (Mailman's memberships and
+roles, Redmine's account) move to the new one.
 """
 
 from __future__ import annotations
@@ -10,8 +13,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 from ..directory import AlreadyExists, InvalidValue, Person
+from ..jobs import GRANT
 from ..mail import MailError
-from ..store import sessions, tokens
+from ..store import audit, sessions, tokens
+from ..store import jobs as queue
 from .context import Portal
 from .errors import InvalidInput, LinkInvalid, WorkflowError
 from .fields import (
@@ -23,6 +28,7 @@ from .fields import (
 )
 from .lifecycle import STATES
 from .links import make_token, read_token
+from .memberships import working_groups_of
 from .permissions import has_open_account
 
 EMAIL_CHANGE_PURPOSE = "email-change"
@@ -157,35 +163,58 @@ def _refuse_if_taken(portal: Portal, person: Person, mail: str, *,
 
 def check_email_change_link(portal: Portal, token: str) -> tuple[Person, str]:
     """The person and the new address of a confirmation link that still works."""
-    payload = read_token(portal.secret_key, EMAIL_CHANGE_PURPOSE, token,
-                         max_age=email_link_lifetime(portal), now=portal.clock())
-    person = portal.directory.people.find(str(payload.get("uid", "")))
-    new_mail = payload.get("to")
-    if (not has_open_account(person) or person.entry_id != payload.get("entry")
-            or not isinstance(new_mail, str)):
-        raise LinkInvalid("This link no longer matches an account.")
-    with portal.store.begin() as connection:
-        used = tokens.was_used(connection, token)
-    if used or person.mail == new_mail:
-        raise LinkInvalid("This link was used already: your address is changed.")
-    if (person.mail != payload.get("from")
-            or portal.directory.people.password_state(person.uid) != payload.get("pw")):
-        raise LinkInvalid("This link no longer works: the address or the password of the account "
-                          "changed since it was sent. Ask for a new one if you still need it.")
+    person, _, new_mail = _read_email_change_link(portal, token)
     return person, new_mail
 
 
-def confirm_email_change(portal: Portal, token: str, *, remote_addr: str | None = None) -> str:
-    """Make the new address the account's; returns it. LinkInvalid for a link that cannot be used."""
-    person, new_mail = check_email_change_link(portal, token)
+def _read_email_change_link(portal: Portal, token: str) -> tuple[Person, str, str]:
+    """The person, their former and their new address, for a link that still works.
+
+    A confirmation cut short after the directory took the new address (the store's
+    transaction lost) left the link unused: it still works, to finish the change.
+    """
+    payload = read_token(portal.secret_key, EMAIL_CHANGE_PURPOSE, token,
+                         max_age=email_link_lifetime(portal), now=portal.clock())
+    person = portal.directory.people.find(str(payload.get("uid", "")))
+    former, new_mail = payload.get("from"), payload.get("to")
+    if (not has_open_account(person) or person.entry_id != payload.get("entry")
+            or not isinstance(new_mail, str) or not isinstance(former, str)):
+        raise LinkInvalid("This link no longer matches an account.")
     with portal.store.begin() as connection:
-        if not tokens.mark_used(connection, token, EMAIL_CHANGE_PURPOSE, portal.clock()):
+        used = tokens.was_used(connection, token)
+    if used:
+        raise LinkInvalid("This link was used already: your address is changed.")
+    if (person.mail not in (former, new_mail)
+            or portal.directory.people.password_state(person.uid) != payload.get("pw")):
+        raise LinkInvalid("This link no longer works: the address or the password of the account "
+                          "changed since it was sent. Ask for a new one if you still need it.")
+    return person, former, new_mail
+
+
+def confirm_email_change(portal: Portal, token: str, *, remote_addr: str | None = None) -> str:
+    """Make the new address the account's; returns it. LinkInvalid for a link that cannot be used.
+
+    The link is marked used, the grant of the person's working groups (with the former
+    address, which the services may still know them by) queued and the change audited in
+    one transaction, which the directory's change ends: a directory that refuses leaves
+    none of them, and a transaction lost after it leaves the link unused, so using it
+    again completes the change.
+    """
+    person, former, new_mail = _read_email_change_link(portal, token)
+    groups = working_groups_of(portal, person.uid)
+    now = portal.clock()
+    with portal.store.begin() as connection:
+        if not tokens.mark_used(connection, token, EMAIL_CHANGE_PURPOSE, now):
             raise LinkInvalid("This link was used already: your address is changed.")
+        if groups:
+            queue.enqueue(connection, GRANT, {person.uid: groups}, created_by=person.uid, now=now,
+                          max_attempts=portal.jobs.max_attempts, mails={person.uid: former})
+        audit.record(connection, at=now, action="email-changed", actor=person.uid,
+                     subject=person.uid, remote_addr=remote_addr,
+                     detail=f"from {former} to {new_mail}")
         try:
             portal.directory.people.set_mail(person.uid, new_mail)
         except AlreadyExists:  # someone took the address after the link was sent
             raise LinkInvalid("This address now belongs to another account or request, so your "
                               "address was not changed.") from None
-    portal.audit("email-changed", actor=person.uid, subject=person.uid, remote_addr=remote_addr,
-                 detail=f"from {person.mail} to {new_mail}")
     return new_mail
