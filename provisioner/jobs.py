@@ -161,11 +161,14 @@ class Worker:
             for uid, slugs in job.targets.items():
                 person = people.get(uid)
                 groups = [working_groups[slug] for slug in slugs]
+                known = job.mails.get(uid)
                 volunteers.append(Volunteer(
                     uid=uid, action=job.kind,
                     # A deleted account's revoke carries the address Mailman knows it by.
-                    mail=person.mail if person else job.mails.get(uid),
+                    mail=person.mail if person else known,
                     display_name=person.display_name if person else None,
+                    # A changed address's grant carries the former one, to move off it.
+                    previous_mail=known if person and known and known != person.mail else None,
                     groups=[{"slug": wg.slug, "name": wg.name, "group": wg.group,
                              "group_dn": layout.group_dn(wg.group), "list_name": wg.list_name,
                              "wiki_namespace": wg.wiki_namespace, "redmine_project": wg.redmine_project,

@@ -42,6 +42,8 @@ class Volunteer:
     # coordinator: whether they own the group's LDAP group now (the modules give or take
     # the group's managing roles by it)
     groups: list[dict[str, str | bool]]
+    # the address the services may still know them by, after they changed it (a grant)
+    previous_mail: str | None = None
 
 
 @dataclass(frozen=True)

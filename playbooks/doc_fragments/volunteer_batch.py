@@ -13,12 +13,14 @@ options:
   batch_file:
     description: >-
       the worker's batch, a JSON file C({"volunteers": [{uid, action, mail, display_name,
-      groups: [{slug, name, group, group_dn, list_name, wiki_namespace, redmine_project,
-      coordinator}]}]}), every name of a working group as the catalogue and the directory's
-      layout give it; C(coordinator) is true when the volunteer is an owner of the group's
-      LDAP group when the worker writes the batch (a grant gives a coordinator's roles or
-      takes them, a revoke takes membership and roles); read by the module itself, so
-      what volunteers typed is never templated by Ansible
+      previous_mail, groups: [{slug, name, group, group_dn, list_name, wiki_namespace,
+      redmine_project, coordinator}]}]}), every name of a working group as the catalogue and
+      the directory's layout give it; C(coordinator) is true when the volunteer is an owner
+      of the group's LDAP group when the worker writes the batch (a grant gives a
+      coordinator's roles or takes them, a revoke takes membership and roles);
+      C(previous_mail), only on a grant after the volunteer changed their address, is the
+      former address the services may still know them by (null otherwise); read by the
+      module itself, so what volunteers typed is never templated by Ansible
     type: path
     required: true
 """

@@ -18,6 +18,9 @@ description:
   - A volunteer to grant whose group entry says C(coordinator) true is the list's owner
     and moderator; false or absent, those roles are taken away if held. A revoke takes
     the membership and both roles.
+  - A volunteer to grant with a C(previous_mail) (the address they changed from) loses
+    that address's membership, owner and moderator roles on each of their groups' lists
+    first, then gets them on C(mail) as usual, so list mail follows the new address.
   - Answers that mean "already done" count as done (HTTP 409 on subscribe, 404 on
     unsubscribe), so a second run changes nothing.
   - Reads the batch from I(batch_file) itself, so that what volunteers typed is never
@@ -50,7 +53,8 @@ service: {description: always C(lists), returned: always, type: str}
 volunteers:
   description: >-
     by uid, C({status, message}): C(changed) when subscribed, unsubscribed, made or no
-    longer owner and moderator now, C(ok) when already so, C(failed) with the reason
+    longer owner and moderator now, or a previous address taken off a list, C(ok) when
+    already so, C(failed) with the reason
   returned: always
   type: dict
 """
@@ -71,6 +75,7 @@ API = "/3.1"
 CLOSED_LIST = {"archive_policy": "private", "subscription_policy": "moderate"}
 MODERATED_POLICIES = ("moderate", "confirm_then_moderate")
 COORDINATOR_ROLES = ("owner", "moderator")
+ROLES = ("member", *COORDINATOR_ROLES)
 
 
 class MailmanUnavailable(Exception):
@@ -288,6 +293,14 @@ class ListsProvisioner:
                 changed |= self._remove(list_id, mail, role)
         return changed
 
+    def forget(self, list_name: str, mail: str) -> bool:
+        """Take every role `mail` holds on the list (member, owner, moderator); True if one went now."""
+        list_id = self.list_id(list_name)
+        changed = False
+        for role in ROLES:
+            changed |= self._remove(list_id, mail, role)
+        return changed
+
     def _add_role(self, list_id: str, mail: str, role: str) -> bool:
         if self._member_id(list_id, mail, role) is not None:
             return False
@@ -360,7 +373,10 @@ def volunteer_outcome(lists: ListsProvisioner, volunteer: dict, broken: dict[str
     if not mail:
         return {"status": "failed",
                 "message": "no mail address in the directory, so no subscription can be found or made"}
-    done, already, failures = [], [], []
+    previous = volunteer.get("previous_mail") if action == "grant" else None
+    if not isinstance(previous, str) or previous.lower() == mail.lower():
+        previous = None     # Mailman compares addresses without their case: it is the same one
+    done, already, moved, failures = [], [], [], []
     roles = Roles()
     for name in names:
         if name in broken:
@@ -369,6 +385,11 @@ def volunteer_outcome(lists: ListsProvisioner, volunteer: dict, broken: dict[str
         address = lists.address(name)
         step = "subscribe to" if action == "grant" else "unsubscribe from"
         try:
+            if previous:
+                step = "take the previous address off"
+                if lists.forget(name, previous):
+                    moved.append(address)
+                step = "subscribe to"
             if action == "grant":
                 display_name = volunteer.get("display_name") or ""
                 changed = lists.subscribe(name, mail, display_name)
@@ -381,10 +402,15 @@ def volunteer_outcome(lists: ListsProvisioner, volunteer: dict, broken: dict[str
             roles.record(address, coordinator, lists.set_coordinator(name, mail, coordinator))
         except MailmanRefused as error:
             failures.append(f"could not {step} {address} ({error})")
-    if done or roles.changed:
+    changed = bool(done or moved or roles.changed)
+    if changed:
         lists.changed = True
-    return {"status": "failed" if failures else "changed" if done or roles.changed else "ok",
-            "message": _message(action, done, already, roles, failures, lists.dry_run)}
+    message = _message(action, done, already, roles, failures, lists.dry_run)
+    if moved:
+        would = "would be " if lists.dry_run else ""
+        message = "; ".join(filter(None, [f"previous address {would}taken off {', '.join(moved)}",
+                                          message]))
+    return {"status": "failed" if failures else "changed" if changed else "ok", "message": message}
 
 
 class Roles:

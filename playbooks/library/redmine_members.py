@@ -16,7 +16,10 @@ description:
     existing membership keeps the roles it has, but for one: the module owns
     I(coordinator_role) in the working groups' projects. A volunteer whose group entry
     says C(coordinator=true) (an owner of the group's LDAP group) has it; anyone else
-    granted the group loses it (a membership left with no role gets I(role)).
+    granted the group loses it (a membership left with no role gets I(role)). An existing
+    account whose address is not the batch's C(mail) (the volunteer changed it) is given
+    it, so Redmine's notifications follow; an address another Redmine account holds fails
+    only that volunteer, saying so.
   - To revoke, the volunteer's memberships in the batch's groups' projects are removed, and
     the account is locked once it is a member of no project at all.
   - Talks to Redmine's REST API as an administrator, over I(connections) keep-alive
@@ -67,8 +70,8 @@ service: {description: always C(redmine), returned: always, type: str}
 volunteers:
   description: >-
     by uid, C({status, message}): C(changed) when an account or membership was made,
-    unlocked, removed or locked now, or a coordinator's role given or taken, C(ok) when
-    already so, C(failed) with the reason
+    unlocked, removed or locked now, an account's address changed, or a coordinator's role
+    given or taken, C(ok) when already so, C(failed) with the reason
   returned: always
   type: dict
 """
@@ -358,6 +361,7 @@ class RedmineAccess:
             if user.get("status", ACTIVE) != ACTIVE:
                 self.set_status(user["id"], ACTIVE)
                 outcome.done.append("Redmine account unlocked")
+            self._converge_mail(user, volunteer["mail"], outcome)
             memberships = _memberships_by_project(user)
             added, given, taken = [], [], []
             for group in groups:
@@ -416,6 +420,20 @@ class RedmineAccess:
                     outcome.done.append("Redmine account created")
                 return self.user_with_memberships(found["id"])
         raise VolunteerProblem(f"Redmine did not create an account for {uid}: {answer.errors()}")
+
+    def _converge_mail(self, user: dict, mail: str, outcome: Outcome) -> None:
+        """Give the account the directory's address if it has another (changed since)."""
+        if user.get("mail") == mail:
+            return
+        answer = self.client.request("PUT", f"/users/{user['id']}.json", {"user": {"mail": mail}})
+        if answer.status in (200, 204):
+            self.changed = True
+            outcome.done.append("Redmine account's address changed")
+        elif answer.status == 422:
+            outcome.problems.append(f"Redmine did not change the account's address to {mail}, "
+                                    f"which another Redmine account may hold: {answer.errors()}")
+        else:
+            outcome.problems.append(f"Redmine did not change the account's address: {answer.errors()}")
 
     def _add_member(self, project: Project, user_id: int, coordinator: bool,
                     outcome: Outcome) -> tuple[dict | None, bool]:
