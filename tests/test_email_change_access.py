@@ -9,6 +9,9 @@ group, is tested in test_self_service.py.
 
 from __future__ import annotations
 
+import time
+import uuid
+
 import pytest
 
 from provisioner.jobs import GRANT
@@ -17,6 +20,8 @@ from provisioner.store import jobs
 from provisioner.workflow import confirm_email_change, request_email_change
 
 from job_helpers import add_volunteers, make_worker, queue
+from list_pages import ListBrowser, archive_path, message_hash, post
+from service_fixtures import LIST_DOMAIN as DOMAIN
 from service_fixtures import offer
 from service_views import account, roster
 
@@ -117,3 +122,30 @@ def test_an_address_another_redmine_account_holds_fails_only_redmine_for_that_vo
     assert results[("clash0000", "lists")][0] == "changed"
     assert list_roles(mailman, "kitchen", "clash.new@example.net") == {"member"}
     assert account(redmine, "clash0000")["mail"] == "clash0000@example.org"
+
+
+def test_with_the_new_address_the_volunteer_still_reads_the_groups_archive(
+        app, directory, mailman_web, mailman, inbox, tmp_path):
+    offer(app, tmp_path / "inventory", mailman)
+    targets = add_volunteers(directory, 2, groups=("kitchen",), prefix="arcmove")
+    uid, poster, kitchen = "arcmove0000", "arcmove0001", f"wg-kitchen@{DOMAIN}"
+    directory.people.set_password(uid, PASSWORD)
+    worker = make_worker(app, directory)
+    queue(app, GRANT, targets)
+    worker.run_once()
+    before = ListBrowser(mailman_web)      # HyperKitty's account gets the old address first
+    assert before.log_in(uid, PASSWORD).status == 302
+    inbox.clear()
+
+    change_address(app, inbox, uid, "arcmove.new@example.net")
+    worker.run_once()
+    token = uuid.uuid4().hex[:12]
+    message_id = f"<{token}@example.org>"
+    post(mailman, kitchen, f"{poster}@example.org", f"Moved {token}", f"Still here {token}", message_id)
+    reader = ListBrowser(mailman_web)
+    assert reader.log_in(uid, PASSWORD).status == 302
+    thread = archive_path(kitchen, f"thread/{message_hash(message_id)}/")
+    deadline = time.monotonic() + 90
+    while not reader.open(thread).shows(f"Still here {token}"):
+        assert time.monotonic() < deadline, "the post is not in the volunteer's archive"
+        time.sleep(0.5)
