@@ -11,11 +11,17 @@
   Mailman only later, in a background task.
 - allauth's adapters (``closed_account_adapter``, ``closed_social_account_adapter``):
   no sign-up, and no mail (no password reset; the directory verified the address).
+- HyperKitty's REST API is closed to people (``closed_api``, a middleware): in Debian 12's
+  HyperKitty (1.3.7) a message (``api/list/<list>/email/<hash>/``) and a thread answer
+  without the membership check, so anyone could read a private list's post. Only
+  the archiver's own endpoints (``api/mailman/``, key and loopback checked) stay.
 
 Only django.apps is imported at the top: Django imports this module before its models
 are ready.
 """
 
+import re
+from collections.abc import Callable
 from functools import cache
 from typing import Any
 
@@ -96,3 +102,18 @@ def closed_account_adapter(request: Any = None) -> Any:
 
 def closed_social_account_adapter(request: Any = None) -> Any:
     return _adapters()[1](request)
+
+
+# Any run of slashes counts as one, as a path resolver or a proxy may read it.
+_PEOPLES_API = re.compile(r"/+hyperkitty/+api(?:/|$)(?!/*mailman/)")
+
+
+def closed_api(get_response: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """A middleware: 403 for HyperKitty's REST API but the archiver's endpoints."""
+    from django.http import HttpResponseForbidden
+
+    def middleware(request: Any) -> Any:
+        if _PEOPLES_API.match(request.path_info):
+            return HttpResponseForbidden("HyperKitty's API is closed here: read the archive's pages.")
+        return get_response(request)
+    return middleware

@@ -118,6 +118,21 @@ INSTALLED_APPS = (
     "mailman_web_rules.MailmanWebRules",
 )
 
+# Debian's middleware, after the rules' closed_api (see mailman_web_rules).
+MIDDLEWARE = (
+    "mailman_web_rules.closed_api",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "django_mailman3.middleware.TimezoneMiddleware",
+    "postorius.middleware.PostoriusMiddleware",
+)
+
 # The directory is the only way in: no backend that checks a local password, so an
 # account made any other way can never log in with one.
 AUTHENTICATION_BACKENDS = ("django_auth_ldap.backend.LDAPBackend",)
