@@ -104,7 +104,8 @@ def reject(portal: Portal, uid: str, reason: str, *, actor: str,
             raise InvalidInput({"reason": f"say why, in 1 to {MAX_REASON} characters"})
         person = step.entry
         if not person.pending:
-            raise WorkflowError(f"{uid}'s approval has started: finish approving it instead")
+            raise WorkflowError(f"{uid} is already being approved: if that approval stopped "
+                                f"half-way, approve {uid} again to finish it")
         with _deciding(portal, person, REJECT.name, actor=actor) as mark_decided:
             portal.mailer.send(person.mail, "rejected", uid=uid, display_name=person.display_name,
                                reason=reason)

@@ -124,6 +124,19 @@ def test_a_decision_after_a_rejection_is_told_it_was_rejected(app, verified, sys
     assert inbox.messages() == []
 
 
+def test_a_rejection_during_an_approval_is_told_it_is_being_approved(app, verified, sysadmin, inbox):
+    """The window an approval leaves: the request moved to ou=people, not yet active."""
+    verified("vera")
+    with app.app_context():
+        portal = get_portal()
+        portal.directory.people.activate("vera")
+        inbox.clear()
+        with pytest.raises(WorkflowError, match="vera is already being approved: if that approval"):
+            reject(portal, "vera", "duplicate request", actor="sam")
+        assert portal.directory.people.find("vera") is not None
+    assert inbox.messages() == []
+
+
 def test_a_decision_during_a_rejection_is_told_it_is_being_rejected(app, verified, sysadmin, inbox):
     """The window a rejection leaves: the request deleted, its claim not yet marked decided."""
     verified("vera")
