@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import date
 
 import pytest
 
@@ -217,3 +218,20 @@ def test_find_many_returns_everyone_who_exists_in_few_searches(directory):
     found = directory.people.find_many(["alice", "CAROL", "nobody", "*)(uid=*", "bob"])
     assert {uid: person.uid for uid, person in found.items()} == {
         "alice": "alice", "CAROL": "carol", "bob": "bob"}
+
+
+def test_an_end_date_is_kept_changed_and_removed_and_accounts_ending_are_found(directory):
+
+    directory.people.add(person("ends", end_date=date(2027, 1, 31)), pending=False)
+    directory.people.add(person("later"), pending=False)
+    directory.people.add(person("open"), pending=False)
+    directory.people.set_end_date("later", date(2027, 3, 1))   # an entry without the class yet
+    assert directory.people.get("ends").end_date == date(2027, 1, 31)
+    assert [p.uid for p in directory.people.ending_by(date(2027, 1, 30))] == []
+    assert [p.uid for p in directory.people.ending_by(date(2027, 1, 31))] == ["ends"]
+    assert [p.uid for p in directory.people.ending_by(date(2027, 3, 1))] == ["ends", "later"]
+    directory.people.set_end_date("ends", date(2027, 2, 15))    # extended
+    directory.people.set_end_date("later", None)                # open-ended again
+    directory.people.set_end_date("open", None)                 # was open-ended: no change
+    assert [(p.uid, p.end_date) for p in directory.people.ending_by(date(2030, 1, 1))] == [
+        ("ends", date(2027, 2, 15))]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 
 import ldap3
@@ -42,6 +42,7 @@ class NewPerson:
     skills: tuple[str, ...] = ()
     availability: str | None = None
     note: str | None = None
+    end_date: date | None = None
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,7 @@ class Person:
     created_at: datetime | None = None
     entry_id: str | None = None  # entryUUID: stays through a move, new for a new entry
     locked_at: datetime | None = None  # ppolicy's pwdAccountLockedTime, or LOCKED_UNTIL_UNLOCKED
+    end_date: date | None = None  # the account's last day; after it its access is revoked
 
 
 # Python name -> LDAP attribute, for everything a Person carries.
@@ -76,7 +78,9 @@ ATTRIBUTES = {
     "created_at": "createTimestamp",
     "entry_id": "entryUUID",
     "locked_at": "pwdAccountLockedTime",
+    "end_date": "occupyEndDate",
 }
+END_DATE_CLASS = "occupyTerm"  # the auxiliary class that may hold occupyEndDate
 
 
 def _split_name(display_name: str) -> tuple[str | None, str]:
@@ -92,6 +96,15 @@ def _generalized_time(value: str | None) -> datetime | None:
     if not value:
         return None
     return datetime.strptime(value.split(".")[0].rstrip("Z"), "%Y%m%d%H%M%S").replace(tzinfo=UTC)
+
+
+def _end_date(value: str | None) -> date | None:
+    stamp = _generalized_time(value)
+    return stamp.date() if stamp else None
+
+
+def _day_stamp(day: date) -> str:
+    return day.strftime("%Y%m%d000000Z")
 
 
 def _lock_time(value: str | None) -> datetime | None:
@@ -153,6 +166,7 @@ class People:
             created_at=_generalized_time(text("created_at")),
             entry_id=text("entry_id"),
             locked_at=_lock_time(text("locked_at")),
+            end_date=_end_date(text("end_date")),
         )
 
     def _read_attributes(self) -> list[str]:
@@ -162,7 +176,8 @@ class People:
         """Create the entry, without a password. AlreadyExists if the uid or mail is taken."""
         given_name, surname = _split_name(new.display_name)
         dn = self._layout.person_dn(new.uid, pending=pending)
-        self._conn.add(dn, PERSON_CLASSES, {
+        classes = [*PERSON_CLASSES, END_DATE_CLASS] if new.end_date else PERSON_CLASSES
+        self._conn.add(dn, classes, {
             "uid": new.uid,
             "cn": new.display_name,
             "displayName": new.display_name,
@@ -174,6 +189,7 @@ class People:
             "occupySkill": list(new.skills),
             "occupyAvailability": new.availability,
             "occupyNote": new.note,
+            "occupyEndDate": _day_stamp(new.end_date) if new.end_date else None,
         })
         return self.get(new.uid)
 
@@ -256,6 +272,26 @@ class People:
 
     def set_status(self, uid: str, status: Status) -> None:
         self._conn.modify(self.get(uid).dn, {"occupyStatus": [(ldap3.MODIFY_REPLACE, [str(status)])]})
+
+    def set_end_date(self, uid: str, end_date: date | None) -> None:
+        """Set the account's last day, or with None remove it (the account becomes open-ended)."""
+        person = self.get(uid)
+        record = self._conn.read(person.dn, attributes=["objectClass"])
+        classes = {value.lower() for value in record.texts("objectClass")} if record else set()
+        changes: dict[str, list[tuple[str, list[Value]]]] = {
+            "occupyEndDate": [(ldap3.MODIFY_REPLACE, [_day_stamp(end_date)] if end_date else [])]}
+        if end_date and END_DATE_CLASS.lower() not in classes:
+            changes = {"objectClass": [(ldap3.MODIFY_ADD, [END_DATE_CLASS])], **changes}
+        self._conn.modify(person.dn, changes)
+
+    def ending_by(self, day: date) -> list[Person]:
+        """Accounts (ou=people) whose last day is `day` or earlier, soonest first."""
+        found = self._conn.search(
+            self._layout.people,
+            f"(&(objectClass=inetOrgPerson)(occupyEndDate<={_day_stamp(day)}))",
+            attributes=self._read_attributes())
+        people = [self._to_person(record) for record in found]
+        return sorted(people, key=lambda person: (person.end_date or day, person.uid))
 
     def lock(self, uid: str) -> None:
         """Lock the account (ppolicy): no bind succeeds, here or in any service reading LDAP."""
