@@ -221,7 +221,6 @@ def test_find_many_returns_everyone_who_exists_in_few_searches(directory):
 
 
 def test_an_end_date_is_kept_changed_and_removed_and_accounts_ending_are_found(directory):
-
     directory.people.add(person("ends", end_date=date(2027, 1, 31)), pending=False)
     directory.people.add(person("later"), pending=False)
     directory.people.add(person("open"), pending=False)
