@@ -169,6 +169,7 @@ class Worker:
                     display_name=person.display_name if person else None,
                     # A changed address's grant carries the former one, to move off it.
                     previous_mail=known if person and known and known != person.mail else None,
+                    forget=job.kind == REVOKE and uid in job.forgotten,
                     groups=[{"slug": wg.slug, "name": wg.name, "group": wg.group,
                              "group_dn": layout.group_dn(wg.group), "list_name": wg.list_name,
                              "wiki_namespace": wg.wiki_namespace, "redmine_project": wg.redmine_project,

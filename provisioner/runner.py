@@ -44,6 +44,8 @@ class Volunteer:
     groups: list[dict[str, str | bool]]
     # the address the services may still know them by, after they changed it (a grant)
     previous_mail: str | None = None
+    # a revoke of a deleted account: the services delete what they hold of them too
+    forget: bool = False
 
 
 @dataclass(frozen=True)

@@ -11,14 +11,14 @@ from provisioner.jobs import GRANT
 from provisioner.resources import get_portal
 from provisioner.store import jobs
 from provisioner.workflow import create_sysadmin, set_coordinator
+from provisioner.workflow.own_data import pseudonym
 
 from job_helpers import add_volunteers, job, make_worker, queue
 from portal_actions import ADMIN_PASSWORD, Visitor, authenticator_code, enrol_totp
 from service_fixtures import offer
-from service_views import account, acl_lines, log_in, members, roster, save_page
+from service_views import acl_lines, log_in, members, rest, roster, save_page
 
 PASSWORD = "a coordinator's long password"
-LOCKED = 3
 
 
 @pytest.fixture
@@ -50,6 +50,7 @@ def test_a_deleted_coordinator_keeps_no_access_in_mailman_the_wiki_or_redmine(
     assert any(uid in line for line in acl_lines(wiki, "wg:kitchen:*"))
     assert save_page(wiki, uid, PASSWORD, "wg:kitchen:notes", "Onions") is True
 
+    assert rest(mailman, f"/addresses/{uid}@example.org")[0] == 200
     enrol_totp(tools_app, uid)
     person = Visitor(tools_app.test_client())
     assert person.log_in(uid, PASSWORD).status_code == 302
@@ -60,13 +61,22 @@ def test_a_deleted_coordinator_keeps_no_access_in_mailman_the_wiki_or_redmine(
 
     assert worker.run_once() == 1
     with tools_app.app_context(), get_portal().store.begin() as connection:
-        revoke = jobs.latest_for(connection, uid)
+        name = pseudonym(get_portal(), uid)
+        assert jobs.latest_for(connection, uid) is None   # the job's rows take the pseudonym
+        revoke = jobs.latest_for(connection, name)
+        earlier = jobs.get(connection, appointed.job_id)
     assert (revoke.kind, revoke.state) == ("revoke", "succeeded"), revoke.error
-    assert revoke.mails == {}   # the carried address is not kept once the job is done
+    assert revoke.mails == {} and revoke.forgotten == {}   # nothing carried is kept once done
+    assert {result.service for result in revoke.results} >= {"lists", "redmine", "wiki"}
+    assert all(result.message is None for result in revoke.results)
+    assert list(earlier.targets) == [name] and {r.uid for r in earlier.results} == {name}
     for slug in ("kitchen", "tech"):
         assert list_roles(mailman, slug, uid) == set()
         assert members(redmine, f"wg-{slug}") == {}
-    assert account(redmine, uid)["status"] == LOCKED
+    for kind in ("users", "addresses"):   # Mailman keeps no record of the address
+        assert rest(mailman, f"/{kind}/{uid}@example.org")[0] == 404
+    status, data = redmine.request("GET", f"/users.json?status=&name={uid}")
+    assert status == 200 and data["users"] == []   # the Redmine account is deleted
     assert log_in(redmine, uid, PASSWORD) == 401
     assert not any(uid in line for line in acl_lines(wiki, "wg:kitchen:*"))
     assert save_page(wiki, uid, PASSWORD, "wg:kitchen:notes", "Still here?") == 401

@@ -112,8 +112,9 @@ def test_the_first_revision_is_the_schema_that_e77143b_created(store):
     assert differences(store, E77143B) == []
 
 
-# Columns the revisions after 0003 added (0004: a revoke's carried address).
-ADDED_AFTER_0003 = [("job_targets", "mail")]
+# Columns the revisions after 0003 added (0004: a revoke's carried address; 0005: a deleted
+# account's pseudonym).
+ADDED_AFTER_0003 = [("job_targets", "mail"), ("job_targets", "forget_as")]
 
 
 def make_store_as_before_migrations(store: Store, release: str) -> None:

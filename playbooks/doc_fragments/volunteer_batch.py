@@ -19,7 +19,9 @@ options:
       of the group's LDAP group when the worker writes the batch (a grant gives a
       coordinator's roles or takes them, a revoke takes membership and roles);
       C(previous_mail), only on a grant after the volunteer changed their address, is the
-      former address the services may still know them by (null otherwise); read by the
+      former address the services may still know them by (null otherwise); C(forget), true
+      only on the revoke of a deleted account, asks the services to delete what they hold
+      of the person, not only to take their access; read by the
       module itself, so what volunteers typed is never templated by Ansible
     type: path
     required: true

@@ -17,7 +17,8 @@ description:
     archive; an existing list that differs is set so.
   - A volunteer to grant whose group entry says C(coordinator) true is the list's owner
     and moderator; false or absent, those roles are taken away if held. A revoke takes
-    the membership and both roles.
+    the membership and both roles; a revoke marked C(forget) (a deleted account) then
+    deletes Mailman's user and address records of C(mail) too.
   - A volunteer to grant with a C(previous_mail) (the address they changed from) loses
     that address's membership, owner and moderator roles on each of their groups' lists
     first, then gets them on C(mail) as usual, so list mail follows the new address.
@@ -301,6 +302,20 @@ class ListsProvisioner:
             changed |= self._remove(list_id, mail, role)
         return changed
 
+    def delete_records(self, mail: str) -> bool:
+        """Delete Mailman's user of `mail` (with its addresses) and a bare address record left;
+        True if one went now."""
+        if self.dry_run:
+            return any(self._exists(f"/{kind}/{_segment(mail)}") for kind in ("users", "addresses"))
+        changed = False
+        for kind in ("users", "addresses"):
+            status, answer = self.api.call("DELETE", f"/{kind}/{_segment(mail)}")
+            if status in (200, 204):
+                changed = True
+            elif status != 404:               # 404: none, or gone with the user
+                raise MailmanRefused(status, answer.get("description", "no reason given"))
+        return changed
+
     def _add_role(self, list_id: str, mail: str, role: str) -> bool:
         if self._member_id(list_id, mail, role) is not None:
             return False
@@ -402,10 +417,18 @@ def volunteer_outcome(lists: ListsProvisioner, volunteer: dict, broken: dict[str
             roles.record(address, coordinator, lists.set_coordinator(name, mail, coordinator))
         except MailmanRefused as error:
             failures.append(f"could not {step} {address} ({error})")
-    changed = bool(done or moved or roles.changed)
+    forgotten = False
+    if action == "revoke" and volunteer.get("forget") is True and not failures:
+        try:
+            forgotten = lists.delete_records(mail)
+        except MailmanRefused as error:
+            failures.append(f"could not delete Mailman's records of the address ({error})")
+    changed = bool(done or moved or roles.changed or forgotten)
     if changed:
         lists.changed = True
     message = _message(action, done, already, roles, failures, lists.dry_run)
+    if forgotten:
+        message = "; ".join(filter(None, [message, f"records {'would be ' if lists.dry_run else ''}deleted"]))
     if moved:
         would = "would be " if lists.dry_run else ""
         message = "; ".join(filter(None, [f"previous address {would}taken off {', '.join(moved)}",

@@ -21,7 +21,9 @@ description:
     it, so Redmine's notifications follow; an address another Redmine account holds fails
     only that volunteer, saying so.
   - To revoke, the volunteer's memberships in the batch's groups' projects are removed, and
-    the account is locked once it is a member of no project at all.
+    the account is locked once it is a member of no project at all; a revoke marked
+    C(forget) (a deleted account) deletes the account instead (Redmine gives what they
+    wrote to its Anonymous user).
   - Talks to Redmine's REST API as an administrator, over I(connections) keep-alive
     connections at once, a volunteer at a time on each; Redmine spends most of a request
     waiting on its database, so a few in flight finish a batch several times sooner.
@@ -351,6 +353,12 @@ class RedmineAccess:
                                    f"the account: {answer.errors()}")
         self.changed = True
 
+    def delete_user(self, user_id: int) -> None:
+        answer = self.client.request("DELETE", f"/users/{user_id}.json")
+        if answer.status not in (200, 204, 404):     # 404: gone already
+            raise VolunteerProblem(f"Redmine did not delete the account: {answer.errors()}")
+        self.changed = True
+
     def grant(self, volunteer: dict) -> dict:
         outcome = Outcome()
         groups = volunteer.get("groups") or []
@@ -512,7 +520,10 @@ class RedmineAccess:
                                             f"{answer.errors()}")
             if left:
                 outcome.done.append(f"left {', '.join(left)}")
-            if not remaining and not outcome.problems and user.get("status") != LOCKED:
+            if volunteer.get("forget") is True and not outcome.problems:
+                self.delete_user(user["id"])
+                outcome.done.append("Redmine account deleted")
+            elif not remaining and not outcome.problems and user.get("status") != LOCKED:
                 self.set_status(user["id"], LOCKED)
                 outcome.done.append("Redmine account locked")
         except VolunteerProblem as problem:

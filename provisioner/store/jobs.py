@@ -54,18 +54,23 @@ class Job:
     # uid -> the address the services may know the volunteer by when it is not the directory's:
     # a deleted account's for a revoke, a changed account's former address for a grant
     mails: dict[str, str] = field(default_factory=dict, repr=False)
+    # uid -> the pseudonym of a deleted account, whose rows of this job take it once it ends
+    forgotten: dict[str, str] = field(default_factory=dict, repr=False)
     results: list[JobResult] = field(default_factory=list)
 
 
 def enqueue(connection: Connection, kind: str, targets: Mapping[str, Iterable[str]], *,
             created_by: str | None, now: datetime, max_attempts: int,
-            mails: Mapping[str, str] | None = None) -> int | None:
+            mails: Mapping[str, str] | None = None,
+            forget_as: Mapping[str, str] | None = None) -> int | None:
     """Queue a job; None if nobody is left to queue.
 
     `mails` gives the address the services may know a volunteer by when it is not the
     directory's: a deleted account's (its entry gone when a revoke runs), or a changed
     account's former address (a grant moves them off it). The job carries it until it
-    finishes.
+    succeeds (a retry of a failed one needs it). `forget_as` gives a deleted account's
+    pseudonym: the services forget them, and the job's rows take the pseudonym when it
+    succeeds.
 
     Volunteers already waiting in a queued job of the same kind with the same groups
     are left out (approving twice never queues twice); the waiting job takes their
@@ -77,18 +82,23 @@ def enqueue(connection: Connection, kind: str, targets: Mapping[str, Iterable[st
     """
     wanted = {uid: sorted(groups) for uid, groups in targets.items()}
     mails = mails or {}
+    forget_as = forget_as or {}
     _supersede(connection, wanted, kind, now)
     waiting = connection.execute(
-        sa.select(job_targets.c.job_id, job_targets.c.uid, job_targets.c.groups, job_targets.c.mail)
+        sa.select(job_targets.c.job_id, job_targets.c.uid, job_targets.c.groups, job_targets.c.mail,
+                  job_targets.c.forget_as)
         .join(jobs, jobs.c.id == job_targets.c.job_id)
         .where(jobs.c.kind == kind, jobs.c.state == QUEUED, job_targets.c.uid.in_(list(wanted)))
     ).all()
-    for waiting_job, uid, groups, mail in waiting:
+    for waiting_job, uid, groups, mail, forgotten in waiting:
         if wanted.get(uid) == groups.split():
             del wanted[uid]
-            if mail is None and uid in mails:
+            carried = {"mail": mails[uid]} if mail is None and uid in mails else {}
+            if forgotten is None and uid in forget_as:
+                carried["forget_as"] = forget_as[uid]
+            if carried:
                 connection.execute(job_targets.update().where(
-                    job_targets.c.job_id == waiting_job, job_targets.c.uid == uid).values(mail=mails[uid]))
+                    job_targets.c.job_id == waiting_job, job_targets.c.uid == uid).values(**carried))
     if not wanted:
         return None
     key = connection.execute(jobs.insert().values(
@@ -98,7 +108,8 @@ def enqueue(connection: Connection, kind: str, targets: Mapping[str, Iterable[st
     assert key is not None          # SQLAlchemy reports the key of a one-row insert
     job_id: int = key[0]
     connection.execute(job_targets.insert(), [
-        {"job_id": job_id, "uid": uid, "groups": " ".join(groups), "mail": mails.get(uid)}
+        {"job_id": job_id, "uid": uid, "groups": " ".join(groups), "mail": mails.get(uid),
+         "forget_as": forget_as.get(uid)}
         for uid, groups in wanted.items()
     ])
     return job_id
@@ -199,10 +210,37 @@ def finish(connection: Connection, job_id: int, worker: str, *, succeeded: bool,
     finished = connection.execute(jobs.update().where(
         jobs.c.id == job_id, jobs.c.state == RUNNING, jobs.c.lease_owner == worker,
     ).values(lease_owner=None, lease_expires=None, **values)).rowcount == 1
-    if finished and retry_at is None:   # carried addresses are kept no longer than needed
+    if finished and succeeded:   # kept no longer than needed, and until then for a retry
         connection.execute(job_targets.update().where(
             job_targets.c.job_id == job_id, job_targets.c.mail.is_not(None)).values(mail=None))
+        _forget_targets(connection, job_id)
     return finished
+
+
+def _forget_targets(connection: Connection, job_id: int) -> None:
+    """A succeeded job's rows of deleted accounts: under their pseudonyms, without messages
+    (a service's words may quote the address)."""
+    for uid, name in connection.execute(sa.select(job_targets.c.uid, job_targets.c.forget_as).where(
+            job_targets.c.job_id == job_id, job_targets.c.forget_as.is_not(None))).all():
+        rename_rows(connection, uid, name, job_ids=[job_id])
+        connection.execute(job_targets.update().where(
+            job_targets.c.job_id == job_id, job_targets.c.uid == name).values(forget_as=None))
+
+
+def rename_rows(connection: Connection, uid: str, name: str, *, job_ids: Iterable[int]) -> None:
+    """`uid`'s target and result rows of these jobs: under `name`, results without messages."""
+    ids = list(job_ids)
+    connection.execute(job_results.update().where(
+        job_results.c.job_id.in_(ids), job_results.c.uid == uid).values(uid=name, message=None))
+    connection.execute(job_targets.update().where(
+        job_targets.c.job_id.in_(ids), job_targets.c.uid == uid).values(uid=name))
+
+
+def finished_of(connection: Connection, uid: str) -> list[int]:
+    """The jobs for `uid` that have ended (succeeded, failed or cancelled)."""
+    return list(connection.execute(
+        sa.select(job_targets.c.job_id).join(jobs, jobs.c.id == job_targets.c.job_id)
+        .where(job_targets.c.uid == uid, jobs.c.state.not_in(UNFINISHED))).scalars())
 
 
 def retry(connection: Connection, job_id: int, *, now: datetime) -> bool:
@@ -226,12 +264,14 @@ def all_cancelled(connection: Connection, job_ids: Iterable[int]) -> bool:
 
 
 def _job(row: Row[Any], targets: dict[str, list[str]] | None = None,
-         results: list[JobResult] | None = None, mails: dict[str, str] | None = None) -> Job:
+         results: list[JobResult] | None = None, mails: dict[str, str] | None = None,
+         forgotten: dict[str, str] | None = None) -> Job:
     columns = {name: row._mapping[name] for name in (
         "id", "kind", "state", "attempts", "max_attempts", "not_before", "created_at",
         "created_by", "started_at", "finished_at", "error", "lease_owner", "lease_expires",
         "runs_alone")}
-    return Job(**columns, targets=targets or {}, results=results or [], mails=mails or {})
+    return Job(**columns, targets=targets or {}, results=results or [], mails=mails or {},
+               forgotten=forgotten or {})
 
 
 def get(connection: Connection, job_id: int, *, with_results: bool = True) -> Job | None:
@@ -239,17 +279,18 @@ def get(connection: Connection, job_id: int, *, with_results: bool = True) -> Jo
     if row is None:
         return None
     rows = connection.execute(
-        sa.select(job_targets.c.uid, job_targets.c.groups, job_targets.c.mail)
+        sa.select(job_targets.c.uid, job_targets.c.groups, job_targets.c.mail, job_targets.c.forget_as)
         .where(job_targets.c.job_id == job_id).order_by(job_targets.c.uid)).all()
-    targets = {uid: groups.split() for uid, groups, _mail in rows}
-    mails = {uid: mail for uid, _groups, mail in rows if mail}
+    targets = {row.uid: row.groups.split() for row in rows}
+    mails = {row.uid: row.mail for row in rows if row.mail}
+    forgotten = {row.uid: row.forget_as for row in rows if row.forget_as}
     results: list[JobResult] = []
     if with_results:
         results = [JobResult(**{k: v for k, v in r._mapping.items() if k != "id"})
                    for r in connection.execute(sa.select(job_results)
                                                .where(job_results.c.job_id == job_id)
                                                .order_by(job_results.c.id))]
-    return _job(row, targets, results, mails)
+    return _job(row, targets, results, mails, forgotten)
 
 
 def recent(connection: Connection, *, limit: int = 100, state: str | None = None) -> list[Job]:

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
+from . import jobs
 from .audit import AuditEntry
 from .schema import (
     audit_log,
@@ -112,8 +113,9 @@ def _like_escaped(text: str) -> str:
 
 def forget_person(connection: Connection, uid: str, pseudonym: str, *, mail: str,
                   words: Iterable[str] = (), dropped_details: Iterable[str] = ()) -> None:
-    """Delete the rows that exist only for this person and pseudonymise the rest
-    (the audit log, the decision on their registration, join requests they decided)."""
+    """Delete the rows that exist only for this person and pseudonymise the rest (the audit
+    log, the decision on their registration, join requests they decided, the jobs that
+    have ended: the revoke of their deletion takes the pseudonym when it ends)."""
     connection.execute(sessions.delete().where(sessions.c.uid == uid))
     connection.execute(totp_recovery_codes.delete().where(totp_recovery_codes.c.uid == uid))
     connection.execute(group_requests.delete().where(group_requests.c.uid == uid))
@@ -125,6 +127,7 @@ def forget_person(connection: Connection, uid: str, pseudonym: str, *, mail: str
                sa.and_(throttle_events.c.kind == MAIL_THROTTLE_KIND,
                        throttle_events.c.key == mail.strip().lower()))))
     _pseudonymise_decisions(connection, uid, pseudonym)
+    jobs.rename_rows(connection, uid, pseudonym, job_ids=jobs.finished_of(connection, uid))
     pseudonymise_audit(connection, uid, pseudonym, words=[mail, *words],
                        dropped_details=dropped_details)
 

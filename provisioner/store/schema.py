@@ -85,8 +85,11 @@ job_targets = sa.Table(
     sa.Column("uid", sa.String(64), primary_key=True, index=True),
     sa.Column("groups", sa.Text, nullable=False),
     # The address a revoke reaches Mailman by when the entry is gone (a deleted account);
-    # cleared once the job has finished. Added by revision 0004.
+    # cleared once the job has succeeded. Added by revision 0004.
     sa.Column("mail", sa.String(254)),
+    # A deleted account's pseudonym: the services forget them, and its rows of this job (here
+    # and in job_results) take it instead of the uid when it succeeds. Added by revision 0005.
+    sa.Column("forget_as", sa.String(80)),
 )
 
 # What each task did for each volunteer and service, attempt by attempt.

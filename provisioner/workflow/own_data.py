@@ -194,7 +194,8 @@ def _queue_revoke(portal: Portal, connection: Connection, person: Person, groups
                   name: str) -> int | None:
     """The revoke of all their groups, carrying the address the entry will no longer give."""
     return queue.enqueue(connection, REVOKE, {person.uid: groups},
-                         mails={person.uid: person.mail}, created_by=name, now=portal.clock(),
+                         mails={person.uid: person.mail}, forget_as={person.uid: name},
+                         created_by=name, now=portal.clock(),
                          max_attempts=portal.jobs.max_attempts)
 
 
