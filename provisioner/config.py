@@ -110,11 +110,12 @@ SETTINGS = (
 BY_NAME = {setting.name: setting for setting in SETTINGS}
 
 
+_KINDS = {int: "a whole number", float: "a number"}   # in refusals: "must be a whole number"
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
 
-def _convert(setting: Setting, value: Any, origin: str) -> Any:
+def convert(setting: Setting, value: Any, origin: str) -> Any:
     if setting.kind is str or isinstance(value, setting.kind):
         return value
     if setting.kind is bool:
@@ -125,7 +126,8 @@ def _convert(setting: Setting, value: Any, origin: str) -> Any:
         return setting.kind(value)
     except (TypeError, ValueError):
         raise ConfigError(
-            f"{origin} must be a {setting.kind.__name__}, not {'***' if setting.secret else repr(value)}"
+            f"{origin} must be {_KINDS.get(setting.kind, setting.kind.__name__)}, "
+            f"not {'***' if setting.secret else repr(value)}"
         ) from None
 
 
@@ -146,7 +148,7 @@ def load_settings(overrides: Mapping[str, Any] | None = None,
             if setting.required:
                 raise ConfigError(f"{origin} is not set: {setting.help}")
             continue
-        values[setting.name] = _convert(setting, values[setting.name], origin)
+        values[setting.name] = convert(setting, values[setting.name], origin)
     return values
 
 

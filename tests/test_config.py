@@ -36,7 +36,7 @@ def test_environment_overrides_the_instance_file_and_the_mapping_overrides_both(
 
 
 def test_a_malformed_number_is_named_and_a_secret_is_never_echoed():
-    with pytest.raises(ConfigError, match="PROVISIONER_SMTP_PORT must be a int"):
+    with pytest.raises(ConfigError, match="PROVISIONER_SMTP_PORT must be a whole number"):
         load_settings(environ={**REQUIRED, "PROVISIONER_SMTP_PORT": "twenty-five"})
 
 

@@ -52,6 +52,33 @@ def occupy_layout(base_dn: str) -> dict:
             "sysadmins_group": sysadmins_group}
 
 
+def occupy_portal_settings(settings: dict) -> dict:
+    """The inventory's `portal_settings`, checked as the portal would check them at start:
+    every name one of provisioner/config.py's settings, no secret (those come from the
+    vault through the role's own variables), each value of its setting's type."""
+    try:
+        from provisioner.config import BY_NAME, ConfigError, convert
+    except ImportError as error:
+        raise AnsibleFilterError(f"the controller's Python cannot import the provisioner package "
+                                 f"({error}): pip install -e '.[deploy]' (docs/deploy.md)") from None
+    if not isinstance(settings, dict):
+        raise AnsibleFilterError("portal_settings must be a mapping of setting names to values")
+    unknown = sorted(str(name) for name in settings if name not in BY_NAME)
+    if unknown:
+        raise AnsibleFilterError(f"portal_settings names {', '.join(unknown)}: no such setting "
+                                 "(see provisioner/config.py)")
+    secret = sorted(name for name in settings if BY_NAME[name].secret)
+    if secret:
+        raise AnsibleFilterError(f"portal_settings names the secret {', '.join(secret)}: give it "
+                                 "through the role's vault variable instead")
+    try:
+        return {name: convert(BY_NAME[name], value, f"portal_settings.{name}")
+                for name, value in sorted(settings.items())}
+    except ConfigError as error:
+        raise AnsibleFilterError(str(error)) from None
+
+
 class FilterModule:
     def filters(self):
-        return {"occupy_working_groups": occupy_working_groups, "occupy_layout": occupy_layout}
+        return {"occupy_working_groups": occupy_working_groups, "occupy_layout": occupy_layout,
+                "occupy_portal_settings": occupy_portal_settings}

@@ -63,7 +63,8 @@ def booted_site(work_folder, vault, mail_sink, fresh_site):
 
     fresh_site is asked for only to start its deployment first, so the two run side by side."""
     with BootedHost(work_folder / "booted", HOSTNAME) as host:
-        settings = loopback_settings(mail_sink.port)
+        settings = {**loopback_settings(mail_sink.port),
+                    "portal_settings": {"REJECTED_RETENTION_DAYS": "30"}}   # text, as YAML may give
         deployment = deployment_of(work_folder / "booted-inventory", host, settings, vault)
         release = release_checkout(UPGRADE_FROM, work_folder / "release")
         deployment.run_site(work_folder / "booted-run-release.log", playbooks=release / "playbooks")

@@ -234,6 +234,14 @@ def test_the_worker_reaches_each_service_and_only_its_group_reads_the_secrets(bo
     assert modes[:2] == ["root:occupy-provisioner 640"] * 2
 
 
+def test_the_inventorys_portal_settings_reach_the_portal(booted_site):
+    read = ("from provisioner.config import load_settings; "
+            "print(repr(load_settings(environ={'PROVISIONER_CONFIG': "
+            "'/etc/occupy-provisioner/config.py'})['REJECTED_RETENTION_DAYS']))")
+    answer = booted_site.host.run("/opt/occupy-provisioner/venv/bin/python", "-c", read)
+    assert answer.stdout.strip() == "30", answer.stderr
+
+
 # --- The lists' archives and pages (HyperKitty, Postorius) through nginx ------------------
 
 
