@@ -21,6 +21,7 @@ from provisioner.jobs import GRANT, REVOKE
 from provisioner.private_services.redmine import PrivateRedmine
 
 from job_helpers import Clock, add_volunteers, job, make_worker, queue, runs
+from library_modules import library_module
 from service_fixtures import offer
 from service_views import account, edit_project, log_in, members
 
@@ -283,3 +284,50 @@ def test_roles_given_by_hand_stay_and_a_member_left_with_manager_alone_keeps_the
                                              "hand0001": ("changed", "no longer Manager of wg-kitchen")}
     assert members(redmine, "wg-kitchen") == {"Volunteer 0": ["Developer", "Reporter", "Manager"],
                                               "Volunteer 1": ["Developer"]}
+
+
+def test_check_mode_writes_nothing_and_says_what_the_run_then_does(redmine):
+    """The approval preview's ground: a check-mode grant or revoke names what a real run
+    does, word for word, and Redmine is left as it was."""
+    module = library_module("redmine_members")
+    volunteer = {"uid": "preview1", "action": "grant", "mail": "preview1@example.org",
+                 "display_name": "Pre View", "groups": [
+                     {"slug": "preview", "name": "Preview", "redmine_project": "wg-preview",
+                      "coordinator": True}]}
+
+    def act(volunteer: dict, *, check_mode: bool) -> tuple[dict, bool]:
+        client = module.RedmineClient(redmine.url, redmine.api_key, 30, False)
+        access = module.RedmineAccess(client, redmine.auth_source_id, False, check_mode=check_mode)
+        try:
+            access.check_administrator()
+            access.resolve_roles("Developer", "Manager")
+            access.ensure_projects(module.batch_projects([volunteer]))
+            act = access.grant if volunteer["action"] == "grant" else access.revoke
+            return act(volunteer), access.changed
+        finally:
+            client.close()
+
+    def project_status() -> int:
+        return redmine.request("GET", "/projects/wg-preview.json")[0]
+
+    preview, changes = act(volunteer, check_mode=True)
+    assert changes and preview == {"status": "changed", "message": "would be done: Redmine account "
+                                   "created; member of wg-preview; Manager of wg-preview"}
+    assert project_status() == 404
+    assert redmine.request("GET", "/users.json?status=&name=preview1")[1]["users"] == []
+    done, _ = act(volunteer, check_mode=True)
+    assert done == preview                     # nothing was written, so nothing moved on
+
+    done, changes = act(volunteer, check_mode=False)
+    assert changes and done["message"] == preview["message"].removeprefix("would be done: ")
+    assert act(volunteer, check_mode=True) == ({"status": "ok", "message": (
+        "already a member of wg-preview; Manager of wg-preview")}, False)
+
+    revoking = {**volunteer, "action": "revoke"}
+    preview, changes = act(revoking, check_mode=True)
+    assert changes and preview["message"] == ("would be done: left wg-preview; "
+                                              "Redmine account locked")
+    assert members(redmine, "wg-preview") == {"Pre View": ["Developer", "Manager"]}
+    assert account(redmine, "preview1")["status"] != LOCKED
+    done, _ = act(revoking, check_mode=False)
+    assert done["message"] == preview["message"].removeprefix("would be done: ")

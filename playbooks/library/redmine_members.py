@@ -31,6 +31,8 @@ description:
     only when Redmine as a whole cannot be used (it does not answer, refuses the key, has
     no such role); a problem with one volunteer (a refused address, a request that fails
     while Redmine still answers) is reported for that volunteer.
+  - In check mode nothing is written: each volunteer's message says what would be done
+    ("would be member of ...") and C(changed) whether anything would change.
   - Reads the batch from I(batch_file) itself, so that what volunteers typed is never
     templated by Ansible. Redmine's first and last names are the display name's words
     (the last word is the surname), each cut to Redmine's 30 characters.
@@ -246,11 +248,13 @@ class Outcome:
     problems: list[str] = field(default_factory=list)
     unchanged: str = ""
 
-    def report(self) -> dict:
+    def report(self, check_mode: bool = False) -> dict:
+        """`done` says what was done; in check mode, what a run would do."""
+        done = [f"would be done: {'; '.join(self.done)}"] if check_mode and self.done else self.done
         if self.problems:
-            return {"status": "failed", "message": "; ".join(self.problems + self.done)}
-        if self.done:
-            return {"status": "changed", "message": "; ".join(self.done)}
+            return {"status": "failed", "message": "; ".join(self.problems + done)}
+        if done:
+            return {"status": "changed", "message": "; ".join(done)}
         return {"status": "ok", "message": self.unchanged}
 
 
@@ -265,10 +269,12 @@ def split_name(display_name: str | None, uid: str) -> tuple[str, str]:
 
 
 class RedmineAccess:
-    def __init__(self, client: RedmineClient | ClientPerThread, auth_source_id: int, project_public: bool):
+    def __init__(self, client: RedmineClient | ClientPerThread, auth_source_id: int, project_public: bool,
+                 check_mode: bool = False):
         self.client = client
         self.auth_source_id = auth_source_id
         self.project_public = project_public
+        self.check_mode = check_mode    # read only; what would be written is reported
         self.projects: dict[str, Project] = {}
         self.role_id: int | None = None
         self.coordinator_role_id: int | None = None
@@ -310,6 +316,8 @@ class RedmineAccess:
             project = Project(identifier)
             if answer.status == 200:
                 project.id = answer.data["project"]["id"]
+            elif answer.status == 404 and self.check_mode:
+                self.changed = True     # a run would create it; no membership of it exists yet
             elif answer.status == 404:
                 created = self.client.request("POST", "/projects.json", {"project": {
                     "name": name, "identifier": identifier, "is_public": self.project_public}})
@@ -347,17 +355,21 @@ class RedmineAccess:
         return answer.data["user"]
 
     def set_status(self, user_id: int, status: int) -> None:
+        self.changed = True
+        if self.check_mode:
+            return
         answer = self.client.request("PUT", f"/users/{user_id}.json", {"user": {"status": status}})
         if answer.status not in (200, 204):
             raise VolunteerProblem(f"Redmine did not {'unlock' if status == ACTIVE else 'lock'} "
                                    f"the account: {answer.errors()}")
-        self.changed = True
 
     def delete_user(self, user_id: int) -> None:
+        self.changed = True
+        if self.check_mode:
+            return
         answer = self.client.request("DELETE", f"/users/{user_id}.json")
         if answer.status not in (200, 204, 404):     # 404: gone already
             raise VolunteerProblem(f"Redmine did not delete the account: {answer.errors()}")
-        self.changed = True
 
     def grant(self, volunteer: dict) -> dict:
         outcome = Outcome()
@@ -403,13 +415,20 @@ class RedmineAccess:
             outcome.problems.append(str(problem))
         outcome.unchanged = f"already a member of {', '.join(identifiers) or 'no project'}" + (
             f"; {self.coordinator_role} of {', '.join(coordinated)}" if coordinated else "")
-        return outcome.report()
+        return outcome.report(self.check_mode)
 
     def _account(self, volunteer: dict, outcome: Outcome) -> dict:
         """The volunteer's account with its memberships: made now, or the one there already."""
         uid = volunteer["uid"]
         if not volunteer.get("mail"):
             raise VolunteerProblem(f"{uid} has no mail address, which Redmine requires")
+        if self.check_mode:
+            found = self.find_user(uid)
+            if found is not None:
+                return self.user_with_memberships(found["id"])
+            self.changed = True
+            outcome.done.append("Redmine account created")
+            return {"id": None, "mail": volunteer["mail"], "memberships": []}
         firstname, lastname = split_name(volunteer.get("display_name"), uid)
         answer = self.client.request("POST", "/users.json", {"user": {
             "login": uid, "firstname": firstname, "lastname": lastname,
@@ -433,6 +452,10 @@ class RedmineAccess:
         """Give the account the directory's address if it has another (changed since)."""
         if user.get("mail") == mail:
             return
+        if self.check_mode:
+            self.changed = True
+            outcome.done.append("Redmine account's address changed")
+            return
         answer = self.client.request("PUT", f"/users/{user['id']}.json", {"user": {"mail": mail}})
         if answer.status in (200, 204):
             self.changed = True
@@ -448,6 +471,9 @@ class RedmineAccess:
         """The membership as Redmine holds it (None when it refused it), and whether it
         was added now."""
         roles = [self.role_id] + ([self.coordinator_role_id] if coordinator else [])
+        if self.check_mode:
+            self.changed = True
+            return {"roles": [{"id": role} for role in dict.fromkeys(roles)]}, True
         answer = self.client.request(
             "POST", f"/projects/{project.id}/memberships.json",
             {"membership": {"user_id": user_id, "role_ids": list(dict.fromkeys(roles))}})
@@ -479,6 +505,9 @@ class RedmineAccess:
             wanted = [role for role in own if role != self.coordinator_role_id] or [self.role_id]
         if wanted == own:
             return None
+        if self.check_mode:
+            self.changed = True
+            return GIVEN if coordinator else TAKEN
         answer = self.client.request("PUT", f"/memberships/{membership['id']}.json",
                                      {"membership": {"role_ids": wanted}})
         if answer.status not in (200, 204):
@@ -495,7 +524,7 @@ class RedmineAccess:
             found = self.find_user(volunteer["uid"])
             if found is None:
                 outcome.unchanged = "no Redmine account"
-                return outcome.report()
+                return outcome.report(self.check_mode)
             user = self.user_with_memberships(found["id"])
             to_leave = {}
             for identifier in identifiers:
@@ -509,6 +538,10 @@ class RedmineAccess:
                 identifier = to_leave.get(membership.get("project", {}).get("id"))
                 if identifier is None:
                     remaining.append(membership)
+                    continue
+                if self.check_mode:
+                    self.changed = True
+                    left.append(identifier)
                     continue
                 answer = self.client.request("DELETE", f"/memberships/{membership['id']}.json")
                 if answer.status in (200, 204):
@@ -529,7 +562,7 @@ class RedmineAccess:
         except VolunteerProblem as problem:
             outcome.problems.append(str(problem))
         outcome.unchanged = f"not a member of {', '.join(identifiers) or 'any project'}"
-        return outcome.report()
+        return outcome.report(self.check_mode)
 
 
 def _memberships_by_project(user: dict) -> dict[int, dict]:
@@ -594,7 +627,7 @@ def main() -> None:
         "timeout": {"type": "int", "default": 30},
         "connections": {"type": "int", "default": 4},
         "batch_file": {"type": "path", "required": True},
-    })
+    }, supports_check_mode=True)
     params = module.params
     try:
         volunteers = read_batch(params["batch_file"])
@@ -605,7 +638,8 @@ def main() -> None:
     try:
         client = ClientPerThread(params["url"], params["api_key"], params["timeout"],
                                  params["validate_certs"])
-        access = RedmineAccess(client, params["auth_source_id"], params["project_public"])
+        access = RedmineAccess(client, params["auth_source_id"], params["project_public"],
+                               check_mode=module.check_mode)
         try:
             access.check_administrator()
             access.resolve_roles(params["role"], params["coordinator_role"])
