@@ -11,11 +11,15 @@ them has fails here, before a deploy shows it.
 from __future__ import annotations
 
 import re
+import subprocess
+from pathlib import Path
 
 import ldap3
 import pytest
+from deploy.site_runs import UPGRADE_FROM
 
 from provisioner.private_services.slapd import SlapdError, directives
+from provisioner.schema.directory_server import olc_schema
 
 from ldap_helpers import root_connection
 from openldap_role import render_role
@@ -196,3 +200,19 @@ def test_both_give_the_bind_accounts_the_same_password_policy(role, slapd_server
 def test_a_setting_slapd_conf_cannot_express_is_named():
     with pytest.raises(SlapdError, match="olcMemberOfDN.*DIRECTIVES"):
         list(directives({"olcMemberOfDN": "cn=someone"}))
+
+
+def test_the_schema_only_gains_elements_since_the_release_upgrades_start_from():
+    """A deployed slapd's schema is only ever added to (the openldap role adds what a host
+    lacks): an element changed in place, even its DESC, would be added a second time under
+    the same OID, and slapd refuses that, failing the upgrade."""
+    checkout = Path(__file__).resolve().parents[1]
+    released = subprocess.run(
+        ["git", "-C", str(checkout), "show", f"{UPGRADE_FROM}:provisioner/schema/occupy.schema"],
+        capture_output=True, text=True, check=False)
+    assert released.returncode == 0, f"this clone lacks {UPGRADE_FROM}: {released.stderr}"
+    before = olc_schema(released.stdout)
+    now = olc_schema((checkout / "provisioner" / "schema" / "occupy.schema").read_text())
+    for attribute, values in before.items():
+        changed = [value for value in values if value not in now[attribute]]
+        assert changed == [], f"{attribute}: released elements changed or gone: {changed}"
