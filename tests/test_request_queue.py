@@ -172,3 +172,18 @@ def test_a_single_rejection_during_a_bulk_one_decides_that_request_once(app, sys
         assert len(inbox.messages(f"{uid}@example.org")) == 1
         assert rejected_audit(app, uid) == ["sam"]
         assert directory.people.find(uid) is None
+
+
+def test_a_decision_leads_back_to_the_page_and_filters_it_was_made_on(sysadmin, directory):
+    add_requests(directory, 3, prefix="td", groups=("tech",))
+    add_requests(directory, 1)
+    body = page(sysadmin, f"{QUEUE}?group=tech")
+    forms = {verb: html.unescape(re.search(rf'action="([^"]+/{uid}/{verb}\?[^"]*)"', body).group(1))
+             for uid, verb in (("td000", "approve"), ("td001", "reject"))}
+    forms["reject-selected"] = html.unescape(re.search(r'formaction="([^"]+)"', body).group(1))
+    for verb, data in (("approve", {"groups": ["tech"]}), ("reject", {"reason": REASON}),
+                       ("reject-selected", {"uid": "td002", "reason": REASON})):
+        response = sysadmin.submit(f"{QUEUE}?group=tech", data, action=forms[verb])
+        assert response.status_code == 302
+        assert response.location.startswith(f"{QUEUE}?") and "group=tech" in response.location
+    assert rows(page(sysadmin, f"{QUEUE}?group=tech")) == []

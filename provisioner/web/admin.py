@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import asdict
 from functools import partial
+from typing import Any
 
 from flask import (
     Blueprint,
@@ -20,6 +21,7 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
+from werkzeug.wrappers import Response as BaseResponse
 
 from ..directory import DirectoryError
 from ..resources import get_catalogue, get_portal
@@ -61,7 +63,7 @@ def requests() -> ResponseReturnValue:
 @login_first
 def approve_one(uid: str) -> ResponseReturnValue:
     _approve([uid], request.form.getlist("groups"))
-    return redirect(url_for(".requests"))
+    return _to_queue()
 
 
 @blueprint.post("/requests/approve-selected")
@@ -74,7 +76,7 @@ def approve_selected() -> ResponseReturnValue:
         flash(f"Select at most {MAX_SELECTED} requests at a time.", "error")
     else:
         _approve(uids, None)
-    return redirect(url_for(".requests"))
+    return _to_queue()
 
 
 @blueprint.post("/requests/reject-selected")
@@ -87,7 +89,15 @@ def reject_selected_requests() -> ResponseReturnValue:
         flash(_bounded(f"Nothing was rejected: {'; '.join(error.errors.values())}."), "error")
     else:
         _flash_outcomes(outcomes, "rejected", "rejected, each told why by mail")
-    return redirect(url_for(".requests"))
+    return _to_queue()
+
+
+def _to_queue() -> BaseResponse:
+    """Back to the queue's page the form was on: the forms post to addresses that carry its
+    filters and page, and only those are read back."""
+    kept: dict[str, Any] = {name: value for name in ("group", "availability", "page")
+                            if (value := request.args.get(name))}
+    return redirect(url_for(".requests", **kept))
 
 
 def _flash_outcomes(outcomes: list[Outcome], verb: str, done: str) -> None:
@@ -134,7 +144,7 @@ def reject_one(uid: str) -> ResponseReturnValue:
     _attempt(uid, "rejected", f"{uid}'s request is rejected and they have been told why.",
              lambda: reject(get_portal(), uid, request.form.get("reason", ""),
                             actor=current_user.uid, remote_addr=request.remote_addr))
-    return redirect(url_for(".requests"))
+    return _to_queue()
 
 
 @blueprint.get("/people")
