@@ -6,7 +6,8 @@ or reject it once, with one job, one audit entry and one mail; the others are
 told it is decided. Approval is then a sequence of steps that each check before
 they act (move the entry, add each group, queue provisioning with the audit
 entry, mark active, welcome), so approving again after a failure half-way
-completes it and never does a step twice.
+completes it and never does a step twice. Rejecting several at once rejects each
+as a single rejection does, claim included.
 """
 
 from __future__ import annotations
