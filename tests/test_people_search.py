@@ -136,3 +136,12 @@ def test_no_text_finds_someone_who_does_not_hold_it_nor_fails(app, accounts):
             assert page.items == []
 
     check()
+
+
+@pytest.mark.parametrize("hostile", ["*", "day)(uid=*", "\\2a"])
+def test_the_directory_search_escapes_every_value(accounts, directory, hostile):
+    """The workflow lets only listed values through; the directory escapes them all the same."""
+    people = directory.people
+    assert people.accounts_where(statuses=[Status.ACTIVE], availability=hostile) == []
+    assert people.accounts_where(statuses=[Status.ACTIVE], member_of=hostile) == []
+    assert [p.uid for p in people.accounts_where(statuses=[Status.ACTIVE], availability="day")] == ["alice"]
