@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from enum import StrEnum
@@ -418,3 +419,21 @@ class People:
         """The uids of everyone who has enrolled."""
         found = self._conn.search(self._layout.people, f"(objectClass={TOTP_CLASS})", attributes=["uid"])
         return {uid for record in found if (uid := record.text("uid")) is not None}
+
+    # Finding accounts: the sysadmins' people page (issue 16).
+
+    def accounts_where(self, *, statuses: Iterable[Status], availability: str | None = None,
+                       member_of: str | None = None) -> list[Person]:
+        """Accounts (ou=people) in one of `statuses`, with this availability and in the group
+        of DN `member_of` when given, by uid. Every value is escaped into the filter."""
+        either = "".join(f"(occupyStatus={escape_filter_chars(str(status))})" for status in statuses)
+        if not either:
+            return []
+        condition = f"(|{either})"
+        if availability is not None:
+            condition += f"(occupyAvailability={escape_filter_chars(availability)})"
+        if member_of is not None:
+            condition += f"(memberOf={escape_filter_chars(member_of)})"
+        found = self._conn.search(self._layout.people, f"(&(objectClass=inetOrgPerson){condition})",
+                                  attributes=self._read_attributes())
+        return sorted((self._to_person(record) for record in found), key=lambda person: person.uid)

@@ -1,12 +1,27 @@
-"""Sysadmin pages: the approval queue, people, the audit log. The workflow checks the actor."""
+"""Sysadmin pages: the approval queue, people, the audit log. The workflow checks the actor.
+
+The lists filter by GET parameters named after the workflow's query fields, so a page's
+address keeps its filters and page links carry them on."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import asdict
 from functools import partial
+from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    flash,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
 from flask.typing import ResponseReturnValue
+from werkzeug.wrappers import Response as BaseResponse
 
 from ..directory import DirectoryError
 from ..resources import get_catalogue, get_portal
@@ -14,28 +29,33 @@ from ..workflow import (
     AVAILABILITY,
     InvalidInput,
     WorkflowError,
-    accounts,
     approve,
     enrolled_uids,
     reinstate,
     reject,
     suspend,
-    verified_requests,
 )
-from ..workflow.provisioning import audit_entries
+from ..workflow.approval import MAX_SELECTED, Outcome, reject_selected
+from ..workflow.audit_log import AuditQuery, audit_actions, audit_csv, audit_page
+from ..workflow.finding import ACCOUNT_STATUSES, PeopleQuery, RequestFilter, find_people, request_queue
 from .security import login_first
 from .users import current_user
 
 blueprint = Blueprint("admin", __name__, url_prefix="/admin")
-MAX_SELECTED = 100   # more than a queue page shows
 MAX_MESSAGE = 300
+MAX_REFUSALS_SHOWN = 10  # one message each; the rest are named together
 
 
 @blueprint.get("/requests")
 @login_first
 def requests() -> ResponseReturnValue:
-    return render_template("admin/requests.html",
-                           requests=verified_requests(get_portal(), actor=current_user.uid),
+    which = RequestFilter(group=_arg("group"), availability=_arg("availability"))
+    try:
+        page, errors = request_queue(get_portal(), which, actor=current_user.uid, page=_page()), {}
+    except InvalidInput as error:
+        page, errors = None, error.errors
+    return render_template("admin/requests.html", page=page, errors=errors,
+                           filters=_kept(which, errors), select_all=request.args.get("select") == "all",
                            catalogue=get_catalogue(), availability=AVAILABILITY)
 
 
@@ -43,7 +63,7 @@ def requests() -> ResponseReturnValue:
 @login_first
 def approve_one(uid: str) -> ResponseReturnValue:
     _approve([uid], request.form.getlist("groups"))
-    return redirect(url_for(".requests"))
+    return _to_queue()
 
 
 @blueprint.post("/requests/approve-selected")
@@ -56,7 +76,40 @@ def approve_selected() -> ResponseReturnValue:
         flash(f"Select at most {MAX_SELECTED} requests at a time.", "error")
     else:
         _approve(uids, None)
-    return redirect(url_for(".requests"))
+    return _to_queue()
+
+
+@blueprint.post("/requests/reject-selected")
+@login_first
+def reject_selected_requests() -> ResponseReturnValue:
+    try:
+        outcomes = reject_selected(get_portal(), request.form.getlist("uid"), request.form.get("reason", ""),
+                                   actor=current_user.uid, remote_addr=request.remote_addr)
+    except InvalidInput as error:
+        flash(_bounded(f"Nothing was rejected: {'; '.join(error.errors.values())}."), "error")
+    else:
+        _flash_outcomes(outcomes, "rejected", "rejected, each told why by mail")
+    return _to_queue()
+
+
+def _to_queue() -> BaseResponse:
+    """Back to the queue's page the form was on: the forms post to addresses that carry its
+    filters and page, and only those are read back."""
+    kept: dict[str, Any] = {name: value for name in ("group", "availability", "page")
+                            if (value := request.args.get(name))}
+    return redirect(url_for(".requests", **kept))
+
+
+def _flash_outcomes(outcomes: list[Outcome], verb: str, done: str) -> None:
+    """The requests done in one message, each refusal in its own (a few; the rest named
+    together): everything flashed travels in the session cookie, which must stay small."""
+    if succeeded := [outcome.uid for outcome in outcomes if outcome.refused is None]:
+        flash(_bounded(f"{len(succeeded)} {done}: {', '.join(succeeded)}."))
+    refused = [outcome for outcome in outcomes if outcome.refused is not None]
+    for outcome in refused[:MAX_REFUSALS_SHOWN]:
+        flash(_bounded(f"{outcome.uid}: not {verb}: {outcome.refused}"), "error")
+    if rest := refused[MAX_REFUSALS_SHOWN:]:
+        flash(_bounded(f"Also not {verb}: {', '.join(outcome.uid for outcome in rest)}."), "error")
 
 
 def _approve(uids: list[str], groups: list[str] | None) -> None:
@@ -91,15 +144,22 @@ def reject_one(uid: str) -> ResponseReturnValue:
     _attempt(uid, "rejected", f"{uid}'s request is rejected and they have been told why.",
              lambda: reject(get_portal(), uid, request.form.get("reason", ""),
                             actor=current_user.uid, remote_addr=request.remote_addr))
-    return redirect(url_for(".requests"))
+    return _to_queue()
 
 
 @blueprint.get("/people")
 @login_first
 def people() -> ResponseReturnValue:
     portal = get_portal()
-    return render_template("admin/people.html", people=accounts(portal, actor=current_user.uid),
-                           totp_enrolled=enrolled_uids(portal))
+    query = PeopleQuery(text=_arg("text"), group=_arg("group"), status=_arg("status"),
+                        availability=_arg("availability"))
+    try:
+        page, errors = find_people(portal, query, actor=current_user.uid, page=_page()), {}
+    except InvalidInput as error:
+        page, errors = None, error.errors
+    return render_template("admin/people.html", page=page, errors=errors, filters=_kept(query, errors),
+                           totp_enrolled=enrolled_uids(portal), catalogue=get_catalogue(),
+                           statuses=ACCOUNT_STATUSES, availability=AVAILABILITY)
 
 
 @blueprint.post("/people/<uid>/suspend")
@@ -124,6 +184,46 @@ def reinstate_person(uid: str) -> ResponseReturnValue:
 @blueprint.get("/audit")
 @login_first
 def audit_log() -> ResponseReturnValue:
-    person = request.args.get("person", "").strip()[:64] or None
-    entries = audit_entries(get_portal(), actor=current_user.uid, person=person)
-    return render_template("admin/audit.html", entries=entries, person=person or "")
+    portal = get_portal()
+    query = _audit_query()
+    try:
+        page, errors = audit_page(portal, query, actor=current_user.uid, page=_page()), {}
+    except InvalidInput as error:
+        page, errors = None, error.errors
+    return render_template("admin/audit.html", page=page, errors=errors, filters=_kept(query, errors),
+                           actions=audit_actions(portal, actor=current_user.uid))
+
+
+@blueprint.get("/audit.csv")
+@login_first
+def audit_export() -> ResponseReturnValue:
+    """The audit log as CSV, with the page's filters; sent as it is read."""
+    try:
+        lines = audit_csv(get_portal(), _audit_query(), actor=current_user.uid,
+                          remote_addr=request.remote_addr)
+    except InvalidInput as error:
+        return render_template("error.html", title="Nothing exported",
+                               message=f"Fix the filter first: {'; '.join(error.errors.values())}."), 400
+    return Response(stream_with_context(lines), mimetype="text/csv",
+                    headers={"Content-Disposition": 'attachment; filename="audit-log.csv"'})
+
+
+def _audit_query() -> AuditQuery:
+    return AuditQuery(person=_arg("person"), action=_arg("action"), first_day=_arg("first_day"),
+                      last_day=_arg("last_day"))
+
+
+def _arg(name: str) -> str:
+    return request.args.get(name, "").strip()
+
+
+def _page() -> int:
+    page: int = request.args.get("page", 1, type=int)
+    return page
+
+
+def _kept(query: object, errors: dict[str, str]) -> dict[str, str]:
+    """The filters to show again and carry in page links: those given, less those refused
+    (a refused value may be a flood, never shown again)."""
+    return {name: value for name, value in asdict(query).items()  # type: ignore[call-overload]
+            if value and name not in errors}

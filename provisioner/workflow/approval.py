@@ -6,17 +6,19 @@ or reject it once, with one job, one audit entry and one mail; the others are
 told it is decided. Approval is then a sequence of steps that each check before
 they act (move the entry, add each group, queue provisioning with the audit
 entry, mark active, welcome), so approving again after a failure half-way
-completes it and never does a step twice.
+completes it and never does a step twice. Rejecting several at once rejects each
+as a single rejection does, claim included.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 
 from sqlalchemy.engine import Connection
 
-from ..directory import Person, Status
+from ..directory import DirectoryError, Person, Status
 from ..jobs import GRANT
 from ..mail import MailError
 from ..store import StoreUnavailable, decisions
@@ -28,6 +30,15 @@ from .lifecycle import APPROVE, DECIDED, REJECT
 from .permissions import require_sysadmin
 
 MAX_REASON = 2000
+MAX_SELECTED = 100  # requests decided in one go: two queue pages
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one request of several decided at once."""
+
+    uid: str
+    refused: str | None = None  # why it was not done, in words; None when it was
 
 
 def verified_requests(portal: Portal, *, actor: str) -> list[Person]:
@@ -100,8 +111,8 @@ def reject(portal: Portal, uid: str, reason: str, *, actor: str,
     """Delete the request and mail the reason to the volunteer."""
     with lifecycle.transition(portal, REJECT, uid, actor=actor, remote_addr=remote_addr) as step:
         reason = reason.strip()
-        if not reason or len(reason) > MAX_REASON:
-            raise InvalidInput({"reason": f"say why, in 1 to {MAX_REASON} characters"})
+        if refused := _reason_refused(reason):
+            raise InvalidInput({"reason": refused})
         person = step.entry
         if not person.pending:
             raise WorkflowError(f"{uid} is already being approved: if that approval stopped "
@@ -113,3 +124,34 @@ def reject(portal: Portal, uid: str, reason: str, *, actor: str,
             with portal.store.begin() as connection:
                 step.record(connection, detail=reason)
                 mark_decided(connection)
+
+
+def reject_selected(portal: Portal, uids: Iterable[str], reason: str, *, actor: str,
+                    remote_addr: str | None = None) -> list[Outcome]:
+    """Reject each request with one reason, each as `reject` does (its own claim, mail and
+    audit entry), so one decided meanwhile by someone else is decided once; one refused
+    does not stop the others. The selection and the reason are checked before anyone is."""
+    require_sysadmin(portal, actor)
+    selected = list(dict.fromkeys(uids))
+    errors = {}
+    if not selected or len(selected) > MAX_SELECTED:
+        errors["uid"] = f"select 1 to {MAX_SELECTED} requests"
+    if refused := _reason_refused(reason.strip()):
+        errors["reason"] = refused
+    if errors:
+        raise InvalidInput(errors)
+    outcomes = []
+    for uid in selected:
+        try:
+            reject(portal, uid, reason, actor=actor, remote_addr=remote_addr)
+        except InvalidInput as error:
+            outcomes.append(Outcome(uid, "; ".join(error.errors.values())))
+        except (WorkflowError, DirectoryError, MailError) as error:
+            outcomes.append(Outcome(uid, str(error)))
+        else:
+            outcomes.append(Outcome(uid))
+    return outcomes
+
+
+def _reason_refused(reason: str) -> str | None:
+    return None if 0 < len(reason) <= MAX_REASON else f"say why, in 1 to {MAX_REASON} characters"

@@ -1,5 +1,5 @@
 """Provisioning as sysadmins and volunteers see it: the jobs, their progress, retry and cancel,
-a person's access to each service, and the audit log.
+a person's access to each service, and the health checks.
 
 The views call these only; each sysadmin action checks its actor and audits itself.
 """
@@ -15,17 +15,15 @@ from sqlalchemy.engine import Connection
 from ..directory import DirectoryError
 from ..store import StoreUnavailable, audit
 from ..store import jobs as queue
-from ..store.audit import AuditEntry
 from ..store.jobs import CANCELLED, FAILED, QUEUED, RUNNING, SUCCEEDED, Job
 from .context import Portal
 from .errors import WorkflowError
 from .permissions import require_sysadmin
 
 log = logging.getLogger("provisioner.health")
-AUDIT_PAGE_SIZE = 200
 JOB_STATES = (QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED)
 __all__ = ["CANCELLED", "FAILED", "JOB_STATES", "QUEUED", "RUNNING", "SUCCEEDED", "Job", "JobUnchanged",
-           "NoSuchJob", "audit_entries", "cancel_job", "health", "job", "latest_job_of", "recent_jobs",
+           "NoSuchJob", "cancel_job", "health", "job", "latest_job_of", "recent_jobs",
            "retry_job"]
 
 
@@ -88,13 +86,6 @@ def latest_job_of(portal: Portal, uid: str) -> Job | None:
     """The newest job about this person: what their own page shows of their access."""
     with portal.store.begin() as connection:
         return queue.latest_for(connection, uid)
-
-
-def audit_entries(portal: Portal, *, actor: str, person: str | None = None) -> list[AuditEntry]:
-    """The newest audit entries, about or by one person when `person` is given."""
-    require_sysadmin(portal, actor)
-    with portal.store.begin() as connection:
-        return audit.entries(connection, person=person, limit=AUDIT_PAGE_SIZE)
 
 
 def health(portal: Portal) -> dict[str, bool]:

@@ -28,7 +28,8 @@ def people(app, make_account, visitor, inbox):
 
 @pytest.mark.parametrize("who", ["vera", "otto"])
 @pytest.mark.parametrize("action", ["/admin/requests/nina/approve", "/admin/requests/nina/reject",
-                                    "/admin/requests/approve-selected", "/admin/people/tess/suspend",
+                                    "/admin/requests/approve-selected", "/admin/requests/reject-selected",
+                                    "/admin/people/tess/suspend",
                                     "/admin/people/tess/reset-totp"])
 def test_admin_actions_are_forbidden_to_non_sysadmins(people, inbox, slapd_server, store_rows,
                                                       who, action):

@@ -73,6 +73,8 @@ FORMS = {
     "approve-selected": Form("sysadmin", "/admin/requests", "/admin/requests/approve-selected",
                              (), ("uid",)),
     "reject": Form("sysadmin", "/admin/requests", "/admin/requests/{}/reject", ("reason",)),
+    "reject-selected": Form("sysadmin", "/admin/requests", "/admin/requests/reject-selected",
+                            ("reason",), ("uid",)),
     "suspend": Form("sysadmin", "/admin/people", "/admin/people/{}/suspend", ("reason",)),
     "decline": Form("sysadmin", "/admin/requests", "/groups/requests/1/decline", ("reason",)),
 }

@@ -24,6 +24,9 @@ from provisioner.workflow import (
     verified_requests,
 )
 from provisioner.workflow import provisioning as jobs
+from provisioner.workflow.approval import reject_selected
+from provisioner.workflow.audit_log import AuditQuery, audit_actions, audit_csv, audit_page
+from provisioner.workflow.finding import PeopleQuery, RequestFilter, find_people, request_queue
 
 from ldap_helpers import snapshot
 from portal_actions import enrol_totp
@@ -32,6 +35,9 @@ ACTIONS = {
     "verified_requests": lambda portal, actor: verified_requests(portal, actor=actor),
     "approve": lambda portal, actor: approve(portal, "nina", None, actor=actor),
     "reject": lambda portal, actor: reject(portal, "nina", "no", actor=actor),
+    "reject_selected": lambda portal, actor: reject_selected(portal, ["nina"], "no", actor=actor),
+    "request_queue": lambda portal, actor: request_queue(portal, RequestFilter(), actor=actor),
+    "find_people": lambda portal, actor: find_people(portal, PeopleQuery(), actor=actor),
     "accounts": lambda portal, actor: accounts(portal, actor=actor),
     "suspend": lambda portal, actor: suspend(portal, "tess", "no", actor=actor),
     "reinstate": lambda portal, actor: reinstate(portal, "tess", actor=actor),
@@ -45,7 +51,9 @@ ACTIONS = {
     "job": lambda portal, actor: jobs.job(portal, 1, actor=actor),
     "retry_job": lambda portal, actor: jobs.retry_job(portal, 1, actor=actor),
     "cancel_job": lambda portal, actor: jobs.cancel_job(portal, 1, actor=actor),
-    "audit_entries": lambda portal, actor: jobs.audit_entries(portal, actor=actor),
+    "audit_page": lambda portal, actor: audit_page(portal, AuditQuery(), actor=actor),
+    "audit_actions": lambda portal, actor: audit_actions(portal, actor=actor),
+    "audit_csv": lambda portal, actor: audit_csv(portal, AuditQuery(), actor=actor),
     "requests_to_decide": lambda portal, actor: requests_to_decide(portal, actor),
     "approve_join": lambda portal, actor: approve_join(portal, 1, actor=actor),
     "decline_join": lambda portal, actor: decline_join(portal, 1, "no", actor=actor),
