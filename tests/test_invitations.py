@@ -28,6 +28,7 @@ from provisioner.workflow import (
     create_sysadmin,
 )
 from provisioner.workflow.invitations import Acceptance, AddressTaken, accept_invitation, invite, withdraw
+from provisioner.workflow.own_data import delete_account
 
 from portal_actions import ADMIN_PASSWORD, VOLUNTEER_PASSWORD, Visitor, enrol_totp
 
@@ -350,3 +351,14 @@ def test_the_command_line_invites(app, directory, inbox):
     past = runner.invoke(cli, ["invite", "otto@example.org", "--group", "kitchen", "--until", "2001-01-01"])
     assert past.exit_code == 1 and "2001-01-01 is in the past" in past.output
     assert [actor for actor, _s, _d in audited(app, "invitation-sent")] == ["(command line)"]
+
+
+def test_deleting_the_account_forgets_its_invitation(app, sam, directory, inbox):
+    with app.test_request_context():
+        portal = get_portal()
+        invite(portal, "ines@example.org", ["kitchen"], until=None, actor="sam")
+        token = inbox.link_in("ines@example.org").rsplit("/", 1)[1]
+        accept_invitation(portal, token, Acceptance("ines", "Ines", PASSWORD))
+        invite(portal, "otto@example.org", ["kitchen"], until=None, actor="sam")
+        delete_account(portal, "ines", PASSWORD, actor="ines")
+    assert [(mail, state) for mail, state, _uid in stored(app)] == [("otto@example.org", "open")]
