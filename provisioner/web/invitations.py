@@ -83,8 +83,8 @@ def send() -> ResponseReturnValue:
         for name, reason in refused.errors.items():
             refuse(getattr(form, name), reason)
         return _page(form, 400)
-    except (WorkflowError, DirectoryError) as error:
-        flash(str(error), "error")
+    except (WorkflowError, DirectoryError) as error:  # the address is in use, mostly
+        refuse(form.mail, str(error))
         return _page(form, 400)
     flash(f"Invitation {invitation.id} is sent to {invitation.mail}.")
     return redirect(url_for(".overview"))
