@@ -27,7 +27,8 @@ from provisioner.workflow import (
     WorkflowError,
     create_sysadmin,
 )
-from provisioner.workflow.invitations import Acceptance, AddressTaken, accept_invitation, invite, withdraw
+from provisioner.workflow.invitation_acceptance import Acceptance, accept_invitation
+from provisioner.workflow.invitations import AddressTaken, invite, withdraw
 from provisioner.workflow.own_data import delete_account
 
 from portal_actions import ADMIN_PASSWORD, VOLUNTEER_PASSWORD, Visitor, enrol_totp

@@ -39,7 +39,7 @@ from provisioner.workflow import (
     suspend,
     verify_email,
 )
-from provisioner.workflow.invitations import Acceptance, accept_invitation
+from provisioner.workflow.invitation_acceptance import Acceptance, accept_invitation
 from provisioner.workflow.lifecycle import NOBODY, TRANSITIONS
 from provisioner.workflow.links import make_token
 from provisioner.workflow.own_data import delete_account, pseudonym

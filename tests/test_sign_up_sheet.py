@@ -18,7 +18,7 @@ from provisioner.cli import cli
 from provisioner.directory import NewPerson, Status
 from provisioner.resources import get_portal, get_store
 from provisioner.store.schema import invitations
-from provisioner.workflow.invitations import Acceptance, accept_invitation
+from provisioner.workflow.invitation_acceptance import Acceptance, accept_invitation
 from provisioner.workflow.sign_up_sheet import (
     MAX_SHEET_BYTES,
     MAX_SHEET_ROWS,

@@ -12,15 +12,8 @@ from wtforms.validators import DataRequired, Length, Optional
 from ..directory import DirectoryError
 from ..resources import get_portal
 from ..workflow import InvalidInput, LinkInvalid, WorkflowError
-from ..workflow.invitations import (
-    Acceptance,
-    accept_invitation,
-    invitable_groups,
-    invitation_for_link,
-    invitation_list,
-    invite,
-    withdraw,
-)
+from ..workflow.invitation_acceptance import Acceptance, accept_invitation, invitation_for_link
+from ..workflow.invitations import invitable_groups, invitation_list, invite, withdraw
 from ..workflow.permissions import require_sysadmin
 from ..workflow.sign_up_sheet import (
     MAX_SHEET_BYTES,
