@@ -12,6 +12,7 @@ from datetime import date, timedelta
 import pytest
 import sqlalchemy as sa
 
+from provisioner import create_app
 from provisioner.cli import cli
 from provisioner.clock import utc_now
 from provisioner.directory import NewPerson, Status
@@ -32,6 +33,7 @@ from provisioner.workflow.invitations import AddressTaken, invite, withdraw
 from provisioner.workflow.own_data import delete_account
 
 from portal_actions import ADMIN_PASSWORD, VOLUNTEER_PASSWORD, Visitor, enrol_totp
+from suite_config import app_config
 
 PAGE = "/invitations"
 PASSWORD = "marigold kettle harbour sunrise"
@@ -270,7 +272,20 @@ def test_a_refused_username_leaves_the_link_usable(app, sam, directory, inbox):
     assert directory.people.get("vera").mail == "vera@example.org"
 
 
-def test_two_accepts_at_once_make_one_account(app, sam, directory, inbox):
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_store_app(request, app, slapd_server, inbox, tmp_path):
+    """The app on the suite's SQLite store, or on a PostgreSQL database of its own."""
+    if request.param == "sqlite":
+        yield app
+        return
+    url = request.getfixturevalue("postgres_url")
+    on_postgres = create_app(app_config(slapd_server, url, inbox.port, runner_dir=str(tmp_path / "runner")))
+    yield on_postgres
+    on_postgres.extensions["store"].dispose()
+
+
+def test_two_accepts_at_once_make_one_account(any_store_app, sam, directory, inbox):
+    app = any_store_app
     with app.test_request_context():
         invite(get_portal(), "ines@example.org", ["kitchen"], until=None, actor="sam")
     token = inbox.link_in("ines@example.org").rsplit("/", 1)[1]

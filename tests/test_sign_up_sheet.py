@@ -105,6 +105,14 @@ def test_a_valid_sheet_invites_each_person_once_however_often_it_is_imported(run
     assert "3 skipped" in second.output and "has an open invitation already" in second.output
     assert len(inbox.messages()) == 2 and len(stored(app)) == 2
 
+    # The address with filter and template characters makes an account holding it as typed.
+    token = inbox.link_in("o'{{7*7}}@example.org").rsplit("/", 1)[1]
+    with app.test_request_context():
+        made = accept_invitation(get_portal(), token, Acceptance("obrien", "O'Brien (kitchen) & co",
+                                                                 VOLUNTEER_PASSWORD))
+    assert (made.mail, made.display_name) == ("o'{{7*7}}@example.org", "O'Brien (kitchen) & co")
+    assert [person.uid for person in directory.people.with_mail("o'{{7*7}}@example.org")] == ["obrien"]
+
 
 def test_an_address_that_accepted_is_skipped_when_imported_again(run, app, tmp_path, inbox):
     data = b"name,email,groups\nJane,jane@example.org,kitchen\n"
