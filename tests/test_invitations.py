@@ -214,6 +214,8 @@ def test_a_coordinator_invites_into_their_groups_only(app, cora, directory, inbo
     # Someone who neither coordinates nor administers may not invite, list or withdraw.
     volunteer = account(app, directory, "vera")
     assert volunteer.client.get(PAGE).status_code == 403
+    assert ">Invitations</a>" in cora.client.get("/account").get_data(as_text=True)   # the nav
+    assert ">Invitations</a>" not in volunteer.client.get("/account").get_data(as_text=True)
     assert send(volunteer, "otto@example.org", ["kitchen"]).status_code == 403
     (row,) = _rows(app)
     assert volunteer.submit("/account", {}, action=f"{PAGE}/{row.id}/withdraw").status_code == 403
