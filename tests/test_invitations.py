@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from provisioner import create_app
 from provisioner.cli import cli
 from provisioner.clock import utc_now
+from provisioner.config import ConfigError
 from provisioner.directory import NewPerson, Status
 from provisioner.jobs import GRANT
 from provisioner.resources import get_portal, get_store
@@ -380,3 +381,8 @@ def test_deleting_the_account_forgets_its_invitation(app, sam, directory, inbox)
         invite(portal, "otto@example.org", ["kitchen"], until=None, actor="sam")
         delete_account(portal, "ines", PASSWORD, actor="ines")
     assert [(mail, state) for mail, state, _uid in stored(app)] == [("otto@example.org", "open")]
+
+
+def test_invitation_days_must_be_at_least_one(slapd_server):
+    with pytest.raises(ConfigError, match="PROVISIONER_INVITATION_DAYS is 0: it must be 1 or more"):
+        create_app({**app_config(slapd_server), "INVITATION_DAYS": 0})
