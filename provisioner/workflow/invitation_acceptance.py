@@ -19,6 +19,7 @@ from datetime import datetime
 from ..directory import AlreadyExists, DirectoryError, NewPerson, Person, Status
 from ..jobs import GRANT
 from ..mail import MailError
+from ..store import StoreUnavailable
 from ..store import invitations as stored
 from ..store import jobs as queue
 from ..store.invitations import EXPIRED, USED, WITHDRAWN, Invitation
@@ -110,8 +111,8 @@ def accept_invitation(portal: Portal, token: str, acceptance: Acceptance, *,
         _remove_leftover(portal, invitation)
         person = _make_account(portal, invitation, acceptance, claimed_at, remote_addr)
     except Exception:
-        with suppress(Exception), portal.store.begin() as connection:
-            stored.release(connection, invitation.id, claimed_at)
+        with suppress(StoreUnavailable), portal.store.begin() as connection:
+            stored.release(connection, invitation.id, claimed_at)  # else it goes stale in minutes
         raise
     groups = [group_name(portal, slug) for slug in invitation.groups]
     try:
@@ -166,7 +167,7 @@ def _make_account(portal: Portal, invitation: Invitation, acceptance: Acceptance
                 with suppress(DirectoryError):  # else the next acceptance removes it
                     people.delete(uid)
                 raise
-            # Last: until then, a failure leaves the link usable.
+            # Last: cut short here, the invitation is used and its link's next use sets this.
             people.set_status(uid, ACCEPT_INVITATION.target_status)
     except TransitionRefused:
         raise InvalidInput({"uid": USERNAME_TAKEN}) from None
