@@ -16,7 +16,7 @@ from provisioner import create_app
 from provisioner.cli import cli
 from provisioner.clock import utc_now
 from provisioner.config import ConfigError
-from provisioner.directory import NewPerson, Status
+from provisioner.directory import DirectoryError, NewPerson, Status
 from provisioner.jobs import GRANT
 from provisioner.resources import get_portal, get_store
 from provisioner.store import jobs
@@ -28,11 +28,13 @@ from provisioner.workflow import (
     NotAllowed,
     WorkflowError,
     create_sysadmin,
+    initialise_directory,
 )
 from provisioner.workflow.invitation_acceptance import Acceptance, accept_invitation
 from provisioner.workflow.invitations import AddressTaken, invite, withdraw
 from provisioner.workflow.own_data import delete_account
 
+from ldap_helpers import root_connection, snapshot
 from portal_actions import ADMIN_PASSWORD, VOLUNTEER_PASSWORD, Visitor, enrol_totp
 from suite_config import app_config
 
@@ -386,3 +388,27 @@ def test_deleting_the_account_forgets_its_invitation(app, sam, directory, inbox)
 def test_invitation_days_must_be_at_least_one(slapd_server):
     with pytest.raises(ConfigError, match="PROVISIONER_INVITATION_DAYS is 0: it must be 1 or more"):
         create_app({**app_config(slapd_server), "INVITATION_DAYS": 0})
+
+
+def test_an_acceptance_that_fails_half_way_leaves_nothing_and_the_link_works_again(
+        app, sam, directory, slapd_server, catalogue, inbox):
+    with app.test_request_context():
+        invite(get_portal(), "ines@example.org", ["kitchen", "tech"], until=None, actor="sam")
+    token = inbox.link_in("ines@example.org").rsplit("/", 1)[1]
+    tech = f"cn=wg-tech,ou=groups,{slapd_server.base_dn}"
+    with root_connection(slapd_server) as connection:   # its second group is gone: adding fails
+        assert connection.delete(tech)
+    before = set(snapshot(slapd_server))
+    with app.test_request_context(), pytest.raises(DirectoryError):
+        accept_invitation(get_portal(), token, Acceptance("ines", "Ines", PASSWORD))
+    assert set(snapshot(slapd_server)) == before              # the entry is removed again...
+    assert directory.groups.get("wg-kitchen").members == ()    # ...and its first group's value
+    assert queued(app) == [] and audited(app, "invitation-accepted") == []
+    assert stored(app) == [("ines@example.org", "open", "ines")]
+
+    initialise_directory(directory, catalogue, "Occupy Test")   # the group is back
+    with app.test_request_context():                            # another username, at once
+        person = accept_invitation(get_portal(), token, Acceptance("ines-b", "Ines", PASSWORD))
+    assert person.status == Status.ACTIVE
+    assert set(directory.groups.of("ines-b")) >= {"wg-kitchen", "wg-tech"}
+    assert queued(app) == [(GRANT, {"ines-b": ["kitchen", "tech"]})]
