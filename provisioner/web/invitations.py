@@ -99,6 +99,7 @@ def withdraw_one(invitation_id: int) -> ResponseReturnValue:
 @blueprint.route("/invitations/import", methods=["GET", "POST"])
 @login_first
 def import_page() -> ResponseReturnValue:
+    require_sysadmin(get_portal(), current_user.uid)
     form = ImportForm()
     outcomes, problems, status = None, None, 200
     if request.method == "POST":
@@ -111,8 +112,6 @@ def import_page() -> ResponseReturnValue:
                 status = 200
             except SheetInvalid as invalid:
                 problems = invalid.problems
-    else:
-        require_sysadmin(get_portal(), current_user.uid)
     return render_template("invitations/import.html", form=form, outcomes=outcomes,
                            problems=problems), status
 
