@@ -6,7 +6,8 @@ import logging
 import os
 import signal
 import sys
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import BinaryIO
 
 import click
 from flask import Flask, current_app
@@ -17,6 +18,7 @@ from .catalogue import CatalogueError
 from .config import ENV_PREFIX, ConfigError, load_settings
 from .directory import DirectoryError
 from .jobs import Worker
+from .mail import MailError
 from .passwords import WeakPassword
 from .resources import (
     get_catalogue,
@@ -29,8 +31,10 @@ from .resources import (
 from .runner import PlaybookRunner
 from .store import Store, StoreUnavailable
 from .store.migrate import SchemaError
+from .workflow.invitations import invite
 from .workflow.limits import forget_old_events
 from .workflow.own_data import forget_rejected
+from .workflow.sign_up_sheet import MAX_SHEET_BYTES, SheetInvalid, import_sheet
 
 
 @click.command("init-directory")
@@ -148,6 +152,55 @@ def set_coordinator(uid: str, group: str, remove: bool) -> None:
     click.echo(change.summary())
 
 
+@click.command("invite")
+@click.argument("email")
+@click.option("--group", "groups", multiple=True, required=True, metavar="SLUG",
+              help="A working group to invite into; give it once per group.")
+@click.option("--until", type=click.DateTime(formats=["%Y-%m-%d"]), metavar="YYYY-MM-DD",
+              help="The account's last day (default: none, the account stays).")
+@click.option("--name", default="", help="Their name, filled in on the form for them.")
+@with_appcontext
+def invite_command(email: str, groups: tuple[str, ...], until: datetime | None, name: str) -> None:
+    """Mail EMAIL an invitation into working groups: its link makes an active account."""
+    try:
+        invitation = invite(get_portal(), email, groups, until=until.date() if until else None,
+                            actor=workflow.HOST_OPERATOR, display_name=name)
+    except workflow.InvalidInput as error:
+        raise click.ClickException("; ".join(error.errors.values())) from None
+    except (DirectoryError, StoreUnavailable, MailError, workflow.WorkflowError) as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"Invitation {invitation.id} sent to {invitation.mail}; its link works until "
+               f"{invitation.expires_at:%Y-%m-%d %H:%M} UTC.")
+
+
+@click.command("import")
+@click.argument("sheet", type=click.File("rb"))
+@click.option("--dry-run", is_flag=True, help="Check the file and say what would be sent; send nothing.")
+@with_appcontext
+def import_command(sheet: BinaryIO, dry_run: bool) -> None:
+    """Invite everyone of a sign-up sheet (CSV: name, email, groups, optional end_date).
+
+    Nothing is sent unless every row is valid; an address with an account or an
+    invitation is skipped, so importing a file again invites nobody twice."""
+    data = sheet.read(MAX_SHEET_BYTES + 1)
+    try:
+        outcomes = import_sheet(get_portal(), data, actor=workflow.HOST_OPERATOR, dry_run=dry_run)
+    except SheetInvalid as error:
+        for problem in error.problems:
+            click.echo(str(problem), err=True)
+        raise click.ClickException(f"{len(error.problems)} problem(s) in {sheet.name}: nothing "
+                                   "was sent.") from None
+    except (DirectoryError, StoreUnavailable, workflow.WorkflowError) as error:
+        raise click.ClickException(str(error)) from None
+    for outcome in outcomes:
+        click.echo(f"line {outcome.line}: {outcome.mail}: {outcome.outcome}: {outcome.detail}")
+    counts = {kind: sum(o.outcome == kind for o in outcomes) for kind in dict.fromkeys(
+        o.outcome for o in outcomes)}
+    click.echo(", ".join(f"{count} {kind}" for kind, count in counts.items()) or "Nobody to invite.")
+    if any(outcome.outcome == "failed" for outcome in outcomes):
+        sys.exit(1)
+
+
 @click.command("worker")
 @click.option("--once", is_flag=True, help="Run what is runnable now, then stop.")
 @with_appcontext
@@ -192,7 +245,7 @@ def _create_app() -> Flask:
 
 cli = FlaskGroup(create_app=_create_app, help="occupy-provisioner: volunteers in, accounts out.")
 for command in (init_directory, create_admin, purge_expired, prune_limits, reset_totp_command,
-                set_coordinator, upgrade, worker, demo):
+                set_coordinator, upgrade, worker, demo, invite_command, import_command):
     cli.add_command(command)
 
 

@@ -81,6 +81,8 @@ SETTINGS = (
     Setting("REJECTED_RETENTION_DAYS", 90, int,
             help="days a rejected request's username, addresses and reason stay in the audit log; "
                  "then purge-expired puts a pseudonym in their place"),
+    Setting("INVITATION_DAYS", 14, int,
+            help="how long an invitation's link works (provisioner invite, the Invitations page)"),
     # The abuse limits (workflow/limits.py, docs/security.md). Per account they are hard;
     # per client address they slow an address down and never lock anyone out, since a
     # camp's Wi-Fi puts hundreds of people behind one address.

@@ -46,6 +46,7 @@ def init_app(app: Flask) -> None:
         username=config["SMTP_USERNAME"], password=config["SMTP_PASSWORD"],
     )
     app.extensions["services"] = service_addresses(config)
+    _positive(config["INVITATION_DAYS"], "INVITATION_DAYS")
     store = Store(config["DATABASE_URL"])
     store.create_schema()
     app.extensions["store"] = store
@@ -85,6 +86,7 @@ def get_portal() -> Portal:
             session_lifetime=timedelta(hours=config["SESSION_MAX_HOURS"]),
             limits=limit_settings(config),
             services=current_app.extensions["services"],
+            invitation_days=config["INVITATION_DAYS"],
         )
     portal: Portal = g.portal
     return portal
@@ -118,6 +120,11 @@ def _web_address(url: str, setting: str) -> str:
 def job_settings(config: Mapping[str, Any]) -> JobSettings:
     return JobSettings(max_attempts=config["JOB_MAX_ATTEMPTS"], retry_seconds=config["JOB_RETRY_SECONDS"],
                        lease_seconds=config["JOB_LEASE_SECONDS"], poll_seconds=config["WORKER_POLL_SECONDS"])
+
+
+def _positive(value: int, setting: str) -> None:
+    if value < 1:
+        raise ConfigError(f"PROVISIONER_{setting} is {value}: it must be 1 or more")
 
 
 def _readable_file(path: str, setting: str) -> str:

@@ -317,10 +317,10 @@ def test_an_account_suspended_between_the_steps_does_not_log_in(app, directory):
 
 def gated_pages(app) -> list[tuple[str, str]]:
     """Every admin page (and the coordinators' pages), with made-up path parts, and its method."""
-    values = {"uid": "tess", "job_id": "1", "request_id": "1"}
+    values = {"uid": "tess", "job_id": "1", "request_id": "1", "invitation_id": "1"}
     pages = []
     for rule in app.url_map.iter_rules():
-        if rule.rule.startswith(("/admin", "/groups/")):
+        if rule.rule.startswith(("/admin", "/groups/", "/invitations")):
             path = re.sub(r"<(?:[^:>]+:)?([^>]+)>", lambda m: values.get(m.group(1), "x"), rule.rule)
             pages.append((path, "GET" if "GET" in rule.methods else "POST"))
     assert len(pages) >= 10

@@ -24,6 +24,7 @@ from .audit import AuditEntry
 from .schema import (
     audit_log,
     group_requests,
+    invitations,
     request_decisions,
     sessions,
     throttle_events,
@@ -128,6 +129,7 @@ def forget_person(connection: Connection, uid: str, pseudonym: str, *, mail: str
                        throttle_events.c.key == mail.strip().lower()))))
     _pseudonymise_decisions(connection, uid, pseudonym)
     jobs.rename_rows(connection, uid, pseudonym, job_ids=jobs.finished_of(connection, uid))
+    _forget_invitations(connection, uid, pseudonym, mail)
     pseudonymise_audit(connection, uid, pseudonym, words=[mail, *words],
                        dropped_details=dropped_details)
 
@@ -137,6 +139,15 @@ def _pseudonymise_decisions(connection: Connection, uid: str, pseudonym: str) ->
                        .values(uid=pseudonym))
     connection.execute(request_decisions.update().where(request_decisions.c.actor == uid)
                        .values(actor=pseudonym))
+
+
+def _forget_invitations(connection: Connection, uid: str, pseudonym: str, mail: str) -> None:
+    """The invitations to their address go; those they sent or withdrew name the pseudonym."""
+    connection.execute(invitations.delete().where(sa.or_(
+        invitations.c.mail_key == mail.strip().lower(),
+        sa.and_(invitations.c.state == "used", invitations.c.uid == uid))))
+    for column in (invitations.c.invited_by, invitations.c.closed_by):
+        connection.execute(invitations.update().where(column == uid).values({column.name: pseudonym}))
 
 
 def rejected_before(connection: Connection, before: datetime, *, action: str,

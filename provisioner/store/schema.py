@@ -148,3 +148,29 @@ throttle_events = sa.Table(
     sa.Column("at", sa.DateTime(timezone=True), nullable=False),
     sa.Index("throttle_events_lookup", "kind", "key", "at"),
 )
+
+# Invitations into working groups, sent by a sysadmin or a group's coordinator. The
+# link's token is never kept, only its SHA-256. At most one open invitation per address
+# (a partial unique index on the lowercased address), so that two clicks, or an import
+# run twice, cannot invite anyone twice. An acceptance claims the row first (uid and
+# claimed_at), so that of two at once one creates the account.
+invitations = sa.Table(
+    "invitations", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("digest", sa.String(64), nullable=False, unique=True),
+    sa.Column("mail", sa.String(254), nullable=False),          # as the inviter typed it
+    sa.Column("mail_key", sa.String(254), nullable=False, index=True),  # lowercased
+    sa.Column("groups", sa.Text, nullable=False),               # space-separated slugs
+    sa.Column("end_date", sa.Date),                             # the account's last day
+    sa.Column("display_name", sa.String(128)),                  # prefills the form
+    sa.Column("invited_by", sa.String(64), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),          # open, used, withdrawn, expired
+    sa.Column("uid", sa.String(64)),                            # the username chosen, then the account
+    sa.Column("claimed_at", sa.DateTime(timezone=True)),        # an acceptance under way
+    sa.Column("closed_at", sa.DateTime(timezone=True)),         # used, withdrawn or found expired
+    sa.Column("closed_by", sa.String(64)),                      # who withdrew it
+    sa.Index("invitations_one_open", "mail_key", unique=True,
+             sqlite_where=sa.text("state = 'open'"), postgresql_where=sa.text("state = 'open'")),
+)

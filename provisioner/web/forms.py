@@ -99,3 +99,13 @@ class RegistrationForm(PortalForm):
 class LoginForm(PortalForm):
     uid = StringField("Username", validators=[DataRequired(), Length(max=64)])
     password = PasswordField("Password", validators=[DataRequired(), Length(max=1024)])
+
+
+class InvitationAcceptForm(PortalForm):
+    """Registration's own fields, but the address: the invitation's link proves it."""
+
+    # The very same (unbound) fields; the stubs type a class's fields as the bound ones.
+    uid: StringField = RegistrationForm.uid  # type: ignore[assignment]
+    display_name: StringField = RegistrationForm.display_name  # type: ignore[assignment]
+    password: PasswordField = RegistrationForm.password  # type: ignore[assignment]
+    password_again: PasswordField = RegistrationForm.password_again  # type: ignore[assignment]

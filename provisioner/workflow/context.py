@@ -31,6 +31,7 @@ class Portal:
     limits: LimitSettings = field(default_factory=LimitSettings)
     services: ServiceAddresses = field(default_factory=ServiceAddresses)
     clock: Callable[[], datetime] = utc_now
+    invitation_days: int = 14
 
     def link(self, path: str) -> str:
         """An absolute link for a mail, from the configured address, never the request's Host."""

@@ -97,11 +97,14 @@ TRANSITIONS: dict[str, Transition] = {row.name: row for row in (
     _row("delete",       {ACTIVE},            GONE,       "account-deleted",    Role.ACCOUNT_HOLDER),
     # From active too: running create-admin again completes a run cut short.
     _row("create-admin", {NOBODY, ACTIVE},    ACTIVE,     "sysadmin-created",   Role.HOST_OPERATOR),
+    # An invitation's link proves the address and the inviter approved: an account at once.
+    _row("accept-invitation", {NOBODY},       ACTIVE,     "invitation-accepted", Role.LINK_HOLDER),
 )}
 REGISTER, VERIFY, SUPERSEDE, EXPIRE = (TRANSITIONS[name] for name in (
     "register", "verify", "supersede", "expire"))
 APPROVE, REJECT, SUSPEND, REINSTATE, CREATE_ADMIN, DELETE = (TRANSITIONS[name] for name in (
     "approve", "reject", "suspend", "reinstate", "create-admin", "delete"))
+ACCEPT_INVITATION = TRANSITIONS["accept-invitation"]
 # Decisions on requests are claimed once (store/decisions.py) under these names.
 DECIDED = {APPROVE.name: "approved", REJECT.name: "rejected"}
 

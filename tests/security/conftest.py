@@ -15,7 +15,7 @@ from portal_actions import VOLUNTEER_PASSWORD, Visitor, enrol_totp
 
 # Tables an attack must leave alone (the audit log and sessions may record the attempt).
 GUARDED_TABLES = (schema.used_tokens, schema.jobs, schema.job_targets, schema.group_requests,
-                  schema.totp_recovery_codes)
+                  schema.totp_recovery_codes, schema.invitations)
 
 
 def text(response) -> str:
