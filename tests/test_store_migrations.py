@@ -114,6 +114,8 @@ def test_the_first_revision_is_the_schema_that_e77143b_created(store):
 
 # Columns the revisions after 0003 added (0004: a revoke's carried address).
 ADDED_AFTER_0003 = [("job_targets", "mail")]
+# Tables the revisions after 0003 added (0006: end dates' notices, renewal requests).
+TABLES_ADDED_AFTER_0003 = ["end_date_notices", "renewal_requests"]
 
 
 def make_store_as_before_migrations(store: Store, release: str) -> None:
@@ -123,6 +125,8 @@ def make_store_as_before_migrations(store: Store, release: str) -> None:
         with store.engine.begin() as connection:   # ...without what revisions added since
             for table, column in ADDED_AFTER_0003:
                 connection.exec_driver_sql(f"ALTER TABLE {table} DROP COLUMN {column}")
+            for table in TABLES_ADDED_AFTER_0003:
+                connection.exec_driver_sql(f"DROP TABLE {table}")
     else:
         E77143B.create_all(store.engine)
     if release == "87cfeae":

@@ -28,6 +28,7 @@ class Status(StrEnum):
     VERIFIED = "verified"
     ACTIVE = "active"
     SUSPENDED = "suspended"
+    EXPIRED = "expired"
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 from functools import partial
+from typing import Literal
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
@@ -22,7 +24,9 @@ from ..workflow import (
     suspend,
     verified_requests,
 )
+from ..workflow.approval import ByAvailability, default_end_date
 from ..workflow.provisioning import audit_entries
+from ..workflow.terms import parse_end_date
 from .security import login_first
 from .users import current_user
 
@@ -34,15 +38,27 @@ MAX_MESSAGE = 300
 @blueprint.get("/requests")
 @login_first
 def requests() -> ResponseReturnValue:
-    return render_template("admin/requests.html",
-                           requests=verified_requests(get_portal(), actor=current_user.uid),
-                           catalogue=get_catalogue(), availability=AVAILABILITY)
+    portal = get_portal()
+    waiting = verified_requests(portal, actor=current_user.uid)
+    return render_template("admin/requests.html", requests=waiting,
+                           catalogue=get_catalogue(), availability=AVAILABILITY,
+                           end_dates={person.uid: default_end_date(portal, person) for person in waiting},
+                           today=portal.clock().date())
 
 
 @blueprint.post("/requests/<uid>/approve")
 @login_first
 def approve_one(uid: str) -> ResponseReturnValue:
-    _approve([uid], request.form.getlist("groups"))
+    """With the form's end date (empty: none); a form without the field gets the default."""
+    if "end_date" not in request.form:
+        _approve([uid], request.form.getlist("groups"))
+        return redirect(url_for(".requests"))
+    try:
+        end_date = parse_end_date(request.form["end_date"], today=get_portal().clock().date())
+    except InvalidInput as error:
+        flash(_bounded(f"{uid}: not approved: {'; '.join(error.errors.values())}"), "error")
+    else:
+        _approve([uid], request.form.getlist("groups"), end_date)
     return redirect(url_for(".requests"))
 
 
@@ -59,13 +75,14 @@ def approve_selected() -> ResponseReturnValue:
     return redirect(url_for(".requests"))
 
 
-def _approve(uids: list[str], groups: list[str] | None) -> None:
+def _approve(uids: list[str], groups: list[str] | None,
+             end_date: date | None | Literal[ByAvailability.DEFAULT] = ByAvailability.DEFAULT) -> None:
     """Approve each; one failing does not stop the others, and each outcome is shown."""
     portal = get_portal()
     for uid in uids:
         _attempt(uid, "approved", f"{uid} is approved.",
                  partial(approve, portal, uid, groups, actor=current_user.uid,
-                         remote_addr=request.remote_addr))
+                         remote_addr=request.remote_addr, end_date=end_date))
 
 
 def _attempt(uid: str, verb: str, done: str, action: Callable[[], object]) -> None:
@@ -99,7 +116,7 @@ def reject_one(uid: str) -> ResponseReturnValue:
 def people() -> ResponseReturnValue:
     portal = get_portal()
     return render_template("admin/people.html", people=accounts(portal, actor=current_user.uid),
-                           totp_enrolled=enrolled_uids(portal))
+                           totp_enrolled=enrolled_uids(portal), today=portal.clock().date(), back="people")
 
 
 @blueprint.post("/people/<uid>/suspend")
