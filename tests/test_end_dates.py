@@ -8,6 +8,7 @@ from datetime import date, timedelta
 
 import pytest
 import sqlalchemy as sa
+from end_date_helpers import coordinator, flashed
 
 from provisioner.cli import cli
 from provisioner.clock import utc_now
@@ -17,7 +18,7 @@ from provisioner.store import end_date_notices as notices
 from provisioner.store import schema
 
 from job_helpers import add_volunteers
-from portal_actions import ADMIN_PASSWORD, VOLUNTEER_PASSWORD, Visitor, enrol_totp
+from portal_actions import VOLUNTEER_PASSWORD, Visitor
 
 TODAY = utc_now().date()
 
@@ -47,11 +48,6 @@ def jobs_of(app, uid: str) -> list[str]:
             .order_by(schema.jobs.c.id)).scalars())
 
 
-def flashed(visitor: Visitor, response) -> str:
-    """The page the response sends back to, as a person reads it."""
-    return html.unescape(visitor.client.get(response.location).get_data(as_text=True))
-
-
 @pytest.fixture
 def vera(directory):
     """An active volunteer in kitchen and tech, with a password."""
@@ -64,17 +60,6 @@ def register_verified(visitor, inbox, uid: str, availability: str) -> None:
     visitor.register(uid=uid, mail=f"{uid}@example.org", display_name=f"{uid.title()} Volunteer",
                      availability=availability)
     assert visitor.confirm(inbox.link_in(f"{uid}@example.org")).status_code == 200
-
-
-def coordinator(app, directory, group: str = "kitchen") -> Visitor:
-    """cora0000, a coordinator of `group` (with two-step login, as coordinators must), logged in."""
-    add_volunteers(directory, 1, groups=(group,), prefix="cora")
-    directory.people.set_password("cora0000", ADMIN_PASSWORD)
-    directory.groups.add_owner(f"wg-{group}", "cora0000")
-    enrol_totp(app, "cora0000")
-    cora = Visitor(app.test_client())
-    assert cora.log_in("cora0000", ADMIN_PASSWORD).status_code == 302
-    return cora
 
 
 @pytest.mark.parametrize(("availability", "end_date"), [("hour", days(7)), ("day", days(14)),
