@@ -13,9 +13,11 @@ from end_date_helpers import coordinator, flashed
 from provisioner.cli import cli
 from provisioner.clock import utc_now
 from provisioner.directory import Status
-from provisioner.resources import get_store
+from provisioner.resources import get_portal, get_store
 from provisioner.store import end_date_notices as notices
 from provisioner.store import schema
+from provisioner.workflow.own_data import delete_account, own_data
+from provisioner.workflow.renewals import request_renewal
 
 from job_helpers import add_volunteers
 from portal_actions import VOLUNTEER_PASSWORD, Visitor
@@ -244,3 +246,20 @@ def test_without_coordinators_the_sysadmins_decide_and_a_decline_mails_the_reaso
     (declined_mail,) = inbox.messages(f"{vera}@example.org")
     assert "The camp ends on Sunday." in declined_mail.get_content()
     assert directory.people.get(vera).end_date == TODAY + timedelta(days=2)
+
+
+def test_the_export_shows_the_end_date_and_renewals_and_deleting_the_account_leaves_neither(
+        app, directory, vera, inbox, run):
+    directory.people.set_end_date(vera, TODAY + timedelta(days=1))
+    assert run("expire").exit_code == 0   # the reminder, noted in end_date_notices
+    with app.app_context():
+        portal = get_portal()
+        request_renewal(portal, vera, "A few more days", actor=vera)
+        data = own_data(portal, vera, actor=vera)
+        assert data["account"]["end_date"] == days(1)
+        assert [(item["note"], item["end_date"]) for item in data["renewal_requests"]] == [
+            ("A few more days", days(1))]
+        delete_account(portal, vera, VOLUNTEER_PASSWORD, actor=vera)
+    with app.app_context(), get_store().begin() as connection:
+        for table in (schema.renewal_requests, schema.end_date_notices):
+            assert connection.execute(sa.select(table)).all() == [], table.name

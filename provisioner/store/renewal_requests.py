@@ -72,6 +72,13 @@ def open_for(connection: Connection, uids: Iterable[str] | None) -> list[Renewal
     return [_request(row) for row in connection.execute(query)]
 
 
+def of_person(connection: Connection, uid: str) -> list[RenewalRequest]:
+    """This person's requests, newest first."""
+    query = (sa.select(renewal_requests).where(renewal_requests.c.uid == uid)
+             .order_by(renewal_requests.c.created_at.desc(), renewal_requests.c.id.desc()))
+    return [_request(row) for row in connection.execute(query)]
+
+
 def decide(connection: Connection, request_id: int, state: str, *, by: str, at: datetime,
            new_end_date: date | None = None, reason: str | None = None) -> bool:
     """Close an open request as renewed or declined; False when it was no longer open."""
