@@ -4,6 +4,7 @@ slapd, store and mail sink (the services' side: test_end_dates_services.py)."""
 from __future__ import annotations
 
 import html
+import threading
 from datetime import date, timedelta
 
 import pytest
@@ -16,6 +17,7 @@ from provisioner.directory import Status
 from provisioner.resources import get_portal, get_store
 from provisioner.store import end_date_notices as notices
 from provisioner.store import schema
+from provisioner.workflow.end_dates import expire_accounts
 from provisioner.workflow.own_data import delete_account, own_data
 from provisioner.workflow.renewals import request_renewal
 
@@ -263,3 +265,29 @@ def test_the_export_shows_the_end_date_and_renewals_and_deleting_the_account_lea
     with app.app_context(), get_store().begin() as connection:
         for table in (schema.renewal_requests, schema.end_date_notices):
             assert connection.execute(sa.select(table)).all() == [], table.name
+
+
+def test_two_expire_runs_at_once_end_an_account_once_and_mail_once(app, directory, vera, inbox):
+    directory.people.set_end_date(vera, TODAY - timedelta(days=1))
+    start = threading.Barrier(2)
+    outcomes: list[object] = []
+
+    def expire() -> None:
+        with app.app_context():
+            portal = get_portal()
+            start.wait()
+            try:
+                outcomes.append(expire_accounts(portal))
+            except Exception as error:  # noqa: BLE001 - shown by the assertion below
+                outcomes.append(error)
+
+    threads = [threading.Thread(target=expire) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not [outcome for outcome in outcomes if isinstance(outcome, Exception)], outcomes
+    assert directory.people.get(vera).status == Status.EXPIRED
+    assert jobs_of(app, vera) == ["revoke"]
+    assert len(audited(app, "account-expired")) == 1
+    assert len(inbox.messages(f"{vera}@example.org")) == 1
