@@ -89,6 +89,7 @@ def check_new_end_date(portal: Portal, actor: Actor, person: Person, end_date: d
 def set_end_date(portal: Portal, uid: str, end_date: date | None, *, actor: Actor,
                  remote_addr: str | None = None, detail: str = "") -> bool:
     """Give `uid` this end date (None: none); True when it renewed an expired account."""
+    require_coordinator_of(portal, actor, uid)   # first: who may not act learns nothing
     person = account_with_term(portal, uid)
     said = f"end date {_said(end_date)}{detail}"
     if person.status == Status.EXPIRED:

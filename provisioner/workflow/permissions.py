@@ -95,5 +95,5 @@ def require_coordinator_of(portal: Portal, actor: Actor, subject: str) -> None:
     theirs = {name for dn in (member.member_of if member else ())
               if (name := layout.group_name(dn)) and name.startswith("wg-")}
     if person is None or not theirs & set(portal.directory.groups.owned_by(person.uid)):
-        raise NotAllowed(f"Only the coordinators of {subject}'s working groups and the sysadmins "
+        raise NotAllowed("Only the coordinators of the person's working groups and the sysadmins "
                          "may do this.")

@@ -75,6 +75,12 @@ FORMS = {
     "reject": Form("sysadmin", "/admin/requests", "/admin/requests/{}/reject", ("reason",)),
     "suspend": Form("sysadmin", "/admin/people", "/admin/people/{}/suspend", ("reason",)),
     "decline": Form("sysadmin", "/admin/requests", "/groups/requests/1/decline", ("reason",)),
+    "end-date": Form("sysadmin", "/admin/people", "/people/{}/end-date", ("end_date", "back")),
+    "ask-renewal": Form("volunteer", "/account", "/account/renewal", ("note",)),
+    "renewal-link": Form("anonymous", "/login", "/renew/{}", ("note",)),
+    "renew": Form("sysadmin", "/admin/requests", "/groups/renewals/1/renew", ("end_date", "back")),
+    "decline-renewal": Form("sysadmin", "/admin/requests", "/groups/renewals/1/decline",
+                            ("reason", "back")),
 }
 
 
