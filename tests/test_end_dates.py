@@ -11,8 +11,10 @@ import pytest
 import sqlalchemy as sa
 from end_date_helpers import coordinator, flashed
 
+from provisioner import create_app
 from provisioner.cli import cli
 from provisioner.clock import utc_now
+from provisioner.config import ConfigError
 from provisioner.directory import Status
 from provisioner.resources import get_portal, get_store
 from provisioner.store import end_date_notices as notices
@@ -23,6 +25,7 @@ from provisioner.workflow.renewals import request_renewal
 
 from job_helpers import add_volunteers
 from portal_actions import VOLUNTEER_PASSWORD, Visitor
+from suite_config import app_config
 
 TODAY = utc_now().date()
 
@@ -291,3 +294,16 @@ def test_two_expire_runs_at_once_end_an_account_once_and_mail_once(app, director
     assert jobs_of(app, vera) == ["revoke"]
     assert len(audited(app, "account-expired")) == 1
     assert len(inbox.messages(f"{vera}@example.org")) == 1
+
+
+def test_the_end_date_settings_give_the_default_and_a_negative_one_is_refused(
+        directory, slapd_server, tmp_path):
+    config = app_config(slapd_server, f"sqlite:///{tmp_path / 'store.sqlite'}")
+    with pytest.raises(ConfigError, match="PROVISIONER_END_DATE_DAYS_TASK is -1"):
+        create_app({**config, "END_DATE_DAYS_TASK": -1})
+    app = create_app({**config, "END_DATE_DAYS_HOUR": "2", "END_DATE_DAYS_TASK": 0})
+    with app.app_context():
+        terms = get_portal().terms
+    assert terms.default_end_date("hour", TODAY) == TODAY + timedelta(days=2)
+    assert terms.default_end_date("task", TODAY) == TODAY
+    assert terms.default_end_date("ongoing", TODAY) is None
