@@ -307,3 +307,15 @@ def test_the_end_date_settings_give_the_default_and_a_negative_one_is_refused(
     assert terms.default_end_date("hour", TODAY) == TODAY + timedelta(days=2)
     assert terms.default_end_date("task", TODAY) == TODAY
     assert terms.default_end_date("ongoing", TODAY) is None
+
+
+def test_a_renewal_goes_to_the_sysadmins_when_no_coordinator_of_the_groups_can_act(
+        app, directory, vera, inbox, sysadmin):
+    add_volunteers(directory, 1, groups=("kitchen",), prefix="cora")
+    directory.groups.add_owner("wg-kitchen", "cora0000")
+    directory.people.set_status("cora0000", Status.SUSPENDED)
+    directory.people.set_end_date(vera, TODAY + timedelta(days=2))
+    with app.app_context():
+        request_renewal(get_portal(), vera, "", actor=vera)
+    assert inbox.messages("cora0000@example.org") == []
+    assert "asks to renew" in inbox.only_message("sam@example.org")["Subject"]

@@ -83,17 +83,20 @@ def _open(portal: Portal, person: Person, note: str, remote_addr: str | None) ->
 
 
 def _deciders(portal: Portal, person: Person) -> dict[str, tuple[Person, str]]:
-    """Whom a renewal request is mailed to: the coordinators of the person's working groups,
-    or the sysadmins when those have none; uid -> (person, role in words)."""
+    """Whom a renewal request is mailed to: the coordinators of the person's working groups
+    with an open account, or the sysadmins when there are none; uid -> (person, role in words)."""
     layout = portal.directory.layout
     names = [name for dn in person.member_of if (name := layout.group_name(dn)) and name.startswith("wg-")]
     owners = portal.directory.groups.owners_of(names)
-    roles = {uid: f"a coordinator of {_group_title(portal, name)}"
-             for name, uids in sorted(owners.items()) for uid in uids}
-    if not roles:
-        roles = {uid: "a sysadmin" for uid in portal.directory.groups.get(SYSADMINS_GROUP).members}
-    people = portal.directory.people.find_many(sorted(set(roles) - {person.uid}))
-    return {uid: (found, roles[uid]) for uid, found in people.items() if has_open_account(found)}
+    coordinators = {uid: f"a coordinator of {_group_title(portal, name)}"
+                    for name, uids in sorted(owners.items()) for uid in uids}
+    sysadmins = dict.fromkeys(portal.directory.groups.get(SYSADMINS_GROUP).members, "a sysadmin")
+    for roles in (coordinators, sysadmins):
+        people = portal.directory.people.find_many(sorted(set(roles) - {person.uid}))
+        found = {uid: (found, roles[uid]) for uid, found in people.items() if has_open_account(found)}
+        if found:
+            return found
+    return {}
 
 
 def _group_title(portal: Portal, name: str) -> str:
