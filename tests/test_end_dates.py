@@ -176,8 +176,11 @@ def test_expire_twice_ends_an_account_once(app, directory, vera, inbox, run):
     assert audited(app, "account-expired") == [("(command line)", vera, f"end date {days(-1)}")]
     (ended,) = inbox.messages(f"{vera}@example.org")
     assert "has ended" in ended["Subject"] and "/renew/" in ended.get_content()
-    response = Visitor(app.test_client()).log_in(vera, VOLUNTEER_PASSWORD)
-    assert response.status_code == 401
+    visitor = Visitor(app.test_client())
+    right, wrong = visitor.log_in(vera, VOLUNTEER_PASSWORD), visitor.log_in(vera, "not her password")
+    assert right.status_code == wrong.status_code == 401
+    for answer in (right, wrong):   # the same words: nobody learns whose password was right
+        assert "If your account has ended, ask for renewal" in html.unescape(answer.get_data(as_text=True))
 
 
 def test_an_expire_run_cut_short_after_the_revoke_is_completed_once(app, directory, vera, inbox, run):
