@@ -31,10 +31,12 @@ from .resources import (
 from .runner import PlaybookRunner
 from .store import Store, StoreUnavailable
 from .store.migrate import SchemaError
+from .workflow import end_dates
 from .workflow.invitations import invite
 from .workflow.limits import forget_old_events
 from .workflow.own_data import forget_rejected
 from .workflow.sign_up_sheet import MAX_SHEET_BYTES, SheetInvalid, import_sheet
+from .workflow.terms import parse_end_date
 
 
 @click.command("init-directory")
@@ -201,6 +203,43 @@ def import_command(sheet: BinaryIO, dry_run: bool) -> None:
         sys.exit(1)
 
 
+@click.command("set-end-date")
+@click.argument("uid")
+@click.argument("end_date", metavar="YYYY-MM-DD|none")
+@with_appcontext
+def set_end_date(uid: str, end_date: str) -> None:
+    """Set UID's end date, their account's last day, or remove it with `none`; an expired
+    account is renewed (unlocked, its access granted again)."""
+    portal = get_portal()
+    try:
+        day = parse_end_date(end_date, today=portal.clock().date())
+        renewed = end_dates.set_end_date(portal, uid, day, actor=workflow.HOST_OPERATOR)
+    except workflow.InvalidInput as error:
+        raise click.ClickException("; ".join(error.errors.values())) from None
+    except (DirectoryError, workflow.WorkflowError) as error:
+        raise click.ClickException(str(error)) from None
+    said = f"ends on {day.isoformat()}" if day else "has no end date"
+    click.echo(f"{uid} {said}." + (" Their account is active again; a grant is queued." if renewed else ""))
+
+
+@click.command("expire")
+@with_appcontext
+def expire() -> None:
+    """Mail the reminders due before accounts' end dates and end every account past its end
+    date (locked, access revoked, mailed); run hourly from a timer, safe to run again."""
+    try:
+        run = end_dates.expire_accounts(get_portal())
+    except (DirectoryError, StoreUnavailable, workflow.WorkflowError) as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"Reminded {len(run.reminded)} account(s){': ' if run.reminded else '.'}"
+               f"{', '.join(run.reminded)}")
+    click.echo(f"Ended {len(run.expired)} account(s){': ' if run.expired else '.'}{', '.join(run.expired)}")
+    for uid, reason in run.failed.items():
+        click.echo(f"{uid}: not done, the next run tries again: {reason}", err=True)
+    if run.failed:
+        raise click.exceptions.Exit(1)
+
+
 @click.command("worker")
 @click.option("--once", is_flag=True, help="Run what is runnable now, then stop.")
 @with_appcontext
@@ -245,7 +284,8 @@ def _create_app() -> Flask:
 
 cli = FlaskGroup(create_app=_create_app, help="occupy-provisioner: volunteers in, accounts out.")
 for command in (init_directory, create_admin, purge_expired, prune_limits, reset_totp_command,
-                set_coordinator, upgrade, worker, demo, invite_command, import_command):
+                set_coordinator, upgrade, worker, demo, invite_command, import_command,
+                set_end_date, expire):
     cli.add_command(command)
 
 

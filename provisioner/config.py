@@ -83,6 +83,17 @@ SETTINGS = (
                  "then purge-expired puts a pseudonym in their place"),
     Setting("INVITATION_DAYS", 14, int,
             help="how long an invitation's link works (provisioner invite, the Invitations page)"),
+    # Accounts' end dates (workflow/terms.py): the approver's default from the time the
+    # volunteer gives, the reminder before the end, and how long its renewal link works.
+    Setting("END_DATE_DAYS_HOUR", 7, int,
+            help="days from approval to the default end date of a volunteer giving an hour"),
+    Setting("END_DATE_DAYS_DAY", 14, int, help="the same, for a volunteer giving a day"),
+    Setting("END_DATE_DAYS_TASK", 90, int,
+            help="the same, for a specific task (ongoing volunteers get no end date by default)"),
+    Setting("END_DATE_REMINDER_DAYS", 3, int,
+            help="days before an account's end date that `provisioner expire` mails a reminder"),
+    Setting("RENEWAL_LINK_DAYS", 30, int,
+            help="how long the renewal link in the reminder and the ending mail works"),
     # The abuse limits (workflow/limits.py, docs/security.md). Per account they are hard;
     # per client address they slow an address down and never lock anyone out, since a
     # camp's Wi-Fi puts hundreds of people behind one address.

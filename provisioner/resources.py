@@ -26,6 +26,7 @@ from .store import Store
 from .store.throttle import LimitSettings
 from .workflow import Portal
 from .workflow.group_links import ServiceAddresses
+from .workflow.terms import TermSettings
 
 MASK = "***"
 
@@ -47,6 +48,7 @@ def init_app(app: Flask) -> None:
     )
     app.extensions["services"] = service_addresses(config)
     _positive(config["INVITATION_DAYS"], "INVITATION_DAYS")
+    app.extensions["terms"] = term_settings(config)
     store = Store(config["DATABASE_URL"])
     store.create_schema()
     app.extensions["store"] = store
@@ -87,6 +89,7 @@ def get_portal() -> Portal:
             limits=limit_settings(config),
             services=current_app.extensions["services"],
             invitation_days=config["INVITATION_DAYS"],
+            terms=current_app.extensions["terms"],
         )
     portal: Portal = g.portal
     return portal
@@ -101,6 +104,21 @@ def limit_settings(config: Mapping[str, Any]) -> LimitSettings:
         address_max_delay=timedelta(seconds=config["LOGIN_ADDRESS_MAX_DELAY_SECONDS"]),
         mails_per_address_per_hour=config["MAILS_PER_ADDRESS_PER_HOUR"],
         registrations_per_address_per_hour=config["REGISTRATIONS_PER_ADDRESS_PER_HOUR"])
+
+
+def term_settings(config: Mapping[str, Any]) -> TermSettings:
+    """The end dates' settings; ConfigError for a negative day count (or a zero link life)."""
+    names = ("END_DATE_DAYS_HOUR", "END_DATE_DAYS_DAY", "END_DATE_DAYS_TASK",
+             "END_DATE_REMINDER_DAYS", "RENEWAL_LINK_DAYS")
+    for name in names:
+        if config[name] < (1 if name == "RENEWAL_LINK_DAYS" else 0):
+            raise ConfigError(f"PROVISIONER_{name} is {config[name]}: a number of days, "
+                              + ("at least 1" if name == "RENEWAL_LINK_DAYS" else "0 or more"))
+    return TermSettings(
+        days_by_availability={"hour": config["END_DATE_DAYS_HOUR"], "day": config["END_DATE_DAYS_DAY"],
+                              "task": config["END_DATE_DAYS_TASK"]},
+        reminder_days=config["END_DATE_REMINDER_DAYS"],
+        renewal_link_days=config["RENEWAL_LINK_DAYS"])
 
 
 def service_addresses(config: Mapping[str, Any]) -> ServiceAddresses:

@@ -1,6 +1,6 @@
 """The lifecycle table (workflow/lifecycle.py) against the code that runs it.
 
-From every status (none, unverified, verified, active, suspended), every transition
+From every status (none, unverified, verified, active, suspended, expired), every transition
 is tried through the workflow's own function, on a real slapd, store and mail sink:
 one the table lists does what it says (the status it names, exactly its audit action,
 one log line saying done); any other is refused and changes nothing: not the
@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from provisioner.clock import utc_now
 from provisioner.directory import NewPerson, NotFound, Status
 from provisioner.resources import get_portal
 from provisioner.store import invitations, schema
@@ -39,6 +40,7 @@ from provisioner.workflow import (
     suspend,
     verify_email,
 )
+from provisioner.workflow.end_dates import expire_accounts, renew_account
 from provisioner.workflow.invitation_acceptance import Acceptance, accept_invitation
 from provisioner.workflow.lifecycle import NOBODY, TRANSITIONS
 from provisioner.workflow.links import make_token
@@ -53,7 +55,8 @@ STATUSES = [NOBODY, *Status]
 # How each status is reached from none, by transitions the table lists.
 PATH = {NOBODY: [], Status.UNVERIFIED: ["register"], Status.VERIFIED: ["register", "verify"],
         Status.ACTIVE: ["register", "verify", "approve"],
-        Status.SUSPENDED: ["register", "verify", "approve", "suspend"]}
+        Status.SUSPENDED: ["register", "verify", "approve", "suspend"],
+        Status.EXPIRED: ["register", "verify", "approve", "expire-account"]}
 # What a refusal may leave behind: the store's tables the lifecycle must not touch.
 WATCHED = (schema.audit_log, schema.jobs, schema.job_targets, schema.request_decisions,
            schema.used_tokens)
@@ -129,8 +132,8 @@ class Lifecycle:
             assert len(lines) == 1 and lines[0].startswith(f"transition={name} ")
             assert lines[0].endswith(" outcome=done")
             return
-        expected_error = {"register": None, "expire": None, "supersede": LinkInvalid,
-                          "verify": LinkInvalid,
+        expected_error = {"register": None, "expire": None, "expire-account": None,
+                          "supersede": LinkInvalid, "verify": LinkInvalid,
                           "accept-invitation": InvalidInput}.get(name, TransitionRefused)
         if name == "supersede" and before_status is NOBODY:
             expected_error = None  # no request to supersede
@@ -142,8 +145,8 @@ class Lifecycle:
             assert len(lines) == 1 and lines[0].endswith(" outcome=refused error=TransitionRefused")
             return
         assert after == before, f"{name} from {before_status} changed something"
-        if name in ("expire", "supersede"):
-            assert lines == []  # only unverified requests are ever picked
+        if name in ("expire", "supersede", "expire-account"):
+            assert lines == []  # only unverified requests (active accounts) are ever picked
         elif name == "verify" and before_status is NOBODY:
             assert lines == []  # a link to a request that is gone names nobody
         else:
@@ -184,6 +187,13 @@ class Lifecycle:
             elif name == "accept-invitation":
                 accept_invitation(portal, self.invitation(mail), Acceptance(
                     uid, f"{uid.title()} Volunteer", VOLUNTEER_PASSWORD))
+            elif name == "expire-account":   # far beyond the end date approval gave (availability "day")
+                person = self.people.find(uid)
+                if person and person.status == Status.ACTIVE and person.end_date is None:  # create-admin's
+                    self.people.set_end_date(uid, utc_now().date())
+                expire_accounts(replace(portal, clock=lambda: utc_now() + timedelta(days=400)))
+            elif name == "renew":
+                renew_account(portal, uid, utc_now().date() + timedelta(days=30), actor=SYSADMIN)
             else:
                 raise AssertionError(f"the test does not know how to {name}")
         except Exception as error:  # noqa: BLE001 - the outcome is what the test looks at

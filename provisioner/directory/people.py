@@ -29,6 +29,7 @@ class Status(StrEnum):
     VERIFIED = "verified"
     ACTIVE = "active"
     SUSPENDED = "suspended"
+    EXPIRED = "expired"
 
 
 @dataclass(frozen=True)

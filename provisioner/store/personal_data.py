@@ -4,8 +4,8 @@ account is deleted, pseudonymised when a rejected request's retention ends.
 Forgetting keeps the audit log's history, under a pseudonym the workflow chooses:
 the person's uid as actor or subject becomes the pseudonym, their client addresses
 go, and detail texts lose the words that name them (uid, address, name). Rows that
-exist only for the person (sessions, recovery codes, join requests, counted login
-failures) are deleted.
+exist only for the person (sessions, recovery codes, join and renewal requests, end
+date notices, counted login failures) are deleted.
 """
 
 from __future__ import annotations
@@ -23,8 +23,10 @@ from . import jobs
 from .audit import AuditEntry
 from .schema import (
     audit_log,
+    end_date_notices,
     group_requests,
     invitations,
+    renewal_requests,
     request_decisions,
     sessions,
     throttle_events,
@@ -122,6 +124,10 @@ def forget_person(connection: Connection, uid: str, pseudonym: str, *, mail: str
     connection.execute(group_requests.delete().where(group_requests.c.uid == uid))
     connection.execute(group_requests.update().where(group_requests.c.decided_by == uid)
                        .values(decided_by=pseudonym))
+    connection.execute(renewal_requests.delete().where(renewal_requests.c.uid == uid))
+    connection.execute(renewal_requests.update().where(renewal_requests.c.decided_by == uid)
+                       .values(decided_by=pseudonym))
+    connection.execute(end_date_notices.delete().where(end_date_notices.c.uid == uid))
     connection.execute(throttle_events.delete().where(
         sa.or_(sa.and_(throttle_events.c.kind.in_(UID_THROTTLE_KINDS),
                        throttle_events.c.key == uid.lower()),

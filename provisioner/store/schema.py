@@ -174,3 +174,34 @@ invitations = sa.Table(
     sa.Index("invitations_one_open", "mail_key", unique=True,
              sqlite_where=sa.text("state = 'open'"), postgresql_where=sa.text("state = 'open'")),
 )
+
+# Mails and steps about an account's end date, done once per account and end date:
+# `kind` is reminder, expiry (the revoke and its audit entry) or expiry-mail. The first
+# INSERT wins, so two `provisioner expire` runs at once do each once; a new end date
+# starts afresh. Added by revision 0007.
+end_date_notices = sa.Table(
+    "end_date_notices", metadata,
+    sa.Column("uid", sa.String(64), primary_key=True),
+    sa.Column("end_date", sa.Date, primary_key=True),
+    sa.Column("kind", sa.String(16), primary_key=True),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+)
+
+# Volunteers' requests to renew their account (a new end date), decided by the
+# coordinators of their working groups or a sysadmin. One open request per person
+# (a partial unique index, as group_requests). Added by revision 0007.
+renewal_requests = sa.Table(
+    "renewal_requests", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("uid", sa.String(64), nullable=False, index=True),
+    sa.Column("end_date", sa.Date),                        # the end date they asked from
+    sa.Column("note", sa.Text),                            # what they wrote, optional
+    sa.Column("state", sa.String(16), nullable=False),     # open, renewed, declined
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("decided_at", sa.DateTime(timezone=True)),
+    sa.Column("decided_by", sa.String(64)),
+    sa.Column("new_end_date", sa.Date),                    # a renewal's new end date, None for none
+    sa.Column("reason", sa.Text),                          # a decline's reason, as mailed
+    sa.Index("renewal_requests_one_open", "uid", unique=True,
+             sqlite_where=sa.text("state = 'open'"), postgresql_where=sa.text("state = 'open'")),
+)

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict
+from datetime import date
 from functools import partial
-from typing import Any
+from typing import Any, Literal
 
 from flask import (
     Blueprint,
@@ -35,9 +36,10 @@ from ..workflow import (
     reject,
     suspend,
 )
-from ..workflow.approval import MAX_SELECTED, Outcome, reject_selected
+from ..workflow.approval import MAX_SELECTED, ByAvailability, Outcome, default_end_date, reject_selected
 from ..workflow.audit_log import AuditQuery, audit_actions, audit_csv, audit_page
 from ..workflow.finding import ACCOUNT_STATUSES, PeopleQuery, RequestFilter, find_people, request_queue
+from ..workflow.terms import parse_end_date
 from .security import login_first
 from .users import current_user
 
@@ -49,20 +51,33 @@ MAX_REFUSALS_SHOWN = 10  # one message each; the rest are named together
 @blueprint.get("/requests")
 @login_first
 def requests() -> ResponseReturnValue:
+    portal = get_portal()
     which = RequestFilter(group=_arg("group"), availability=_arg("availability"))
     try:
-        page, errors = request_queue(get_portal(), which, actor=current_user.uid, page=_page()), {}
+        page, errors = request_queue(portal, which, actor=current_user.uid, page=_page()), {}
     except InvalidInput as error:
         page, errors = None, error.errors
     return render_template("admin/requests.html", page=page, errors=errors,
                            filters=_kept(which, errors), select_all=request.args.get("select") == "all",
-                           catalogue=get_catalogue(), availability=AVAILABILITY)
+                           catalogue=get_catalogue(), availability=AVAILABILITY,
+                           end_dates={person.uid: default_end_date(portal, person)
+                                      for person in (page.items if page else [])},
+                           today=portal.clock().date())
 
 
 @blueprint.post("/requests/<uid>/approve")
 @login_first
 def approve_one(uid: str) -> ResponseReturnValue:
-    _approve([uid], request.form.getlist("groups"))
+    """With the form's end date (empty: none); a form without the field gets the default."""
+    if "end_date" not in request.form:
+        _approve([uid], request.form.getlist("groups"))
+        return _to_queue()
+    try:
+        end_date = parse_end_date(request.form["end_date"], today=get_portal().clock().date())
+    except InvalidInput as error:
+        flash(_bounded(f"{uid}: not approved: {'; '.join(error.errors.values())}"), "error")
+    else:
+        _approve([uid], request.form.getlist("groups"), end_date)
     return _to_queue()
 
 
@@ -112,13 +127,14 @@ def _flash_outcomes(outcomes: list[Outcome], verb: str, done: str) -> None:
         flash(_bounded(f"Also not {verb}: {', '.join(outcome.uid for outcome in rest)}."), "error")
 
 
-def _approve(uids: list[str], groups: list[str] | None) -> None:
+def _approve(uids: list[str], groups: list[str] | None,
+             end_date: date | None | Literal[ByAvailability.DEFAULT] = ByAvailability.DEFAULT) -> None:
     """Approve each; one failing does not stop the others, and each outcome is shown."""
     portal = get_portal()
     for uid in uids:
         _attempt(uid, "approved", f"{uid} is approved.",
                  partial(approve, portal, uid, groups, actor=current_user.uid,
-                         remote_addr=request.remote_addr))
+                         remote_addr=request.remote_addr, end_date=end_date))
 
 
 def _attempt(uid: str, verb: str, done: str, action: Callable[[], object]) -> None:
@@ -159,7 +175,8 @@ def people() -> ResponseReturnValue:
         page, errors = None, error.errors
     return render_template("admin/people.html", page=page, errors=errors, filters=_kept(query, errors),
                            totp_enrolled=enrolled_uids(portal), catalogue=get_catalogue(),
-                           statuses=ACCOUNT_STATUSES, availability=AVAILABILITY)
+                           statuses=ACCOUNT_STATUSES, availability=AVAILABILITY,
+                           today=portal.clock().date(), back="people")
 
 
 @blueprint.post("/people/<uid>/suspend")

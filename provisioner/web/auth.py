@@ -84,7 +84,11 @@ def login() -> ResponseReturnValue:
                 flash(ENROL_FIRST, "error")
                 return redirect(url_for("totp.enrol", next=target))
             return redirect(target or url_for("account.overview"))
-        refuse(form.password, "Wrong username or password, or the account is not active yet.")
+        # The same words for everyone (nobody learns who has an account), pointing those
+        # whose account ended to the renewal link of the mail that told them so.
+        refuse(form.password, "Wrong username or password, or the account is not active yet. "
+                              "If your account has ended, ask for renewal with the link in "
+                              "the mail that said so.")
         return render_template("login.html", form=form), 401
     if current_user.is_authenticated and request.method == "GET":
         return redirect(target or url_for("account.overview"))

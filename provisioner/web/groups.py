@@ -20,7 +20,9 @@ from ..workflow import (
     request_to_join,
     requests_to_decide,
 )
+from ..workflow.end_dates import members_with_end_dates
 from ..workflow.memberships import MAX_REASON
+from ..workflow.renewals import renewals_to_decide
 from .security import login_first
 from .users import current_user, login_required
 
@@ -103,8 +105,12 @@ def leave() -> ResponseReturnValue:
 @blueprint.get("/groups/requests")
 @login_first
 def requests_to_decide_page() -> ResponseReturnValue:
-    waiting = requests_to_decide(get_portal(), current_user.uid)
-    return render_template("groups/requests.html", requests=waiting, max_reason=MAX_REASON)
+    portal = get_portal()
+    waiting = requests_to_decide(portal, current_user.uid)
+    return render_template("groups/requests.html", requests=waiting, max_reason=MAX_REASON,
+                           renewals=renewals_to_decide(portal, current_user.uid),
+                           members=members_with_end_dates(portal, current_user.uid),
+                           today=portal.clock().date(), back="groups")
 
 
 @blueprint.post("/groups/requests/<int:request_id>/approve")

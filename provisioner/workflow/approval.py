@@ -15,6 +15,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
+from datetime import date
+from enum import Enum
+from typing import Literal
 
 from sqlalchemy.engine import Connection
 
@@ -28,6 +31,7 @@ from .context import Portal
 from .errors import InvalidInput, WorkflowError
 from .lifecycle import APPROVE, DECIDED, REJECT
 from .permissions import require_sysadmin
+from .terms import check_not_past
 
 MAX_REASON = 2000
 MAX_SELECTED = 100  # requests decided in one go: two queue pages
@@ -41,36 +45,54 @@ class Outcome:
     refused: str | None = None  # why it was not done, in words; None when it was
 
 
+class ByAvailability(Enum):
+    DEFAULT = "default"   # approve's end date when the approver gives none: default_end_date
+
+
 def verified_requests(portal: Portal, *, actor: str) -> list[Person]:
     """The approval queue: verified requests, including any whose approval was cut short."""
     require_sysadmin(portal, actor)
     return portal.directory.people.with_status(Status.VERIFIED)
 
 
+def default_end_date(portal: Portal, person: Person) -> date | None:
+    """The end date an approval gives unless the approver chooses: from the time they give."""
+    return portal.terms.default_end_date(person.availability, portal.clock().date())
+
+
 def approve(portal: Portal, uid: str, groups: Iterable[str] | None, *, actor: str,
-            remote_addr: str | None = None) -> Person:
-    """Approve into `groups` (slugs), or the groups they asked for when None."""
+            remote_addr: str | None = None,
+            end_date: date | None | Literal[ByAvailability.DEFAULT] = ByAvailability.DEFAULT) -> Person:
+    """Approve into `groups` (slugs), or the groups they asked for when None; with `end_date`
+    (None: none), or by default the one their availability gives (default_end_date)."""
     directory = portal.directory
     with lifecycle.transition(portal, APPROVE, uid, actor=actor, remote_addr=remote_addr) as step:
         person = step.entry
+        if end_date is ByAvailability.DEFAULT:
+            end_date = default_end_date(portal, person)
+        check_not_past(end_date, today=portal.clock().date())
         slugs = list(dict.fromkeys(person.requested_groups if groups is None else groups))
         chosen = [group for slug in slugs if (group := portal.catalogue.get(slug)) is not None]
         if unknown := len(slugs) - len(chosen):
             raise InvalidInput({"groups": f"{unknown} of these are not working groups"})
         with _deciding(portal, person, APPROVE.name, actor=actor) as mark_decided:
             directory.people.activate(uid)
+            if end_date != person.end_date:
+                directory.people.set_end_date(uid, end_date)
             for group in chosen:
                 directory.groups.add_member(group.group, uid)
             with portal.store.begin() as connection:  # the job and its audit entry, once
                 queue.enqueue(connection, GRANT, {uid: slugs}, created_by=actor, now=portal.clock(),
                               max_attempts=portal.jobs.max_attempts)
-                step.record(connection, detail="working groups: " + (", ".join(slugs) or "none"))
+                step.record(connection, detail="working groups: " + (", ".join(slugs) or "none")
+                            + f"; end date {end_date.isoformat() if end_date else 'none'}")
                 mark_decided(connection)
             # Last: until then, the request stays queued.
             directory.people.set_status(uid, APPROVE.target_status)
     try:
         portal.mailer.send(person.mail, "welcome", uid=uid, display_name=person.display_name,
                            groups=[group.name for group in chosen],
+                           end_date=end_date.isoformat() if end_date else None,
                            login_link=portal.link("/login"))
     except MailError as error:
         portal.audit("mail-failed", actor=actor, subject=uid, detail=f"welcome: {error}")

@@ -14,6 +14,7 @@ from ..mail import Mailer
 from ..store import Store, audit
 from ..store.throttle import LimitSettings
 from .group_links import ServiceAddresses
+from .terms import TermSettings
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,7 @@ class Portal:
     jobs: JobSettings = field(default_factory=JobSettings)
     limits: LimitSettings = field(default_factory=LimitSettings)
     services: ServiceAddresses = field(default_factory=ServiceAddresses)
+    terms: TermSettings = field(default_factory=TermSettings)
     clock: Callable[[], datetime] = utc_now
     invitation_days: int = 14
 

@@ -51,6 +51,7 @@ STATES: dict[Status | None, State] = {
     Status.VERIFIED: State("waiting for approval"),        # in ou=pending, or ou=people while approved
     Status.ACTIVE: State("active"),                        # an account; may log in (permissions.py)
     Status.SUSPENDED: State("suspended", locked=True),     # an account, locked, its access revoked
+    Status.EXPIRED: State("expired", locked=True),         # past its end date: locked, access revoked
 }
 
 
@@ -80,8 +81,8 @@ def _row(name: str, sources: set[Status | None], target: Status | None, audit_ac
     return Transition(name, frozenset(sources), target, audit_action, who)
 
 
-UNVERIFIED, VERIFIED, ACTIVE, SUSPENDED = (Status.UNVERIFIED, Status.VERIFIED, Status.ACTIVE,
-                                           Status.SUSPENDED)
+UNVERIFIED, VERIFIED, ACTIVE, SUSPENDED, EXPIRED = (Status.UNVERIFIED, Status.VERIFIED, Status.ACTIVE,
+                                                    Status.SUSPENDED, Status.EXPIRED)
 TRANSITIONS: dict[str, Transition] = {row.name: row for row in (
     #     name            from                 to          audit action          who may
     _row("register",     {NOBODY},            UNVERIFIED, "registered",         Role.ANYONE),
@@ -99,12 +100,16 @@ TRANSITIONS: dict[str, Transition] = {row.name: row for row in (
     _row("create-admin", {NOBODY, ACTIVE},    ACTIVE,     "sysadmin-created",   Role.HOST_OPERATOR),
     # An invitation's link proves the address and the inviter approved: an account at once.
     _row("accept-invitation", {NOBODY},       ACTIVE,     "invitation-accepted", Role.LINK_HOLDER),
+    # An account past its end date (`provisioner expire`), and its renewal (end_dates.py).
+    _row("expire-account", {ACTIVE},          EXPIRED,    "account-expired",    Role.HOST_OPERATOR),
+    _row("renew",        {EXPIRED},           ACTIVE,     "account-renewed",    Role.COORDINATOR),
 )}
 REGISTER, VERIFY, SUPERSEDE, EXPIRE = (TRANSITIONS[name] for name in (
     "register", "verify", "supersede", "expire"))
 APPROVE, REJECT, SUSPEND, REINSTATE, CREATE_ADMIN, DELETE = (TRANSITIONS[name] for name in (
     "approve", "reject", "suspend", "reinstate", "create-admin", "delete"))
 ACCEPT_INVITATION = TRANSITIONS["accept-invitation"]
+EXPIRE_ACCOUNT, RENEW = TRANSITIONS["expire-account"], TRANSITIONS["renew"]
 # Decisions on requests are claimed once (store/decisions.py) under these names.
 DECIDED = {APPROVE.name: "approved", REJECT.name: "rejected"}
 

@@ -30,7 +30,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.engine import Connection
@@ -38,7 +38,7 @@ from sqlalchemy.engine import Connection
 from ..directory import SYSADMINS_GROUP, NotFound, Person
 from ..jobs import REVOKE
 from ..mail import MailError
-from ..store import group_requests, personal_data
+from ..store import group_requests, personal_data, renewal_requests
 from ..store import jobs as queue
 from ..store.audit import AuditEntry
 from . import lifecycle
@@ -81,6 +81,7 @@ def own_data(portal: Portal, uid: str, *, actor: Actor) -> dict[str, Any]:
     with portal.store.begin() as connection:
         job = queue.latest_for(connection, uid)
         joins = group_requests.of_person(connection, uid, limit=100_000)
+        renewals = renewal_requests.of_person(connection, uid)
         entries = personal_data.audit_entries(connection, uid)
     return {
         "exported_at": _time(portal.clock()),
@@ -93,6 +94,7 @@ def own_data(portal: Portal, uid: str, *, actor: Actor) -> dict[str, Any]:
         "coordinated_groups": coordinated_groups(portal, uid),
         "services": _services(job),
         "join_requests": [_plain(asdict(request)) for request in joins],
+        "renewal_requests": [_plain(asdict(request)) for request in renewals],
         "audit": [_audit_entry(entry, uid) for entry in entries],
     }
 
@@ -103,7 +105,8 @@ def _account(person: Person) -> dict[str, Any]:
             "status": str(person.status) if person.status else None,
             "requested_groups": list(person.requested_groups), "skills": list(person.skills),
             "availability": person.availability, "note": person.note,
-            "created_at": _time(person.created_at), "entry_id": person.entry_id}
+            "created_at": _time(person.created_at), "entry_id": person.entry_id,
+            "end_date": person.end_date.isoformat() if person.end_date else None}
 
 
 def _services(job: queue.Job | None) -> dict[str, Any] | None:
@@ -127,7 +130,7 @@ def _audit_entry(entry: AuditEntry, uid: str) -> dict[str, Any]:
 
 
 def _plain(values: dict[str, Any]) -> dict[str, Any]:
-    return {key: _time(value) if isinstance(value, datetime) else value
+    return {key: value.isoformat() if isinstance(value, date) else value
             for key, value in values.items()}
 
 

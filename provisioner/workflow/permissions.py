@@ -40,6 +40,8 @@ class Role(StrEnum):
     SYSADMIN = "sysadmin"            # an active sysadmin, or the host's operator
     ACCOUNT_HOLDER = "account holder"  # the person themselves, logged in (never the command line)
     HOST_OPERATOR = "host operator"  # the command line on the portal's host (and its timers)
+    COORDINATOR = "coordinator"      # a coordinator of one of the subject's working groups, or
+                                     # as SYSADMIN
 
 
 def has_open_account(person: Person | None) -> TypeGuard[Person]:
@@ -76,3 +78,22 @@ def require(portal: Portal, role: Role, actor: Actor | None, *, subject: str | N
         raise NotAllowed("Only the account's holder may do this, logged in to it.")
     elif role == Role.HOST_OPERATOR and not isinstance(actor, HostOperator):
         raise NotAllowed("Only the host's operator may do this, from the command line.")
+    elif role == Role.COORDINATOR:
+        require_coordinator_of(portal, actor or "", subject or "")
+
+
+def require_coordinator_of(portal: Portal, actor: Actor, subject: str) -> None:
+    """NotAllowed unless `actor` may act as SYSADMIN, or coordinates (owns the LDAP group of)
+    a working group `subject` is a member of."""
+    if isinstance(actor, HostOperator):
+        return
+    person = active_person(portal, actor)
+    if person is not None and is_sysadmin(portal, person):
+        return
+    member = portal.directory.people.find(subject) if person is not None else None
+    layout = portal.directory.layout
+    theirs = {name for dn in (member.member_of if member else ())
+              if (name := layout.group_name(dn)) and name.startswith("wg-")}
+    if person is None or not theirs & set(portal.directory.groups.owned_by(person.uid)):
+        raise NotAllowed("Only the coordinators of the person's working groups and the sysadmins "
+                         "may do this.")

@@ -33,9 +33,9 @@ def _working_groups(portal: Portal, person: Person) -> list[str]:
 
 
 def accounts(portal: Portal, *, actor: str) -> list[Person]:
-    """Everyone with an account, active or suspended, by uid: what a sysadmin manages."""
+    """Everyone with an account, active, suspended or expired, by uid: what a sysadmin manages."""
     require_sysadmin(portal, actor)
-    found = [person for status in (Status.ACTIVE, Status.SUSPENDED)
+    found = [person for status in (Status.ACTIVE, Status.SUSPENDED, Status.EXPIRED)
              for person in portal.directory.people.with_status(status)]
     return sorted(found, key=lambda person: person.uid)
 

@@ -79,6 +79,12 @@ FORMS = {
     "decline": Form("sysadmin", "/admin/requests", "/groups/requests/1/decline", ("reason",)),
     "invite": Form("sysadmin", "/invitations", "/invitations", ("mail", "display_name", "until"),
                    ("groups",)),
+    "end-date": Form("sysadmin", "/admin/people", "/people/{}/end-date", ("end_date", "back")),
+    "ask-renewal": Form("volunteer", "/account", "/account/renewal", ("note",)),
+    "renewal-link": Form("anonymous", "/login", "/renew/{}", ("note",)),
+    "renew": Form("sysadmin", "/admin/requests", "/groups/renewals/1/renew", ("end_date", "back")),
+    "decline-renewal": Form("sysadmin", "/admin/requests", "/groups/renewals/1/decline",
+                            ("reason", "back")),
 }
 
 

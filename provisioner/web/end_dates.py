@@ -1,0 +1,117 @@
+"""End dates and renewal: setting or extending an end date (sysadmins on the people page,
+coordinators on the join-requests page), the renewal link of the mails, asking from the
+account page, and deciding renewals. The workflow checks who acts."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+
+from ..directory import DirectoryError
+from ..resources import get_portal
+from ..workflow import InvalidInput, LinkInvalid, WorkflowError
+from ..workflow.end_dates import set_end_date
+from ..workflow.renewals import (
+    MAX_NOTE,
+    check_renewal_link,
+    decline_renewal,
+    renew,
+    request_renewal,
+    request_renewal_by_link,
+)
+from ..workflow.terms import parse_end_date
+from .security import login_first
+from .users import current_user, login_required
+
+blueprint = Blueprint("end_dates", __name__)
+# Where a form may send its sender back to: the page it is on.
+BACK = {"people": "admin.people", "groups": "groups.requests_to_decide_page"}
+
+
+def _back() -> ResponseReturnValue:
+    return redirect(url_for(BACK.get(request.form.get("back", ""), BACK["groups"])))
+
+
+def _refused(what: str, error: Exception) -> None:
+    reasons = "; ".join(error.errors.values()) if isinstance(error, InvalidInput) else str(error)
+    flash(f"{what}: {reasons}"[:300], "error")
+
+
+@blueprint.post("/people/<uid>/end-date")
+@login_first
+def change(uid: str) -> ResponseReturnValue:
+    try:
+        day = parse_end_date(request.form.get("end_date", ""), today=get_portal().clock().date())
+        renewed = set_end_date(get_portal(), uid, day, actor=current_user.uid,
+                               remote_addr=request.remote_addr)
+    except (WorkflowError, DirectoryError) as error:
+        _refused(f"{uid}'s end date is unchanged", error)
+    else:
+        said = f"{uid}'s account ends on {day.isoformat()}." if day else f"{uid}'s account has no end date."
+        flash(said + (" It is active again; their access is being set up." if renewed else ""))
+    return _back()
+
+
+@blueprint.get("/renew/<token>")
+def renewal_page(token: str) -> ResponseReturnValue:
+    try:
+        person = check_renewal_link(get_portal(), token)
+    except LinkInvalid as error:
+        return render_template("renewal/link_failed.html", reason=str(error)), 400
+    return render_template("renewal/ask.html", person=person, token=token, max_note=MAX_NOTE)
+
+
+@blueprint.post("/renew/<token>")
+def ask_by_link(token: str) -> ResponseReturnValue:
+    try:
+        _, made = request_renewal_by_link(get_portal(), token, request.form.get("note", ""),
+                                          remote_addr=request.remote_addr)
+    except LinkInvalid as error:
+        return render_template("renewal/link_failed.html", reason=str(error)), 400
+    except InvalidInput as error:
+        person = check_renewal_link(get_portal(), token)
+        return render_template("renewal/ask.html", person=person, token=token, max_note=MAX_NOTE,
+                               errors=error.errors), 400
+    return render_template("renewal/asked.html", made=made)
+
+
+@blueprint.post("/account/renewal")
+@login_required
+def ask_from_account() -> ResponseReturnValue:
+    try:
+        _, made = request_renewal(get_portal(), current_user.uid, request.form.get("note", ""),
+                                  actor=current_user.uid, remote_addr=request.remote_addr)
+    except WorkflowError as error:
+        _refused("Not asked", error)
+    else:
+        flash("Your request to renew your account is sent to your working groups' coordinators."
+              if made else "You asked already: your request is waiting for a decision.")
+    return redirect(url_for("account.overview"))
+
+
+@blueprint.post("/groups/renewals/<int:request_id>/renew")
+@login_first
+def renew_request(request_id: int) -> ResponseReturnValue:
+    try:
+        day = parse_end_date(request.form.get("end_date", ""), today=get_portal().clock().date())
+        decided = renew(get_portal(), request_id, day, actor=current_user.uid,
+                        remote_addr=request.remote_addr)
+    except (WorkflowError, DirectoryError) as error:
+        _refused("Not renewed", error)
+    else:
+        flash(f"{decided.uid}'s account is renewed "
+              + (f"until {day.isoformat()}." if day else "with no end date."))
+    return _back()
+
+
+@blueprint.post("/groups/renewals/<int:request_id>/decline")
+@login_first
+def decline_request(request_id: int) -> ResponseReturnValue:
+    try:
+        decided = decline_renewal(get_portal(), request_id, request.form.get("reason", ""),
+                                  actor=current_user.uid, remote_addr=request.remote_addr)
+    except (WorkflowError, DirectoryError) as error:
+        _refused("Not declined", error)
+    else:
+        flash(f"{decided.uid}'s renewal is declined and they have been told why.")
+    return _back()
