@@ -143,6 +143,10 @@ def test_an_invitation_makes_an_active_account_in_its_groups_once(app, sysadmin,
     assert any('your account "ines" is ready' in message.get_content()
                for message in inbox.messages("ines@example.org"))
     assert invitee.log_in("ines", PASSWORD).status_code == 302
+    [held] = invitee.client.get("/account/data").get_json()["invitations"]   # her own data
+    assert (held["mail"], held["groups"], held["state"], held["uid"], held["end_date"]) == (
+        "ines@example.org", ["kitchen", "media"], "used", "ines", until)
+    assert held["invited_by"] == "sam" and "digest" not in held
 
     # The link again: a clear page, and nothing more made.
     again = Visitor(app.test_client())

@@ -133,6 +133,15 @@ def used_for(connection: Connection, mail: str) -> Invitation | None:
     return _invitation(row) if row else None
 
 
+def of_person(connection: Connection, uid: str, mail: str) -> list[Invitation]:
+    """The invitations to this address, and the one their account was made with, newest first."""
+    query = (sa.select(invitations)
+             .where(sa.or_(invitations.c.mail_key == mail_key(mail),
+                           sa.and_(invitations.c.state == USED, invitations.c.uid == uid)))
+             .order_by(invitations.c.created_at.desc(), invitations.c.id.desc()))
+    return [_invitation(row) for row in connection.execute(query)]
+
+
 def recent(connection: Connection, *, limit: int = 500) -> list[Invitation]:
     """The newest invitations, newest first."""
     query = sa.select(invitations).order_by(invitations.c.created_at.desc(),

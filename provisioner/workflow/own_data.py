@@ -38,7 +38,7 @@ from sqlalchemy.engine import Connection
 from ..directory import SYSADMINS_GROUP, NotFound, Person
 from ..jobs import REVOKE
 from ..mail import MailError
-from ..store import group_requests, personal_data, renewal_requests
+from ..store import group_requests, invitations, personal_data, renewal_requests
 from ..store import jobs as queue
 from ..store.audit import AuditEntry
 from . import lifecycle
@@ -82,6 +82,7 @@ def own_data(portal: Portal, uid: str, *, actor: Actor) -> dict[str, Any]:
         job = queue.latest_for(connection, uid)
         joins = group_requests.of_person(connection, uid, limit=100_000)
         renewals = renewal_requests.of_person(connection, uid)
+        invited = invitations.of_person(connection, uid, person.mail)
         entries = personal_data.audit_entries(connection, uid)
     return {
         "exported_at": _time(portal.clock()),
@@ -95,6 +96,7 @@ def own_data(portal: Portal, uid: str, *, actor: Actor) -> dict[str, Any]:
         "services": _services(job),
         "join_requests": [_plain(asdict(request)) for request in joins],
         "renewal_requests": [_plain(asdict(request)) for request in renewals],
+        "invitations": [_plain(asdict(invitation)) for invitation in invited],
         "audit": [_audit_entry(entry, uid) for entry in entries],
     }
 
