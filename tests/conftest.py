@@ -90,6 +90,18 @@ def client(app):
     return app.test_client()
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_store_app(request, app, slapd_server, inbox, tmp_path):
+    """The app on the suite's SQLite store, or on a PostgreSQL database of its own."""
+    if request.param == "sqlite":
+        yield app
+        return
+    url = request.getfixturevalue("postgres_url")
+    on_postgres = create_app(app_config(slapd_server, url, inbox.port, runner_dir=str(tmp_path / "runner")))
+    yield on_postgres
+    on_postgres.extensions["store"].dispose()
+
+
 @pytest.fixture
 def own_slapd():
     """A slapd of the test's own (with its service accounts), which the test may stop."""

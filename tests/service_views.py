@@ -102,3 +102,16 @@ def delete_file(wiki: PrivateDokuWiki, uid: str, password: str, media: str, *, a
             return person.wiki.deleteAttachment(media)
         except xmlrpc.client.ProtocolError as refusal:
             return refusal.errcode
+
+
+def assert_access(mailman: PrivateMailman, redmine: PrivateRedmine, wiki: PrivateDokuWiki, uid: str,
+                  password: str, *, name: str, held: bool, groups=("kitchen", "tech")) -> None:
+    """What a volunteer of `groups` meets in each service: every access (`held`), or none:
+    on each group's list and in its Redmine project (alone), logging in to Redmine and
+    writing in the kitchen's wiki namespace with their directory password."""
+    for slug in groups:
+        assert (f"{uid}@example.org" in roster(mailman, slug)) is held, slug
+        assert members(redmine, f"wg-{slug}") == ({name: ["Developer"]} if held else {}), slug
+    assert log_in(redmine, uid, password) == (200 if held else 401)
+    assert save_page(wiki, uid, password, "wg:kitchen:notes", "Onions" if held else "Still here?") == (
+        True if held else 401)

@@ -281,18 +281,6 @@ def test_a_refused_username_leaves_the_link_usable(app, sam, directory, inbox):
     assert directory.people.get("vera").mail == "vera@example.org"
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def any_store_app(request, app, slapd_server, inbox, tmp_path):
-    """The app on the suite's SQLite store, or on a PostgreSQL database of its own."""
-    if request.param == "sqlite":
-        yield app
-        return
-    url = request.getfixturevalue("postgres_url")
-    on_postgres = create_app(app_config(slapd_server, url, inbox.port, runner_dir=str(tmp_path / "runner")))
-    yield on_postgres
-    on_postgres.extensions["store"].dispose()
-
-
 def test_two_accepts_at_once_make_one_account(any_store_app, sam, directory, inbox):
     app = any_store_app
     with app.test_request_context():

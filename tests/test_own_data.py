@@ -12,7 +12,6 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from provisioner import create_app
 from provisioner.cli import cli
 from provisioner.directory import NewPerson, Status
 from provisioner.jobs import REVOKE
@@ -44,7 +43,6 @@ from provisioner.workflow.registration import VERIFY_PURPOSE
 
 from ldap_helpers import root_connection, snapshot
 from portal_actions import ADMIN_PASSWORD, VOLUNTEER_PASSWORD, Visitor, authenticator_code, enrol_totp
-from suite_config import app_config
 
 WRONG = "not the password at all, sorry"
 SYSADMINS_ADDRESS = "198.51.100.9"
@@ -241,18 +239,6 @@ def test_after_deletion_no_entry_a_revoke_and_only_a_pseudonym_in_the_audit(app,
     deleted = [message for message in inbox.messages("vera@example.org")
                if message["Subject"].endswith(" is deleted")]
     assert len(deleted) == 1 and '"vera"' in deleted[0].get_content()
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def any_store_app(request, app, slapd_server, inbox, tmp_path):
-    """The app on the suite's SQLite store, or on a PostgreSQL database of its own."""
-    if request.param == "sqlite":
-        yield app
-        return
-    url = request.getfixturevalue("postgres_url")
-    on_postgres = create_app(app_config(slapd_server, url, inbox.port, runner_dir=str(tmp_path / "runner")))
-    yield on_postgres
-    on_postgres.extensions["store"].dispose()
 
 
 def test_two_deletes_at_once_do_the_work_once(any_store_app, directory, inbox):

@@ -13,7 +13,7 @@ from provisioner.store import jobs
 from job_helpers import make_worker, queue
 from portal_actions import VOLUNTEER_PASSWORD
 from service_fixtures import offer
-from service_views import log_in, members, roster, save_page
+from service_views import assert_access, log_in, members, roster, save_page
 
 
 @pytest.fixture
@@ -38,11 +38,7 @@ def test_an_approved_volunteer_gets_lists_redmine_and_wiki_for_both_groups(
     assert (grant.kind, grant.state) == ("grant", "succeeded"), grant.error
     assert {result.service for result in grant.results} == {"directory", "lists", "wiki", "redmine"}
 
-    for slug in ("kitchen", "tech"):
-        assert "vera@example.org" in roster(mailman, slug)
-        assert members(redmine, f"wg-{slug}") == {"Vera Volunteer": ["Developer"]}
-    assert log_in(redmine, "vera", VOLUNTEER_PASSWORD) == 200
-    assert save_page(wiki, "vera", VOLUNTEER_PASSWORD, "wg:kitchen:notes", "Bring onions") is True
+    assert_access(mailman, redmine, wiki, "vera", VOLUNTEER_PASSWORD, name="Vera Volunteer", held=True)
     assert save_page(wiki, "vera", VOLUNTEER_PASSWORD, "wg:media:notes", "Hello") == 403
 
 
@@ -66,11 +62,7 @@ def test_suspension_takes_lists_redmine_and_wiki_away(app, approved, sysadmin, m
     revoke = latest_job(app)
     assert (revoke.kind, revoke.state) == ("revoke", "succeeded"), revoke.error
 
-    for slug in ("kitchen", "tech"):
-        assert "vera@example.org" not in roster(mailman, slug)
-        assert members(redmine, f"wg-{slug}") == {}
-    assert log_in(redmine, "vera", VOLUNTEER_PASSWORD) == 401
-    assert save_page(wiki, "vera", VOLUNTEER_PASSWORD, "wg:kitchen:notes", "Still here?") == 401
+    assert_access(mailman, redmine, wiki, "vera", VOLUNTEER_PASSWORD, name="Vera Volunteer", held=False)
 
 
 def test_a_service_down_fails_the_job_naming_it_the_others_are_done_and_a_retry_completes(

@@ -60,6 +60,7 @@ def requests() -> ResponseReturnValue:
     return render_template("admin/requests.html", page=page, errors=errors,
                            filters=_kept(which, errors), select_all=request.args.get("select") == "all",
                            catalogue=get_catalogue(), availability=AVAILABILITY,
+                           group_choices=_group_choices(),
                            end_dates={person.uid: default_end_date(portal, person)
                                       for person in (page.items if page else [])},
                            today=portal.clock().date())
@@ -174,8 +175,9 @@ def people() -> ResponseReturnValue:
     except InvalidInput as error:
         page, errors = None, error.errors
     return render_template("admin/people.html", page=page, errors=errors, filters=_kept(query, errors),
-                           totp_enrolled=enrolled_uids(portal), catalogue=get_catalogue(),
-                           statuses=ACCOUNT_STATUSES, availability=AVAILABILITY,
+                           totp_enrolled=enrolled_uids(portal), group_choices=_group_choices(),
+                           status_choices=[(status, status) for status in ACCOUNT_STATUSES],
+                           availability=AVAILABILITY,
                            today=portal.clock().date(), back="people")
 
 
@@ -228,6 +230,10 @@ def audit_export() -> ResponseReturnValue:
 def _audit_query() -> AuditQuery:
     return AuditQuery(person=_arg("person"), action=_arg("action"), first_day=_arg("first_day"),
                       last_day=_arg("last_day"))
+
+
+def _group_choices() -> list[tuple[str, str]]:
+    return [(group.slug, group.name) for group in get_catalogue()]
 
 
 def _arg(name: str) -> str:
