@@ -44,7 +44,7 @@ from .self_service import (
     confirm_email_change,
     request_email_change,
 )
-from .suspension import accounts, reinstate, suspend
+from .suspension import reinstate, suspend
 from .totp import (
     SecondFactor,
     TotpStatus,
@@ -63,7 +63,7 @@ from .totp import (
 __all__ = [
     "AVAILABILITY", "InvalidInput", "LinkInvalid", "Portal", "Registration", "StoreUnavailable",
     "WorkflowError", "TRANSITIONS", "TransitionRefused",
-    "HOST_OPERATOR", "accounts", "approve", "create_sysadmin", "end_all_sessions", "end_session",
+    "HOST_OPERATOR", "approve", "create_sysadmin", "end_all_sessions", "end_session",
     "initialise_directory",
     "is_sysadmin", "log_in", "purge_expired", "resume_session", "start_session",
     "register", "reinstate", "reject", "suspend", "verified_requests", "verify_email",

@@ -14,14 +14,13 @@ reinstatement gives them back, since the worker reads who coordinates when it ru
 
 from __future__ import annotations
 
-from ..directory import Person, Status
+from ..directory import Person
 from ..jobs import GRANT, REVOKE
 from ..store import jobs as queue
 from . import lifecycle
 from .context import Portal
 from .errors import InvalidInput, WorkflowError
 from .lifecycle import REINSTATE, SUSPEND
-from .permissions import require_sysadmin
 
 MAX_REASON = 2000
 
@@ -30,14 +29,6 @@ def _working_groups(portal: Portal, person: Person) -> list[str]:
     names = (portal.directory.layout.group_name(dn) for dn in person.member_of)
     return sorted(name.removeprefix("wg-") for name in names
                   if name and name.startswith("wg-") and name.removeprefix("wg-") in portal.catalogue)
-
-
-def accounts(portal: Portal, *, actor: str) -> list[Person]:
-    """Everyone with an account, active, suspended or expired, by uid: what a sysadmin manages."""
-    require_sysadmin(portal, actor)
-    found = [person for status in (Status.ACTIVE, Status.SUSPENDED, Status.EXPIRED)
-             for person in portal.directory.people.with_status(status)]
-    return sorted(found, key=lambda person: person.uid)
 
 
 def suspend(portal: Portal, uid: str, reason: str, *, actor: str,

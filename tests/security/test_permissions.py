@@ -10,7 +10,6 @@ from provisioner.resources import get_portal
 from provisioner.workflow import (
     HOST_OPERATOR,
     NotAllowed,
-    accounts,
     approve,
     approve_join,
     coordinators,
@@ -38,7 +37,6 @@ ACTIONS = {
     "reject_selected": lambda portal, actor: reject_selected(portal, ["nina"], "no", actor=actor),
     "request_queue": lambda portal, actor: request_queue(portal, RequestFilter(), actor=actor),
     "find_people": lambda portal, actor: find_people(portal, PeopleQuery(), actor=actor),
-    "accounts": lambda portal, actor: accounts(portal, actor=actor),
     "suspend": lambda portal, actor: suspend(portal, "tess", "no", actor=actor),
     "reinstate": lambda portal, actor: reinstate(portal, "tess", actor=actor),
     "reset_totp": lambda portal, actor: reset_totp(portal, "tess", actor=actor),
