@@ -31,8 +31,8 @@ description:
     only when Redmine as a whole cannot be used (it does not answer, refuses the key, has
     no such role); a problem with one volunteer (a refused address, a request that fails
     while Redmine still answers) is reported for that volunteer.
-  - In check mode nothing is written: each volunteer's message says what would be done
-    ("would be member of ...") and C(changed) whether anything would change.
+  - In check mode nothing is written; each volunteer's message says what a run would do,
+    and C(changed) whether anything would change.
   - Reads the batch from I(batch_file) itself, so that what volunteers typed is never
     templated by Ansible. Redmine's first and last names are the display name's words
     (the last word is the surname), each cut to Redmine's 30 characters.
