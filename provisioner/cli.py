@@ -32,7 +32,7 @@ from .runner import PlaybookRunner
 from .store import Store, StoreUnavailable
 from .store.migrate import SchemaError
 from .workflow import end_dates
-from .workflow.invitations import invite
+from .workflow.invitations import forget_unused, invite
 from .workflow.limits import forget_old_events
 from .workflow.own_data import forget_rejected
 from .workflow.sign_up_sheet import MAX_SHEET_BYTES, SheetInvalid, import_sheet
@@ -82,17 +82,21 @@ def create_admin(uid: str, email: str, name: str | None) -> None:
 @click.command("purge-expired")
 @with_appcontext
 def purge_expired() -> None:
-    """Delete registration requests whose verification link has expired, and pseudonymise
-    the audit entries of requests rejected more than REJECTED_RETENTION_DAYS ago."""
+    """Delete registration requests whose verification link has expired, pseudonymise the
+    audit entries of requests rejected more than REJECTED_RETENTION_DAYS ago, and delete
+    invitations withdrawn or expired more than UNUSED_INVITATION_RETENTION_DAYS ago."""
     retention = timedelta(days=current_app.config["REJECTED_RETENTION_DAYS"])
+    unused = timedelta(days=current_app.config["UNUSED_INVITATION_RETENTION_DAYS"])
     try:
         purged = workflow.purge_expired(get_portal())
         forgotten = forget_rejected(get_portal(), retention=retention)
+        deleted = forget_unused(get_portal(), retention=unused, actor=workflow.HOST_OPERATOR)
     except (DirectoryError, StoreUnavailable, workflow.WorkflowError) as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"Removed {len(purged)} expired request(s){': ' if purged else '.'}{', '.join(purged)}")
     click.echo(f"Pseudonymised {forgotten} rejected request(s) older than {retention.days} days "
                "in the audit log.")
+    click.echo(f"Deleted {deleted} invitation(s) nobody used, closed more than {unused.days} days ago.")
 
 
 @click.command("prune-limits")

@@ -83,6 +83,9 @@ SETTINGS = (
                  "then purge-expired puts a pseudonym in their place"),
     Setting("INVITATION_DAYS", 14, int,
             help="how long an invitation's link works (provisioner invite, the Invitations page)"),
+    Setting("UNUSED_INVITATION_RETENTION_DAYS", 90, int,
+            help="days an invitation nobody used is kept once withdrawn or expired; then "
+                 "purge-expired deletes it, and the address of someone who never joined with it"),
     # Accounts' end dates (workflow/terms.py): the approver's default from the time the
     # volunteer gives, the reminder before the end, and how long its renewal link works.
     Setting("END_DATE_DAYS_HOUR", 7, int,

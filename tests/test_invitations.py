@@ -404,3 +404,29 @@ def test_an_acceptance_that_fails_half_way_leaves_nothing_and_the_link_works_aga
     assert person.status == Status.ACTIVE
     assert set(directory.groups.of("ines-b")) >= {"wg-kitchen", "wg-tech"}
     assert queued(app) == [(GRANT, {"ines-b": ["kitchen", "tech"]})]
+
+
+def test_purge_expired_deletes_invitations_nobody_used_once_their_retention_ends(app, sam, inbox):
+    """UNUSED_INVITATION_RETENTION_DAYS (90): an address that never joined is not kept for good."""
+    with app.test_request_context():
+        long_ago, weeks_ago, now = (as_portal(app, ago=timedelta(days=200)),
+                                    as_portal(app, ago=timedelta(days=30)), get_portal())
+        invite(long_ago, "old-expired@example.org", ["kitchen"], until=None, actor="sam")
+        withdraw(long_ago, invite(long_ago, "old-withdrawn@example.org", ["kitchen"], until=None,
+                                  actor="sam").id, actor="sam")
+        invite(long_ago, "old-used@example.org", ["kitchen"], until=None, actor="sam")
+        token = path_of(inbox.link_in("old-used@example.org")).rsplit("/", 1)[1]
+        accept_invitation(long_ago, token, Acceptance("olga", "Olga Used", PASSWORD))
+        invite(weeks_ago, "recent-expired@example.org", ["kitchen"], until=None, actor="sam")
+        withdraw(now, invite(now, "recent-withdrawn@example.org", ["kitchen"], until=None,
+                             actor="sam").id, actor="sam")
+        invite(now, "open@example.org", ["kitchen"], until=None, actor="sam")
+
+    result = app.test_cli_runner().invoke(cli, ["purge-expired"])
+    assert result.exit_code == 0, result.output
+    assert "Deleted 2 invitation(s) nobody used, closed more than 90 days ago." in result.output
+    assert [mail for mail, _state, _uid in stored(app)] == [
+        "old-used@example.org", "recent-expired@example.org", "recent-withdrawn@example.org",
+        "open@example.org"]
+    again = app.test_cli_runner().invoke(cli, ["purge-expired"])
+    assert "Deleted 0 invitation(s)" in again.output

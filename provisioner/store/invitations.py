@@ -142,6 +142,15 @@ def of_person(connection: Connection, uid: str, mail: str) -> list[Invitation]:
     return [_invitation(row) for row in connection.execute(query)]
 
 
+def delete_unused_before(connection: Connection, cutoff: datetime) -> int:
+    """Delete the invitations nobody used that were withdrawn, or expired, before `cutoff`
+    (an address of someone who never joined); returns how many."""
+    return connection.execute(invitations.delete().where(sa.or_(
+        sa.and_(invitations.c.state.in_((WITHDRAWN, EXPIRED)), invitations.c.closed_at < cutoff),
+        sa.and_(invitations.c.state == OPEN, invitations.c.expires_at < cutoff),
+    ))).rowcount
+
+
 def recent(connection: Connection, *, limit: int = 500) -> list[Invitation]:
     """The newest invitations, newest first."""
     query = sa.select(invitations).order_by(invitations.c.created_at.desc(),

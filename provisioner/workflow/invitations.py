@@ -22,7 +22,7 @@ from .context import Portal
 from .errors import InvalidInput, WorkflowError
 from .fields import check_address, check_display_name, normalise_display_name
 from .memberships import coordinated_groups
-from .permissions import Actor, HostOperator, NotAllowed, active_person, is_sysadmin
+from .permissions import Actor, HostOperator, NotAllowed, Role, active_person, is_sysadmin, require
 
 
 class AddressTaken(WorkflowError):
@@ -199,3 +199,13 @@ def withdraw(portal: Portal, invitation_id: int, *, actor: Actor,
         audit.record(connection, at=now, action="invitation-withdrawn", actor=actor,
                      remote_addr=remote_addr, detail=described(invitation))
         return stored.get(connection, invitation.id)
+
+
+def forget_unused(portal: Portal, *, retention: timedelta, actor: Actor) -> int:
+    """Delete the invitations withdrawn or expired more than `retention` ago, with the address
+    of someone who never joined (purge-expired); returns how many."""
+    require(portal, Role.HOST_OPERATOR, actor)
+    if retention < timedelta(0):
+        raise WorkflowError("the retention of unused invitations cannot be negative")
+    with portal.store.begin() as connection:
+        return stored.delete_unused_before(connection, portal.clock() - retention)
