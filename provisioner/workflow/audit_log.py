@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -19,6 +18,7 @@ from ..store import audit
 from ..store.audit import AuditEntry, AuditFilter
 from .context import Portal
 from .errors import InvalidInput
+from .fields import read_day
 from .paging import Page, page_number
 from .permissions import require_sysadmin
 
@@ -26,7 +26,6 @@ AUDIT_PER_PAGE = 100
 EXPORT_BATCH = 1000
 MAX_PERSON = 64
 MAX_ACTION = 40  # the audit_log column's size
-DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 CSV_COLUMNS = ("when (UTC)", "who", "what", "to whom", "details", "from")
 
@@ -125,9 +124,9 @@ def _filter(query: AuditQuery) -> AuditFilter:
 def _day(typed: str) -> date | None:
     if not typed:
         return None
-    if not DAY.fullmatch(typed):
+    if (day := read_day(typed)) is None:
         raise ValueError(typed)
-    return date.fromisoformat(typed)
+    return day
 
 
 def _described(query: AuditQuery) -> str:

@@ -34,12 +34,11 @@ from .memberships import working_groups_of
 from .permissions import (
     HOST_OPERATOR,
     Actor,
-    HostOperator,
     NotAllowed,
     Role,
     active_person,
+    acts_as_sysadmin,
     has_open_account,
-    is_sysadmin,
     require,
     require_coordinator_of,
 )
@@ -55,13 +54,6 @@ def renewal_link(portal: Portal, person: Person) -> str:
     token = make_token(portal.secret_key, RENEWAL_PURPOSE, {"uid": person.uid, "end": end},
                        portal.clock())
     return portal.link(RENEWAL_PAGE + token)
-
-
-def acts_as_sysadmin(portal: Portal, actor: Actor) -> bool:
-    if isinstance(actor, HostOperator):
-        return True
-    person = active_person(portal, actor)
-    return person is not None and is_sysadmin(portal, person)
 
 
 def account_with_term(portal: Portal, uid: str) -> Person:

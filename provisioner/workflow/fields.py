@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable
+from datetime import date
 
 from ..directory import InvalidValue
 from ..directory.people import check_mail
@@ -102,3 +103,17 @@ def check_note(note: str) -> str | None:
     if len(note) > MAX_NOTE:
         return f"at most {MAX_NOTE} characters"
     return None
+
+
+DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def read_day(text: str) -> date | None:
+    """A day typed as YYYY-MM-DD; None for anything else (another format, no such day).
+    Python's fromisoformat alone would also take 20261231 or a week date such as 2026-W01-1."""
+    if not DAY.fullmatch(text):
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        return None

@@ -22,7 +22,17 @@ from .context import Portal
 from .errors import InvalidInput, WorkflowError
 from .fields import check_address, check_display_name, normalise_display_name
 from .memberships import coordinated_groups
-from .permissions import Actor, HostOperator, NotAllowed, Role, active_person, is_sysadmin, require
+from .permissions import (
+    Actor,
+    HostOperator,
+    NotAllowed,
+    Role,
+    active_person,
+    acts_as_sysadmin,
+    is_sysadmin,
+    require,
+)
+from .terms import check_not_past
 
 
 class AddressTaken(WorkflowError):
@@ -73,8 +83,10 @@ def check_invitation(portal: Portal, mail: str, slugs: Iterable[str], until: dat
         errors["groups"] = "choose at least one working group"
     elif unknown:
         errors["groups"] = "no such working group: " + ", ".join(unknown)
-    if until is not None and until < portal.clock().date():
-        errors["until"] = f"{until.isoformat()} is in the past"
+    try:
+        check_not_past(until, today=portal.clock().date(), field_name="until")
+    except InvalidInput as refused:
+        errors.update(refused.errors)
     name = normalise_display_name(display_name)
     if name and (reason := check_display_name(name)):
         errors["display_name"] = reason
@@ -153,7 +165,7 @@ def invitation_list(portal: Portal, *, actor: Actor) -> list[InvitationLine]:
     """Newest first: every invitation for a sysadmin; for a coordinator, the ones they sent
     and the ones into a group they coordinate."""
     allowed = {group.slug for group in _require_inviter(portal, actor)}
-    sees_all = _is_sysadmin(portal, actor)
+    sees_all = acts_as_sysadmin(portal, actor)
     now = portal.clock()
     with portal.store.begin() as connection:
         found = stored.recent(connection)
@@ -163,13 +175,6 @@ def invitation_list(portal: Portal, *, actor: Actor) -> list[InvitationLine]:
                            and _may_withdraw(invitation, actor, allowed, sees_all))
             for invitation in found
             if sees_all or invitation.invited_by == actor or set(invitation.groups) & allowed]
-
-
-def _is_sysadmin(portal: Portal, actor: Actor) -> bool:
-    if isinstance(actor, HostOperator):
-        return True
-    person = active_person(portal, actor)
-    return person is not None and is_sysadmin(portal, person)
 
 
 def _may_withdraw(invitation: Invitation, actor: Actor, allowed: set[str], sysadmin: bool) -> bool:
@@ -187,7 +192,7 @@ def withdraw(portal: Portal, invitation_id: int, *, actor: Actor,
         invitation = stored.find(connection, invitation_id)
         if invitation is None:
             raise WorkflowError("There is no such invitation.")
-        if not _may_withdraw(invitation, actor, allowed, _is_sysadmin(portal, actor)):
+        if not _may_withdraw(invitation, actor, allowed, acts_as_sysadmin(portal, actor)):
             raise NotAllowed("Only its inviter, a sysadmin or a coordinator of all its working "
                              "groups may withdraw this invitation.")
         if not stored.withdraw(connection, invitation.id, by=actor, now=now):

@@ -59,12 +59,17 @@ def active_person(portal: Portal, uid: str) -> Person | None:
     return person if has_open_account(person) else None
 
 
+def acts_as_sysadmin(portal: Portal, actor: Actor) -> bool:
+    """Whether `actor` is the host's operator or an active sysadmin."""
+    if isinstance(actor, HostOperator):
+        return True
+    person = active_person(portal, actor)
+    return person is not None and is_sysadmin(portal, person)
+
+
 def require_sysadmin(portal: Portal, actor: Actor) -> None:
     """NotAllowed unless `actor` is the host's operator or an active sysadmin."""
-    if isinstance(actor, HostOperator):
-        return
-    person = active_person(portal, actor)
-    if person is None or not is_sysadmin(portal, person):
+    if not acts_as_sysadmin(portal, actor):
         raise NotAllowed("Only sysadmins may do this.")
 
 

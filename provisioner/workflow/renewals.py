@@ -20,11 +20,19 @@ from ..mail import MailError
 from ..store import renewal_requests as store
 from ..store.renewal_requests import DECLINED, OPEN, RENEWED, RenewalRequest
 from .context import Portal
-from .end_dates import RENEWAL_PURPOSE, account_with_term, acts_as_sysadmin, check_new_end_date, set_end_date
+from .end_dates import RENEWAL_PURPOSE, account_with_term, check_new_end_date, set_end_date
 from .errors import InvalidInput, LinkInvalid, WorkflowError
 from .links import read_token
 from .memberships import DECISIONS_PAGE
-from .permissions import Actor, Role, active_person, has_open_account, require, require_coordinator_of
+from .permissions import (
+    Actor,
+    Role,
+    active_person,
+    acts_as_sysadmin,
+    has_open_account,
+    require,
+    require_coordinator_of,
+)
 
 MAX_NOTE = 500
 MAX_REASON = 2000

@@ -24,17 +24,17 @@ from ..mail import MailError
 from ..store import StoreUnavailable
 from ..store import invitations as stored
 from .context import Portal
-from .errors import WorkflowError
-from .fields import check_address, check_display_name, normalise_display_name
+from .errors import InvalidInput, WorkflowError
+from .fields import check_address, check_display_name, normalise_display_name, read_day
 from .invitations import AddressTaken, address_in_use, invite
 from .permissions import Actor, require_sysadmin
+from .terms import check_not_past
 
 MAX_SHEET_BYTES = 200_000
 MAX_SHEET_ROWS = 1000
 REQUIRED_COLUMNS = ("name", "email", "groups")
 OPTIONAL_COLUMNS = ("end_date",)
 GROUP_SEPARATORS = re.compile(r"[\s;,]+")
-DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 SHOWN = 40  # characters of a refused value quoted back
 
 INVITED, WOULD_INVITE, SKIPPED, FAILED = "invited", "would invite", "skipped", "failed"
@@ -163,14 +163,14 @@ def _row(portal: Portal, line: int, cells: list[str], columns: dict[str, int],
         reasons.append("no such working group: " + ", ".join(map(_shown, unknown)))
     end_date = None
     if raw := values.get("end_date", ""):
-        try:
-            end_date = date.fromisoformat(raw) if DAY.fullmatch(raw) else None
-        except ValueError:
-            end_date = None
+        end_date = read_day(raw)
         if end_date is None:
             reasons.append(f"end_date {_shown(raw)} is not a date such as 2026-12-31")
-        elif end_date < portal.clock().date():
-            reasons.append(f"end_date {raw} is in the past")
+        else:
+            try:
+                check_not_past(end_date, today=portal.clock().date())
+            except InvalidInput as refused:
+                reasons.append(f"end_date {refused.errors['end_date']}")
     if reasons:
         problems.append(SheetProblem(line, "; ".join(reasons)))
         return None

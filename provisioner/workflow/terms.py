@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from .errors import InvalidInput
+from .fields import read_day
 
 
 def _default_days() -> dict[str, int]:
@@ -40,10 +41,7 @@ def parse_end_date(text: object, *, today: date, field_name: str = "end_date") -
     typed = (text or "").strip()
     if typed.lower() in ("", "none"):
         return None
-    try:
-        day = date.fromisoformat(typed) if len(typed) == 10 else None
-    except ValueError:
-        day = None
+    day = read_day(typed)
     if day is None:
         raise InvalidInput({field_name: "give a date as YYYY-MM-DD, or leave it empty for none"})
     check_not_past(day, today=today, field_name=field_name)
