@@ -105,6 +105,20 @@ def test_a_call_cut_short_after_the_directory_changed_is_completed_by_calling_ag
     assert len(audited(app, "coordinator-added")) == 1
 
 
+def test_an_appoint_that_finds_the_owner_added_by_another_does_not_say_it_appointed(app, directory, sam):
+    # Two appoints at once, interleaved: the other one added the owner value, this one
+    # still finds the person outside the group. Only the owner value says who appointed,
+    # so this one reports the membership it added and not an appointment.
+    add_volunteers(directory, 1, groups=("tech",))
+    directory.groups.add_owner("wg-kitchen", "vol0000")
+    late = change(app, "vol0000", "kitchen")
+    assert (late.changed, late.joined) == (False, True)
+    assert late.summary().startswith("vol0000 was a coordinator of Kitchen already. They were not a "
+                                     "member, so they are one now.")
+    assert "vol0000" in directory.groups.get("wg-kitchen").members
+    assert len(audited(app, "coordinator-added")) == 1
+
+
 def test_volunteers_and_coordinators_cannot_appoint_or_remove(app, directory, sam, slapd_server):
     add_volunteers(directory, 2, groups=("kitchen",))
     directory.groups.add_owner("wg-kitchen", "vol0001")       # a coordinator, not a sysadmin

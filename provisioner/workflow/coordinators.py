@@ -41,7 +41,7 @@ class CoordinatorChange:
     uid: str
     group: WorkingGroup
     coordinates: bool       # appointed (True) or removed (False)
-    changed: bool           # the directory changed now; False: it was so already
+    changed: bool           # the owner value changed now; False: it was so already
     joined: bool            # appointing made them a member of the group too
     job_id: int | None      # the job queued now; None when the same job was waiting already
 
@@ -97,9 +97,11 @@ def _appoint(portal: Portal, uid: str, group: WorkingGroup, actor: Actor,
         raise WorkflowError(f"{uid} has no active account: only an active account can coordinate "
                             "a working group.")
     groups = portal.directory.groups
+    # The owner value first: adding it is atomic, so of two appoints at once exactly one
+    # says it changed the directory (adding the member first let each win one of the two).
+    changed = groups.add_owner(group.group, person.uid)
     joined = groups.add_member(group.group, person.uid)
-    changed = groups.add_owner(group.group, person.uid) or joined
-    job_id = _queue_with_audit(portal, GRANT, person.uid, group, "coordinator-added", changed, actor,
+    job_id = _queue_with_audit(portal, GRANT, person.uid, group, "coordinator-added", changed or joined, actor,
                                remote_addr, detail=f"working group {group.slug}"
                                + (", made a member too" if joined else ""))
     return CoordinatorChange(person.uid, group, True, changed, joined, job_id)
