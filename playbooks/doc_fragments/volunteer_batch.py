@@ -21,7 +21,12 @@ options:
       C(previous_mail), only on a grant after the volunteer changed their address, is the
       former address the services may still know them by (null otherwise); C(forget), true
       only on the revoke of a deleted account, asks the services to delete what they hold
-      of the person, not only to take their access; read by the
+      of the person, not only to take their access. A complete batch (a reconciliation)
+      also has C(complete: {groups: [...]}), every working group of the catalogue with its
+      names: its volunteers are then every account of the directory (a grant of all their
+      groups for an active account, a revoke of every group for any other), and anyone
+      else found in those groups' lists, namespaces or projects loses what they hold there,
+      reported under the result's C(extra) by the service's own name for them; read by the
       module itself, so what volunteers typed is never templated by Ansible
     type: path
     required: true

@@ -40,6 +40,29 @@ def read_batch(path: str) -> list[dict]:
     return volunteers
 
 
+def read_complete_groups(path: str) -> list[dict] | None:
+    """The working groups of a complete batch (a reconciliation), or None for an ordinary one.
+
+    A complete batch lists every account of the directory, and under ``complete.groups``
+    every working group of the catalogue: in those groups' lists, namespaces and projects,
+    anyone the batch does not grant the group holds access the directory does not give,
+    and loses it."""
+    complete = read_json_file(path, "batch").get("complete")
+    if complete is None:
+        return None
+    groups = complete.get("groups") if isinstance(complete, dict) else None
+    if not isinstance(groups, list) or not all(isinstance(group, dict) and isinstance(group.get("slug"), str)
+                                               for group in groups):
+        raise BatchFileError(f"the batch file {path} has a complete part without a list of groups")
+    return groups
+
+
+def granted(volunteers: list[dict], slug: str) -> list[dict]:
+    """The volunteers a batch grants the group `slug`."""
+    return [volunteer for volunteer in volunteers if volunteer.get("action") == "grant"
+            and any(group.get("slug") == slug for group in volunteer["groups"])]
+
+
 def read_secret(path: str, name: str) -> str:
     value = read_json_file(path, "secrets").get(name)
     if not isinstance(value, str) or not value:
