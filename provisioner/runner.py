@@ -57,6 +57,10 @@ class Outcome:
     task: str
     status: str                  # ok, changed, failed
     message: str | None = None
+    # someone a complete batch found in a working group's list, namespace or project
+    # without the directory giving them that group: `uid` is then the service's own name
+    # for them (an address on Mailman, a login on Redmine, an ACL name on the wiki)
+    extra: bool = False
 
 
 @dataclass(frozen=True)
@@ -82,16 +86,24 @@ class PlaybookRunner:
     def run(self, playbook: str, volunteers: Iterable[Volunteer],
             on_outcomes: Callable[[list[Outcome]], None],
             should_cancel: Callable[[], bool] = lambda: False,
-            extravars: Mapping[str, str] | None = None) -> RunResult:
-        """One run for these volunteers; `extravars` adds to the settings' (never volunteer data)."""
+            extravars: Mapping[str, str] | None = None, *, check: bool = False,
+            complete_groups: list[dict[str, str]] | None = None) -> RunResult:
+        """One run for these volunteers; `extravars` adds to the settings' (never volunteer data).
+
+        `check` runs the playbook in Ansible's check mode: every module says what it would
+        do and writes nothing. `complete_groups` makes the batch complete (a
+        reconciliation): the volunteers are every account, these are every working
+        group, and anyone else found in the groups' services is reported as extra."""
         settings = self.settings
         settings.work_dir.mkdir(parents=True, exist_ok=True)
         handoff = Path(tempfile.mkdtemp(prefix="handoff-", dir=settings.work_dir))
         volunteers = list(volunteers)
         reader = _EventReader([volunteer.uid for volunteer in volunteers], on_outcomes)
         try:
-            batch_file = _write_private(handoff / "batch.json",
-                                        {"volunteers": [asdict(v) for v in volunteers]})
+            batch: dict[str, object] = {"volunteers": [asdict(v) for v in volunteers]}
+            if complete_groups is not None:
+                batch["complete"] = {"groups": complete_groups}
+            batch_file = _write_private(handoff / "batch.json", batch)
             secrets_file = _write_private(handoff / "secrets.json", settings.secrets)
             result = ansible_runner.run(
                 private_data_dir=str(settings.work_dir),
@@ -102,6 +114,7 @@ class PlaybookRunner:
                            "provisioner_batch_file": str(batch_file),
                            "provisioner_secrets_file": str(secrets_file)},
                 envvars=_environment(),
+                cmdline="--check" if check else None,
                 suppress_env_files=True,
                 rotate_artifacts=settings.keep_runs,
                 quiet=True,
@@ -151,6 +164,12 @@ class _EventReader:
             self.on_outcomes([Outcome(uid, str(result.get("service", "unknown")), task,
                                       str(outcome.get("status", "failed")), outcome.get("message"))
                               for uid, outcome in per_volunteer.items() if isinstance(outcome, dict)])
+        extra = result.get("extra")
+        if isinstance(extra, dict):
+            self.on_outcomes([Outcome(name, str(result.get("service", "unknown")), task,
+                                      str(outcome.get("status", "failed")), outcome.get("message"),
+                                      extra=True)
+                              for name, outcome in extra.items() if isinstance(outcome, dict)])
         not_offered = (result.get("ansible_facts") or {}).get("provisioner_not_offered")
         if not_offered:
             self.on_outcomes([Outcome(uid, service, task, "not_offered", "not offered by this occupation")
