@@ -101,8 +101,8 @@ def _appoint(portal: Portal, uid: str, group: WorkingGroup, actor: Actor,
     # says it changed the directory (adding the member first let each win one of the two).
     changed = groups.add_owner(group.group, person.uid)
     joined = groups.add_member(group.group, person.uid)
-    job_id = _queue_with_audit(portal, GRANT, person.uid, group, "coordinator-added", changed or joined, actor,
-                               remote_addr, detail=f"working group {group.slug}"
+    job_id = _queue_with_audit(portal, GRANT, person.uid, group, "coordinator-added", changed or joined,
+                               actor, remote_addr, detail=f"working group {group.slug}"
                                + (", made a member too" if joined else ""))
     return CoordinatorChange(person.uid, group, True, changed, joined, job_id)
 
