@@ -16,6 +16,7 @@ from . import (
     admin,
     auth,
     coordinators,
+    dashboard,
     end_dates,
     groups,
     health,
@@ -35,8 +36,8 @@ def init_app(app: Flask) -> None:
     security.init_app(app)
     csrf.init_app(app)
     users.init_app(app)
-    for module in (health, public, auth, account, admin, coordinators, jobs, groups, settings, totp,
-                   invitations, end_dates):
+    for module in (health, public, auth, account, dashboard, admin, coordinators, jobs, groups, settings,
+                   totp, invitations, end_dates):
         app.register_blueprint(module.blueprint)
     app.register_error_handler(CSRFError, _csrf_failed)
     for error in (DirectoryUnavailable, StoreUnavailable, MailError):

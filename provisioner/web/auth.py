@@ -83,7 +83,7 @@ def login() -> ResponseReturnValue:
             if must_enrol(portal, person):
                 flash(ENROL_FIRST, "error")
                 return redirect(url_for("totp.enrol", next=target))
-            return redirect(target or url_for("account.overview"))
+            return redirect(target or _home())
         # The same words for everyone (nobody learns who has an account), pointing those
         # whose account ended to the renewal link of the mail that told them so.
         refuse(form.password, "Wrong username or password, or the account is not active yet. "
@@ -91,8 +91,13 @@ def login() -> ResponseReturnValue:
                               "the mail that said so.")
         return render_template("login.html", form=form), 401
     if current_user.is_authenticated and request.method == "GET":
-        return redirect(target or url_for("account.overview"))
+        return redirect(target or _home())
     return render_template("login.html", form=form), 400 if request.method == "POST" else 200
+
+
+def _home() -> str:
+    """Where a logged-in person lands: the dashboard for a sysadmin, their account for anyone else."""
+    return url_for("dashboard.home") if current_user.is_sysadmin else url_for("account.overview")
 
 
 def _pending_login(portal: Portal) -> PendingLogin | None:
@@ -138,7 +143,7 @@ def second_step() -> ResponseReturnValue:
     if done.recovery_code_used:
         flash(f"You logged in with a recovery code; {done.recovery_codes_left} left, each usable once. "
               "If you lost your authenticator, set up a new one on the two-step login page.")
-    return redirect(target or url_for("account.overview"))
+    return redirect(target or _home())
 
 
 @blueprint.post("/logout")
