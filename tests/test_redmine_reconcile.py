@@ -149,9 +149,10 @@ def test_a_complete_batch_takes_what_hands_added_and_gives_back_what_they_took(r
     assert account(redmine, "gone")["status"] == LOCKED
     assert account(redmine, "stranger")["status"] == ACTIVE     # extra loses access, not the account
 
-    results, extra, changed, _ = run(redmine, batch)
+    results, extra, changed, asked = run(redmine, batch)
     assert (changed, extra) == (False, {})
     assert {outcome["status"] for outcome in results.values()} == {"ok"}
+    assert {method for method, _, _ in asked} == {"GET"}    # listed accounts: no creation tried
 
 
 def test_an_ordinary_batch_never_touches_anyone_outside_it(redmine):

@@ -38,8 +38,8 @@ description:
     working group's, or from a Redmine group removed with them), which Redmine refuses to
     delete; a member with roles of their own besides inherited ones loses their own. Each
     one found is reported under C(extra). In a complete batch Redmine's accounts are
-    listed once first, so that a revoke of an account Redmine does not know costs no
-    request.
+    listed once first (a request per 100), so that a revoke of an account Redmine does not
+    know costs no request, and a grant of one it knows tries no creation.
   - Talks to Redmine's REST API as an administrator, over I(connections) keep-alive
     connections at once, a volunteer at a time on each; Redmine spends most of a request
     waiting on its database, so a few in flight finish a batch several times sooner.
@@ -489,8 +489,11 @@ class RedmineAccess:
         uid = volunteer["uid"]
         if not volunteer.get("mail"):
             raise VolunteerProblem(f"{uid} has no mail address, which Redmine requires")
+        listed = (self.accounts or {}).get(uid.lower())
+        if listed is not None:      # a complete batch listed the accounts: no creation to try
+            return self.user_with_memberships(listed["id"])
         if self.check_mode:
-            found = self.find_user(uid)
+            found = self.find_user(uid) if self.accounts is None else None
             if found is not None:
                 return self.user_with_memberships(found["id"])
             self.changed = True
