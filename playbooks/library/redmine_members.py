@@ -389,7 +389,7 @@ class RedmineAccess:
         self.accounts = {user["login"].lower(): user
                          for user in self._pages("/users.json", "users", {"status": ""})}
 
-    def logins_by_id(self, user_ids: set[int]) -> dict[int, str]:
+    def logins_by_id(self, user_ids: set[int]) -> dict[int, str | None]:
         """The logins of these accounts: from `accounts`, and a request for each account
         made since by someone else (None when it is gone)."""
         logins = {user["id"]: user["login"] for user in (self.accounts or {}).values()}
