@@ -111,6 +111,7 @@ CLOSED_LIST = {"archive_policy": "private", "subscription_policy": "moderate"}
 MODERATED_POLICIES = ("moderate", "confirm_then_moderate")
 COORDINATOR_ROLES = ("owner", "moderator")
 ROLES = ("member", *COORDINATOR_ROLES)
+ADDED = ""      # in a roster read whole: added by this run, its member id not read
 
 
 class MailmanUnavailable(Exception):
@@ -219,6 +220,8 @@ class ListsProvisioner:
         self.dry_run = dry_run
         self.changed = False
         self.send_welcome_flag = True    # dropped if this Mailman does not know the parameter
+        # (list id, role) -> {address lowercased: member id, or ADDED}, for the lists read whole.
+        self.known: dict[tuple[str, str], dict[str, str]] = {}
 
     # Structure: the domain and the working groups' lists.
 
@@ -290,9 +293,22 @@ class ListsProvisioner:
 
     # Membership.
 
+    def read_rosters(self, list_name: str) -> None:
+        """Read the list's rosters once, so that each volunteer's subscription and roles are
+        answered from them rather than with a request each (a complete batch names everyone,
+        so its lists are read whole anyway). Someone else's change meanwhile still counts as
+        done: a subscription already there answers 409, a removal already made 404."""
+        list_id = self.list_id(list_name)
+        for role in ROLES:
+            self.known[(list_id, role)] = {str(entry.get("email") or "").lower(): str(entry["member_id"])
+                                           for entry in self.roster(list_name, role)}
+
     def subscribe(self, list_name: str, mail: str, display_name: str) -> bool:
         """True if subscribed now, False if already a member."""
         list_id = self.list_id(list_name)
+        known = self.known.get((list_id, "member"))
+        if known is not None and mail.lower() in known:
+            return False
         if self.dry_run:
             return self._member_id(list_id, mail) is None
         body = {"list_id": list_id, "subscriber": mail, "display_name": display_name,
@@ -306,6 +322,7 @@ class ListsProvisioner:
             self.send_welcome_flag = False
             return self.subscribe(list_name, mail, display_name)
         if status == 201:
+            self._note_added(list_id, mail, "member")
             return True
         if status == 409 and "already subscribed" in description.lower():
             return False
@@ -358,10 +375,12 @@ class ListsProvisioner:
         status, answer = self.api.call("POST", "/members", {
             "list_id": list_id, "subscriber": mail, "role": role,
             "pre_verified": True, "pre_confirmed": True, "pre_approved": True})
+        if status in (201, 409):             # 409: added meanwhile, already done
+            self._note_added(list_id, mail, role)
         if status == 201:
             return True
         if status == 409:
-            return False                     # added meanwhile: already done
+            return False
         raise MailmanRefused(status, str(answer.get("description", "")) or "no reason given")
 
     def _remove(self, list_id: str, mail: str, role: str) -> bool:
@@ -369,7 +388,9 @@ class ListsProvisioner:
         member_id = self._member_id(list_id, mail, role)
         if member_id is None:
             return False
-        return self.remove_member(member_id)
+        removed = self.remove_member(member_id)
+        self.known.get((list_id, role), {}).pop(mail.lower(), None)
+        return removed
 
     def remove_member(self, member_id: str) -> bool:
         """Delete one membership (of any role) found on a list; True if it went now."""
@@ -392,7 +413,15 @@ class ListsProvisioner:
             raise MailmanRefused(status, answer.get("description", "no reason given"))
         return [entry for entry in answer.get("entries") or [] if isinstance(entry, dict)]
 
+    def _note_added(self, list_id: str, mail: str, role: str) -> None:
+        known = self.known.get((list_id, role))
+        if known is not None:
+            known[mail.lower()] = ADDED
+
     def _member_id(self, list_id: str, mail: str, role: str = "member") -> str | None:
+        known = self.known.get((list_id, role))
+        if known is not None and known.get(mail.lower()) != ADDED:
+            return known.get(mail.lower())
         status, answer = self.api.call("GET", f"/lists/{_segment(list_id)}/{role}/{_segment(mail)}")
         if status == 404:
             return None
@@ -410,6 +439,13 @@ def provision(lists: ListsProvisioner, volunteers: list[dict], outcomes: dict,
     granted_groups = [group for volunteer in volunteers if volunteer.get("action") == "grant"
                       for group in volunteer.get("groups") or []]
     broken = ensure_lists(lists, [*granted_groups, *(complete_groups or [])])
+    for group in complete_groups or []:
+        name = group["list_name"]
+        try:
+            if name not in broken:
+                lists.read_rosters(name)
+        except MailmanRefused as error:
+            broken[name] = f"the rosters of {lists.address(name)} cannot be read ({error})"
     for volunteer in volunteers:
         outcomes[volunteer["uid"]] = outcome_of(
             volunteer, lambda one: volunteer_outcome(lists, one, broken),
