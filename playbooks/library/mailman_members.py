@@ -32,7 +32,9 @@ description:
     grant moves) and the C(mail) of each volunteer it revokes the group from (their own
     outcome says what the revoke took); a volunteer's owner and moderator roles follow
     their C(coordinator) as for any grant. Only roles are taken, never a Mailman user or
-    address record.
+    address record. The listed lists' rosters are read once and answer each volunteer's
+    subscription and roles, so a list rebuilt empty is refilled with one request per
+    volunteer, and a run with nothing to do makes none per volunteer.
   - >-
     Left alone deliberately: nothing the deployment sets is on a list's rosters (the
     mailman_server role and the private stack create lists without owners; Mailman's
