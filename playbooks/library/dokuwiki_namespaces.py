@@ -490,12 +490,12 @@ def revoke_outcome(volunteer: dict, errors: dict[str, str], lines: CoordinatorLi
 
 
 def reconcile(namespaces: Namespaces, complete_groups: list[dict], volunteers: list[dict]) -> dict:
-    """A complete batch's last step: on each listed group's C(<namespace>:*), the lines the module
+    """A complete batch's last step: on each listed group's `<namespace>:*`, the lines the module
     wants are the group's and the readers' (written or put back by `Namespaces.ensure`) and those
     of the coordinators it grants the group (converged with each volunteer); every other line is
     removed. Lines of the batch's other volunteers on the group are theirs (their outcome says
-    what became of them). Only that scope is the module's: the deployment's own lines (C(*) for
-    C(@ALL) and C(@user), the area's C(wg:*)) are on other scopes, superusers need no line, and a
+    what became of them). Only that scope is the module's: the deployment's own lines (`*` for
+    @ALL and @user, the area's `wg:*`) are on other scopes, superusers need no line, and a
     line on a page or sub-namespace inside is a superuser's finer rule, left alone.
     Returns {name as the ACL gives it: {status, message}}."""
     if not namespaces.check_mode:
@@ -523,7 +523,7 @@ def reconcile(namespaces: Namespaces, complete_groups: list[dict], volunteers: l
             except WikiRefused as error:
                 failures.setdefault(who, []).append(f"its line on {scope} could not be removed: {error}")
                 continue
-            reason = ("not a line the provisioner gives" if who.startswith("@")
+            reason = ("not a line the provisioner gives" if who.startswith("@") or who in ACL_WILDCARDS
                       else "the directory does not give them this group")
             found.setdefault(who, []).append(f"{would}line on {scope} (permission {level}) removed: {reason}")
             removed.setdefault(scope, []).append(who)
