@@ -22,6 +22,26 @@ description:
   - A volunteer to grant with a C(previous_mail) (the address they changed from) loses
     that address's membership, owner and moderator roles on each of their groups' lists
     first, then gets them on C(mail) as usual, so list mail follows the new address.
+  - >-
+    A complete batch (C(complete.groups), a reconciliation) first makes every listed group's
+    list exist and stay closed as a grant does, handles its volunteers as usual, then goes
+    through each such list's member, owner and moderator rosters and takes that role from
+    every address the batch does not account for - a stranger subscribed by hand, an owner
+    made by hand, an account the batch does not grant the group. Accounted for are the
+    C(mail) of each volunteer it grants the group (and their C(previous_mail), which the
+    grant moves) and the C(mail) of each volunteer it revokes the group from (their own
+    outcome says what the revoke took); a volunteer's owner and moderator roles follow
+    their C(coordinator) as for any grant. Only roles are taken, never a Mailman user or
+    address record. The listed lists' rosters are read once and answer each volunteer's
+    subscription and roles, so a list rebuilt empty is refilled with one request per
+    volunteer, and a run with nothing to do makes none per volunteer.
+  - >-
+    Left alone deliberately: nothing the deployment sets is on a list's rosters (the
+    mailman_server role and the private stack create lists without owners; Mailman's
+    C(site_owner) lives in its configuration and receives a list's owner mail only while
+    the list has no owner or moderator, so taking a hand-made owner falls back to it), and
+    nonmember entries, which are posting rules for people who are not on the list and give
+    no membership or archive access.
   - Answers that mean "already done" count as done (HTTP 409 on subscribe, 404 on
     unsubscribe), so a second run changes nothing.
   - Reads the batch from I(batch_file) itself, so that what volunteers typed is never
@@ -58,6 +78,16 @@ volunteers:
     already so, C(failed) with the reason
   returned: always
   type: dict
+extra:
+  description: >-
+    filled by a complete batch only (empty otherwise): by address as Mailman holds it,
+    C({status, message}) for each address found on a listed group's list that the batch does
+    not account for; C(changed) with what was taken where, for example C(removed from
+    wg-kitchen@lists.example.org's members: the directory does not give them this group)
+    (in check mode prefixed C(would be done: ), nothing written), C(ok) when someone else
+    removed it meanwhile, C(failed) with the reason
+  returned: always
+  type: dict
 """
 
 import base64
@@ -67,7 +97,13 @@ import ssl
 from urllib.parse import quote, urlsplit
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.volunteer_batch import BatchFileError, outcome_of, read_batch
+from ansible.module_utils.volunteer_batch import (
+    BatchFileError,
+    granted,
+    outcome_of,
+    read_batch,
+    read_complete_groups,
+)
 
 SERVICE = "lists"
 API = "/3.1"
@@ -77,6 +113,7 @@ CLOSED_LIST = {"archive_policy": "private", "subscription_policy": "moderate"}
 MODERATED_POLICIES = ("moderate", "confirm_then_moderate")
 COORDINATOR_ROLES = ("owner", "moderator")
 ROLES = ("member", *COORDINATOR_ROLES)
+ADDED = ""      # in a roster read whole: added by this run, its member id not read
 
 
 class MailmanUnavailable(Exception):
@@ -185,6 +222,8 @@ class ListsProvisioner:
         self.dry_run = dry_run
         self.changed = False
         self.send_welcome_flag = True    # dropped if this Mailman does not know the parameter
+        # (list id, role) -> {address lowercased: member id, or ADDED}, for the lists read whole.
+        self.known: dict[tuple[str, str], dict[str, str]] = {}
 
     # Structure: the domain and the working groups' lists.
 
@@ -256,9 +295,22 @@ class ListsProvisioner:
 
     # Membership.
 
+    def read_rosters(self, list_name: str) -> None:
+        """Read the list's rosters once, so that each volunteer's subscription and roles are
+        answered from them rather than with a request each (a complete batch names everyone,
+        so its lists are read whole anyway). Someone else's change meanwhile still counts as
+        done: a subscription already there answers 409, a removal already made 404."""
+        list_id = self.list_id(list_name)
+        for role in ROLES:
+            self.known[(list_id, role)] = {str(entry.get("email") or "").lower(): str(entry["member_id"])
+                                           for entry in self.roster(list_name, role)}
+
     def subscribe(self, list_name: str, mail: str, display_name: str) -> bool:
         """True if subscribed now, False if already a member."""
         list_id = self.list_id(list_name)
+        known = self.known.get((list_id, "member"))
+        if known is not None and mail.lower() in known:
+            return False
         if self.dry_run:
             return self._member_id(list_id, mail) is None
         body = {"list_id": list_id, "subscriber": mail, "display_name": display_name,
@@ -272,6 +324,7 @@ class ListsProvisioner:
             self.send_welcome_flag = False
             return self.subscribe(list_name, mail, display_name)
         if status == 201:
+            self._note_added(list_id, mail, "member")
             return True
         if status == 409 and "already subscribed" in description.lower():
             return False
@@ -324,10 +377,12 @@ class ListsProvisioner:
         status, answer = self.api.call("POST", "/members", {
             "list_id": list_id, "subscriber": mail, "role": role,
             "pre_verified": True, "pre_confirmed": True, "pre_approved": True})
+        if status in (201, 409):             # 409: added meanwhile, already done
+            self._note_added(list_id, mail, role)
         if status == 201:
             return True
         if status == 409:
-            return False                     # added meanwhile: already done
+            return False
         raise MailmanRefused(status, str(answer.get("description", "")) or "no reason given")
 
     def _remove(self, list_id: str, mail: str, role: str) -> bool:
@@ -335,6 +390,12 @@ class ListsProvisioner:
         member_id = self._member_id(list_id, mail, role)
         if member_id is None:
             return False
+        removed = self.remove_member(member_id)
+        self.known.get((list_id, role), {}).pop(mail.lower(), None)
+        return removed
+
+    def remove_member(self, member_id: str) -> bool:
+        """Delete one membership (of any role) found on a list; True if it went now."""
         if self.dry_run:
             return True
         status, answer = self.api.call("DELETE", f"/members/{_segment(str(member_id))}")
@@ -344,7 +405,25 @@ class ListsProvisioner:
             return False                     # removed meanwhile: already done
         raise MailmanRefused(status, answer.get("description", "no reason given"))
 
+    def roster(self, list_name: str, role: str) -> list[dict]:
+        """Who holds `role` on the list, each {email, member_id, ...}; none if the list is not
+        there yet (a check run that would create it)."""
+        status, answer = self.api.call("GET", f"/lists/{_segment(self.list_id(list_name))}/roster/{role}")
+        if status == 404:
+            return []
+        if status != 200:
+            raise MailmanRefused(status, answer.get("description", "no reason given"))
+        return [entry for entry in answer.get("entries") or [] if isinstance(entry, dict)]
+
+    def _note_added(self, list_id: str, mail: str, role: str) -> None:
+        known = self.known.get((list_id, role))
+        if known is not None:
+            known[mail.lower()] = ADDED
+
     def _member_id(self, list_id: str, mail: str, role: str = "member") -> str | None:
+        known = self.known.get((list_id, role))
+        if known is not None and known.get(mail.lower()) != ADDED:
+            return known.get(mail.lower())
         status, answer = self.api.call("GET", f"/lists/{_segment(list_id)}/{role}/{_segment(mail)}")
         if status == 404:
             return None
@@ -353,25 +432,130 @@ class ListsProvisioner:
         return answer["member_id"]
 
 
-def provision(lists: ListsProvisioner, volunteers: list[dict], outcomes: dict) -> None:
-    """Fill in every volunteer's outcome; MailmanUnavailable stops the batch half-way."""
+def provision(lists: ListsProvisioner, volunteers: list[dict], outcomes: dict,
+              complete_groups: list[dict] | None = None) -> dict[str, dict]:
+    """Fill in every volunteer's outcome; for a complete batch, then take the listed groups'
+    lists from everyone else, and return what became of each of them (by address).
+    MailmanUnavailable stops the batch half-way."""
     lists.ensure_domain()
-    broken: dict[str, str] = {}                # list name -> why it cannot be used
-    seen = set()
-    for volunteer in volunteers:
-        for group in volunteer.get("groups") or []:
-            name = group["list_name"]
-            if name in seen or volunteer.get("action") != "grant":
-                continue
-            seen.add(name)
-            try:
-                lists.ensure_list(name, group.get("name") or name)
-            except MailmanRefused as error:
-                broken[name] = f"the list {lists.address(name)} cannot be created ({error})"
+    granted_groups = [group for volunteer in volunteers if volunteer.get("action") == "grant"
+                      for group in volunteer.get("groups") or []]
+    broken = ensure_lists(lists, [*granted_groups, *(complete_groups or [])])
+    for group in complete_groups or []:
+        name = group["list_name"]
+        try:
+            if name not in broken:
+                lists.read_rosters(name)
+        except MailmanRefused as error:
+            broken[name] = f"the rosters of {lists.address(name)} cannot be read ({error})"
     for volunteer in volunteers:
         outcomes[volunteer["uid"]] = outcome_of(
             volunteer, lambda one: volunteer_outcome(lists, one, broken),
             service_errors=(MailmanUnavailable,), service_answers=lists.api.answers)
+    if complete_groups is None:
+        return {}
+    extras = Extras(lists.dry_run)
+    for group in complete_groups:
+        if group["list_name"] not in broken:
+            take_from_extras(lists, group, answered_for(volunteers, group["slug"]), extras)
+    if extras.changed:
+        lists.changed = True
+    return extras.outcomes()
+
+
+def ensure_lists(lists: ListsProvisioner, groups: list[dict]) -> dict[str, str]:
+    """Make every group's list exist and stay closed: list name -> why it cannot be used."""
+    broken: dict[str, str] = {}
+    seen = set()
+    for group in groups:
+        name = group["list_name"]
+        if name in seen:
+            continue
+        seen.add(name)
+        try:
+            lists.ensure_list(name, group.get("name") or name)
+        except MailmanRefused as error:
+            broken[name] = f"the list {lists.address(name)} cannot be created ({error})"
+    return broken
+
+
+def answered_for(volunteers: list[dict], slug: str) -> set[str]:
+    """The addresses (lowercase, as Mailman compares them) on a group's list that the batch's
+    volunteers account for: the mail of each it grants the group, and the previous_mail their
+    grant moves off (still there in check mode); and the mail of each it revokes the group
+    from, whose own outcome reports what the revoke took (a check run leaves it there)."""
+    addresses = set()
+    for volunteer in granted(volunteers, slug):
+        addresses |= {volunteer.get("mail"), volunteer.get("previous_mail")}
+    for volunteer in volunteers:
+        if volunteer.get("action") == "revoke" and any(
+                group.get("slug") == slug for group in volunteer.get("groups") or []):
+            addresses.add(volunteer.get("mail"))
+    return {address.lower() for address in addresses if isinstance(address, str) and address}
+
+
+def take_from_extras(lists: ListsProvisioner, group: dict, accounted: set[str], extras: Extras) -> None:
+    """Take each role (member, owner, moderator) on the group's list from every address the
+    batch does not account for. Nothing the deployment itself sets is on a list's rosters:
+    Mailman's site owner is its configuration's, and gets a list's owner mail only while the
+    list has no owner. Nonmember entries (posting rules for people not on the list) give no
+    membership and are left as the list's moderators set them."""
+    name = group["list_name"]
+    list_address = lists.address(name)
+    for role in ROLES:
+        try:
+            entries = lists.roster(name, role)
+        except MailmanRefused as error:
+            raise MailmanUnavailable(f"Mailman at {lists.api.url} does not give the {role}s of "
+                                     f"{list_address}: {error}") from None
+        for entry in entries:
+            address = str(entry.get("email") or "")
+            if address.lower() in accounted:
+                continue
+            try:
+                extras.record(address, list_address, role, lists.remove_member(str(entry["member_id"])))
+            except MailmanRefused as error:
+                extras.fail(address, f"could not remove them from {list_address}'s {role}s ({error})")
+
+
+class Extras:
+    """What a complete batch took from addresses it does not grant a group, by address."""
+
+    def __init__(self, dry_run: bool):
+        self.dry_run = dry_run
+        self.taken: dict[str, list[tuple[str, str]]] = {}      # address -> [(list address, role)]
+        self.gone: dict[str, list[tuple[str, str]]] = {}       # removed meanwhile, by someone else
+        self.failures: dict[str, list[str]] = {}
+
+    def record(self, address: str, list_address: str, role: str, removed_now: bool) -> None:
+        (self.taken if removed_now else self.gone).setdefault(address, []).append((list_address, role))
+
+    def fail(self, address: str, problem: str) -> None:
+        self.failures.setdefault(address, []).append(problem)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.taken)
+
+    def outcomes(self) -> dict[str, dict]:
+        return {address: self._outcome(address) for address in {**self.taken, **self.gone, **self.failures}}
+
+    def _outcome(self, address: str) -> dict:
+        taken = self.taken.get(address, [])
+        parts = []
+        if taken:
+            reason = "this group" if len({where for where, _ in taken}) == 1 else "these groups"
+            parts.append(f"{'would be done: ' if self.dry_run else ''}removed from {_places(taken)}: "
+                         f"the directory does not give them {reason}")
+        if address in self.gone:
+            parts.append(f"already gone from {_places(self.gone[address])}")
+        parts += self.failures.get(address, [])
+        status = "failed" if address in self.failures else "changed" if taken else "ok"
+        return {"status": status, "message": "; ".join(parts)}
+
+
+def _places(roles: list[tuple[str, str]]) -> str:
+    return ", ".join(f"{list_address}'s {role}s" for list_address, role in roles)
 
 
 def volunteer_outcome(lists: ListsProvisioner, volunteer: dict, broken: dict[str, str]) -> dict:
@@ -487,6 +671,7 @@ def main() -> None:
     params = module.params
     try:
         volunteers = read_batch(params["batch_file"])
+        complete_groups = read_complete_groups(params["batch_file"])
     except BatchFileError as error:
         module.fail_json(msg=str(error), service=SERVICE)
     missing = [name for name in ("url", "user", "password", "domain") if not params[name]]
@@ -500,7 +685,7 @@ def main() -> None:
         lists = ListsProvisioner(api, params["domain"].lower(), welcome_message=params["welcome_message"],
                                  dry_run=module.check_mode)
         try:
-            provision(lists, volunteers, outcomes)
+            extra = provision(lists, volunteers, outcomes, complete_groups)
         finally:
             api.close()
     except MailmanUnavailable as error:
@@ -509,7 +694,7 @@ def main() -> None:
         module.fail_json(msg=str(error), service=SERVICE, changed=bool(lists and lists.changed),
                          volunteers={volunteer["uid"]: outcomes.get(volunteer["uid"], not_done)
                                      for volunteer in volunteers})
-    module.exit_json(changed=lists.changed, service=SERVICE, volunteers=outcomes)
+    module.exit_json(changed=lists.changed, service=SERVICE, volunteers=outcomes, extra=extra)
 
 
 if __name__ == "__main__":
