@@ -5,12 +5,16 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from provisioner.preview_runs import fingerprint
-from provisioner.resources import get_portal, get_store
+from provisioner.resources import get_portal, get_store, runner_settings
+from provisioner.runner import PlaybookRunner, Volunteer
 from provisioner.store import jobs, previews
 from provisioner.workflow.approval_preview import approval_preview, items, summarise
 
 from job_helpers import make_worker
+from library_modules import library_module
 from portal_actions import VOLUNTEER_PASSWORD, Visitor
 from service_fixtures import offer
 from service_views import rest
@@ -141,3 +145,33 @@ def test_a_volunteer_can_neither_ask_nor_see_a_preview(app, sysadmin, verified):
     assert volunteer.client.get("/admin/requests/victor/preview").status_code == 403
     with app.app_context(), get_store().begin() as connection:
         assert previews.get(connection, "victor") is None
+
+
+def test_a_preview_is_refused_outside_check_mode_and_checked_as_the_request_it_is(app):
+    """Nothing is ever granted to a request: the runner refuses a preview in a run that writes,
+    and the directory check fails it there; in check mode it checks the request."""
+    preview = Volunteer(uid="prue", action="grant", mail="prue@example.org", display_name="Prue",
+                        groups=[{"slug": "kitchen", "group": "wg-kitchen", "group_dn": "cn=wg-kitchen"}],
+                        preview=True)
+    with app.app_context(), pytest.raises(ValueError, match="only in check mode"):
+        PlaybookRunner(runner_settings(app)).run("volunteer_access.yml", [preview], lambda _: None)
+
+    check = library_module("volunteer_directory").check_preview
+    volunteer = {"uid": "prue", "action": "grant", "mail": "Prue@example.org", "preview": True,
+                 "groups": [{"group": "wg-kitchen", "group_dn": "cn=wg-kitchen"}]}
+    request = {"uid": "prue", "mail": "prue@example.org", "occupyStatus": "verified"}
+    fine = {"check_mode": True, "mail_taken": False, "missing_groups": []}
+    assert check(volunteer, None, request, **fine) == {
+        "status": "changed",
+        "message": "would be done: account created in ou=people; added to the LDAP group(s) wg-kitchen"}
+    refusals = [
+        (check(volunteer, None, request, **{**fine, "check_mode": False}), "only a check-mode run"),
+        (check(volunteer, {"occupyStatus": "active"}, request, **fine), "already an account"),
+        (check(volunteer, None, None, **fine), "not a request"),
+        (check(volunteer, None, {**request, "occupyStatus": "unverified"}, **fine), "not verified"),
+        (check(volunteer, None, {**request, "mail": "other@example.org"}, **fine), "not the request's"),
+        (check(volunteer, None, request, **{**fine, "mail_taken": True}), "would be refused"),
+        (check(volunteer, None, request, **{**fine, "missing_groups": ["wg-kitchen"]}), "do not exist"),
+    ]
+    for outcome, reason in refusals:
+        assert outcome["status"] == "failed" and reason in outcome["message"], outcome
