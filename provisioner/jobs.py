@@ -25,10 +25,11 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from . import preview_runs
 from .catalogue import Catalogue
 from .clock import utc_now
 from .directory import Directory
-from .runner import Outcome, PlaybookRunner, Volunteer
+from .runner import Outcome, PlaybookRunner, Volunteer, group_entry
 from .store import Store
 from .store import jobs as queue
 
@@ -84,13 +85,15 @@ class Worker:
                 self.stopping.wait(self.settings.poll_seconds)
 
     def run_once(self) -> int:
-        """Run every runnable job, in one shared playbook run and one run for each job
-        that runs alone; return how many jobs it ran."""
+        """Run every approval preview asked for (a check-mode run of their own, first: a
+        sysadmin waits for it), then every runnable job, in one shared playbook run and one
+        run for each job that runs alone; return how many previews and jobs it ran."""
+        previewed = preview_runs.run_pending(self, PLAYBOOK, GRANT)
         lease = timedelta(seconds=self.settings.lease_seconds)
         with self.store.begin() as connection:
             claimed = queue.claim(connection, self.name, now=self.clock(), lease=lease)
         if not claimed:
-            return 0
+            return previewed
         shared = [job for job in claimed if not job.runs_alone]
         batches = ([shared] if shared else []) + [[job] for job in claimed if job.runs_alone]
         log.info("claimed jobs=%s volunteers=%d runs=%d worker=%s", _ids(claimed),
@@ -102,7 +105,7 @@ class Worker:
                 self._run(batch)
         finally:
             heartbeat.stop()
-        return len(claimed)
+        return previewed + len(claimed)
 
     def _run(self, batch: list[queue.Job]) -> None:
         """One playbook run for these jobs' volunteers, outcomes recorded as they come."""
@@ -170,10 +173,7 @@ class Worker:
                     # A changed address's grant carries the former one, to move off it.
                     previous_mail=known if person and known and known != person.mail else None,
                     forget=job.kind == REVOKE and uid in job.forgotten,
-                    groups=[{"slug": wg.slug, "name": wg.name, "group": wg.group,
-                             "group_dn": layout.group_dn(wg.group), "list_name": wg.list_name,
-                             "wiki_namespace": wg.wiki_namespace, "redmine_project": wg.redmine_project,
-                             "coordinator": uid in owners.get(wg.group, ())}
+                    groups=[group_entry(wg, layout, coordinator=uid in owners.get(wg.group, ()))
                             for wg in groups if wg is not None],
                 ))
         return volunteers

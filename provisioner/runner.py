@@ -23,6 +23,9 @@ from typing import Any
 
 import ansible_runner
 
+from .catalogue import WorkingGroup
+from .directory.layout import Layout
+
 TASK_END_EVENTS = ("runner_on_ok", "runner_on_failed", "runner_on_unreachable")
 # A looped task reports each item in its own event; the task's end event then
 # carries only the list of item results.
@@ -46,6 +49,17 @@ class Volunteer:
     previous_mail: str | None = None
     # a revoke of a deleted account: the services delete what they hold of them too
     forget: bool = False
+    # an approval preview (check mode only): `uid` is still a request in ou=pending, whose
+    # account the approval would make; the directory check looks for the request instead
+    preview: bool = False
+
+
+def group_entry(working_group: WorkingGroup, layout: Layout, *, coordinator: bool) -> dict[str, str | bool]:
+    """A working group as a batch names it: every name from the catalogue and the layout."""
+    return {"slug": working_group.slug, "name": working_group.name, "group": working_group.group,
+            "group_dn": layout.group_dn(working_group.group), "list_name": working_group.list_name,
+            "wiki_namespace": working_group.wiki_namespace,
+            "redmine_project": working_group.redmine_project, "coordinator": coordinator}
 
 
 @dataclass(frozen=True)
@@ -98,6 +112,8 @@ class PlaybookRunner:
         settings.work_dir.mkdir(parents=True, exist_ok=True)
         handoff = Path(tempfile.mkdtemp(prefix="handoff-", dir=settings.work_dir))
         volunteers = list(volunteers)
+        if not check and any(volunteer.preview for volunteer in volunteers):
+            raise ValueError("an approval preview runs only in check mode: nothing is granted to a request")
         reader = _EventReader([volunteer.uid for volunteer in volunteers], on_outcomes)
         try:
             batch: dict[str, object] = {"volunteers": [asdict(v) for v in volunteers]}

@@ -115,8 +115,9 @@ def test_the_first_revision_is_the_schema_that_e77143b_created(store):
 # Columns the revisions after 0003 added (0004: a revoke's carried address; 0005: a deleted
 # account's pseudonym).
 ADDED_AFTER_0003 = [("job_targets", "mail"), ("job_targets", "forget_as")]
-# Tables they added (0006: invitations; 0007: end dates' notices, renewal requests).
-TABLES_ADDED_AFTER_0003 = ["invitations", "end_date_notices", "renewal_requests"]
+# Tables they added (0006: invitations; 0007: end dates' notices, renewal requests; 0008:
+# approval previews).
+TABLES_ADDED_AFTER_0003 = ["invitations", "end_date_notices", "renewal_requests", "previews"]
 
 
 def make_store_as_before_migrations(store: Store, release: str) -> None:

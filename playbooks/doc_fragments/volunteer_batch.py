@@ -21,7 +21,10 @@ options:
       C(previous_mail), only on a grant after the volunteer changed their address, is the
       former address the services may still know them by (null otherwise); C(forget), true
       only on the revoke of a deleted account, asks the services to delete what they hold
-      of the person, not only to take their access. A complete batch (a reconciliation)
+      of the person, not only to take their access. C(preview), true only in an approval
+      preview's check-mode run, marks a grant to a registration request the approval would
+      make an account of: the services cannot find the person yet (the directory check
+      looks for the request; the wiki asks what the groups would give). A complete batch (a reconciliation)
       also has C(complete: {groups: [...]}), every working group of the catalogue with its
       names: its volunteers are then every account of the directory (a grant of all their
       groups for an active account, a revoke of every group for any other), and anyone

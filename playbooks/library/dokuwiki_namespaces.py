@@ -450,7 +450,7 @@ def grant_outcome(wiki: Wiki, volunteer: dict, errors: dict[str, str], lines: Co
             problems.append(f"the namespace {namespace} could not be set up: {errors[group['slug']]}")
             continue
         try:
-            level = wiki.call("wiki.aclCheck", f"{namespace}:start", uid, expect=int)
+            level = _level(wiki, lines.namespaces, volunteer, group)
         except WikiRefused as error:
             problems.append(f"cannot check {namespace}: {error}")
             continue
@@ -470,6 +470,21 @@ def grant_outcome(wiki: Wiki, volunteer: dict, errors: dict[str, str], lines: Co
     access = ([f"can edit {', '.join(editable)}"] if editable else []) + (
         [f"administers {', '.join(administered)} as coordinator"] if administered else [])
     return {"status": "changed" if done else "ok", "message": "; ".join(done + access)}
+
+
+def _level(wiki: Wiki, namespaces: Namespaces, volunteer: dict, group: dict) -> int:
+    """The permission the wiki gives the volunteer on the group's namespace. An approval
+    preview's volunteer (check mode) is a request the wiki cannot see yet: it is asked what
+    the approval's LDAP group (and every logged-in person's) would give, or, for a namespace
+    this run would set up, given the members' level the run would write."""
+    page = f"{group['wiki_namespace']}:start"
+    if volunteer.get("preview") is not True:
+        return wiki.call("wiki.aclCheck", page, volunteer["uid"], expect=int)
+    if f"ACL {group['wiki_namespace']}:* @{group['group']} {namespaces.params['member_permission']}" \
+            in namespaces.changed:
+        return namespaces.params["member_permission"]
+    return wiki.call("wiki.aclCheck", page, volunteer["uid"],
+                     [group["group"], namespaces.params["reader_group"]], expect=int)
 
 
 def revoke_outcome(volunteer: dict, errors: dict[str, str], lines: CoordinatorLines) -> dict:

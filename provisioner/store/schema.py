@@ -205,3 +205,22 @@ renewal_requests = sa.Table(
     sa.Index("renewal_requests_one_open", "uid", unique=True,
              sqlite_where=sa.text("state = 'open'"), postgresql_where=sa.text("state = 'open'")),
 )
+
+# Approval previews (issue 17): a sysadmin asks what approving a request would do; the
+# worker answers with a check-mode run of the grant playbook. One row per request, asked
+# again replaces it. `fingerprint` says which state of the request the run read, so a
+# preview of a request that changed since is not shown as current. Nothing secret: the
+# modules' messages (names of lists, namespaces, projects, the address). Added by 0008.
+previews = sa.Table(
+    "previews", metadata,
+    sa.Column("uid", sa.String(64), primary_key=True),
+    sa.Column("asked_by", sa.String(64), nullable=False),
+    sa.Column("asked_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),     # waiting, running, done, failed
+    sa.Column("worker", sa.String(128)),                   # the worker running it
+    sa.Column("started_at", sa.DateTime(timezone=True)),
+    sa.Column("finished_at", sa.DateTime(timezone=True)),
+    sa.Column("fingerprint", sa.String(64)),               # of the request the run read
+    sa.Column("outcomes", sa.Text),                        # JSON: [{service, task, status, message}]
+    sa.Column("error", sa.Text),                           # why the run failed, in words
+)

@@ -37,6 +37,7 @@ from ..workflow import (
     suspend,
 )
 from ..workflow.approval import MAX_SELECTED, ByAvailability, Outcome, default_end_date, reject_selected
+from ..workflow.approval_preview import WORKING, approval_preview, ask_preview
 from ..workflow.audit_log import AuditQuery, audit_actions, audit_csv, audit_page
 from ..workflow.finding import ACCOUNT_STATUSES, PeopleQuery, RequestFilter, find_people, request_queue
 from ..workflow.terms import parse_end_date
@@ -46,6 +47,7 @@ from .users import current_user
 blueprint = Blueprint("admin", __name__, url_prefix="/admin")
 MAX_MESSAGE = 300
 MAX_REFUSALS_SHOWN = 10  # one message each; the rest are named together
+PREVIEW_REFRESH_SECONDS = 2  # how often a preview's page reloads while the worker runs it
 
 
 @blueprint.get("/requests")
@@ -153,6 +155,30 @@ def _attempt(uid: str, verb: str, done: str, action: Callable[[], object]) -> No
 def _bounded(message: str) -> str:
     """A message that may quote what someone sent stays short (it travels in the session)."""
     return message if len(message) <= MAX_MESSAGE else message[:MAX_MESSAGE - 1] + "…"
+
+
+@blueprint.post("/requests/<uid>/preview")
+@login_first
+def ask_preview_of(uid: str) -> ResponseReturnValue:
+    """Ask the worker what approving would do; its page shows the answer when it comes."""
+    try:
+        ask_preview(get_portal(), uid, actor=current_user.uid)
+    except WorkflowError as error:
+        flash(_bounded(f"{uid}: no preview: {error}"), "error")
+        return _to_queue()
+    return redirect(url_for(".preview", uid=uid))
+
+
+@blueprint.get("/requests/<uid>/preview")
+@login_first
+def preview(uid: str) -> ResponseReturnValue:
+    """The preview: "working…" (the page reloads itself, no script) until the worker answers."""
+    try:
+        shown = approval_preview(get_portal(), uid, actor=current_user.uid)
+    except WorkflowError as error:
+        return render_template("error.html", title="No preview", message=str(error)), 409
+    return render_template("admin/preview.html", preview=shown, working=shown.state == WORKING,
+                           refresh_seconds=PREVIEW_REFRESH_SECONDS)
 
 
 @blueprint.post("/requests/<uid>/reject")
