@@ -16,6 +16,7 @@ from . import (
     admin,
     auth,
     coordinators,
+    drift,
     end_dates,
     groups,
     health,
@@ -36,7 +37,7 @@ def init_app(app: Flask) -> None:
     csrf.init_app(app)
     users.init_app(app)
     for module in (health, public, auth, account, admin, coordinators, jobs, groups, settings, totp,
-                   invitations, end_dates):
+                   invitations, end_dates, drift):
         app.register_blueprint(module.blueprint)
     app.register_error_handler(CSRFError, _csrf_failed)
     for error in (DirectoryUnavailable, StoreUnavailable, MailError):
