@@ -30,6 +30,19 @@ description:
   - For each working group in the batch, makes sure the ACL lines exist (the group's LDAP group
     may edit C(<namespace>:*), other logged-in people may read it) and the namespace's start
     page exists, written only when missing. Idempotent.
+  - >-
+    A complete batch (C(complete.groups), a reconciliation) sets up every listed group's
+    namespace as above, handles its volunteers as usual, then makes each listed namespace's
+    C(<namespace>:*) lines exactly the module's - the group's and the readers' lines, put
+    back if edited by hand, and a line of their own for each coordinator the batch grants
+    the group. Every other line there (a person's line for someone who is not such a
+    coordinator, a line for another C(@) group, C(@ALL) or a wildcard) is removed; a line
+    of a volunteer the batch names on that group is theirs to converge, reported with them.
+  - >-
+    Left alone deliberately: lines on other scopes, which hold the deployment's own (the
+    dokuwiki_server role's C(*) lines for C(@ALL) and C(@user), the C(wg:*) area line), and
+    lines on a page or sub-namespace inside a group's namespace, a superuser's finer rule
+    the catalogue knows nothing of; the wiki's superusers need no ACL line.
   - For each volunteer to grant, asks the wiki (C(wiki.aclCheck)) whether it lets them edit
     each of their working groups' namespaces (for a coordinator, with
     I(coordinator_permission)).
@@ -89,6 +102,17 @@ volunteers:
     with the reason
   returned: always
   type: dict
+extra:
+  description: >-
+    filled by a complete batch only (empty otherwise): by the ACL line's user or C(@group)
+    name (as DokuWiki's ACL plugin lists it, decoded), C({status, message}) for each line
+    found on a listed namespace that the module does not want as it was; C(changed) with
+    what was done, for example C(line on wg:kitchen:* (permission 8) removed: the directory
+    does not give them this group) or C(put back to permission 8 on wg:kitchen:* (it was
+    16): the provisioner's line for this group) (in check mode prefixed C(would be done: ),
+    nothing written), C(failed) with the reason
+  returned: always
+  type: dict
 changes:
   description: the ACL lines and start pages written, and the coordinators' lines removed
   returned: success
@@ -104,7 +128,12 @@ import xmlrpc.client
 from xml.parsers.expat import ExpatError
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.volunteer_batch import BatchFileError, outcome_of, read_batch
+from ansible.module_utils.volunteer_batch import (
+    BatchFileError,
+    outcome_of,
+    read_batch,
+    read_complete_groups,
+)
 
 XMLRPC_PATH = "/lib/exe/xmlrpc.php"
 AUTH_EDIT = 2  # DokuWiki's permission to edit a page
@@ -238,6 +267,7 @@ class Namespaces:
         self.changed: list[str] = []
         self.errors: dict[str, str] = {}
         self.acls: dict = {}     # scope -> {name: level}, as plugin.acl.listAcls last gave them
+        self.restored: dict[str, dict[str, tuple[str, int]]] = {}   # scope -> {name: (found, put back)}
 
     def wanted_lines(self, group: dict) -> dict[str, int]:
         return {f"@{group['group']}": self.params["member_permission"],
@@ -279,6 +309,8 @@ class Namespaces:
                 continue
             if not self.check_mode:
                 self.wiki.call("plugin.acl.addAcl", scope, who, level, expect=bool)
+            if who in current:      # a line edited by hand, put back
+                self.restored.setdefault(scope, {})[who] = (str(current[who]), level)
             self.changed.append(f"ACL {scope} {who} {level}")
             written = True
         return written
@@ -457,10 +489,65 @@ def revoke_outcome(volunteer: dict, errors: dict[str, str], lines: CoordinatorLi
                                          f"leaving {left} ends editing {namespaces}"])}
 
 
-def provision(params: dict, volunteers: list[dict], check_mode: bool) -> tuple[list[str], dict]:
-    """Set up the batch's namespaces, then report each volunteer: (changes made, outcomes)."""
-    groups = list({group["slug"]: group for volunteer in volunteers
-                   for group in volunteer.get("groups") or []}.values())
+def reconcile(namespaces: Namespaces, complete_groups: list[dict], volunteers: list[dict]) -> dict:
+    """A complete batch's last step: on each listed group's C(<namespace>:*), the lines the module
+    wants are the group's and the readers' (written or put back by `Namespaces.ensure`) and those
+    of the coordinators it grants the group (converged with each volunteer); every other line is
+    removed. Lines of the batch's other volunteers on the group are theirs (their outcome says
+    what became of them). Only that scope is the module's: the deployment's own lines (C(*) for
+    C(@ALL) and C(@user), the area's C(wg:*)) are on other scopes, superusers need no line, and a
+    line on a page or sub-namespace inside is a superuser's finer rule, left alone.
+    Returns {name as the ACL gives it: {status, message}}."""
+    if not namespaces.check_mode:
+        namespaces.read_acls()
+    would = "would be done: " if namespaces.check_mode else ""
+    found: dict[str, list[str]] = {}
+    removed: dict[str, list[str]] = {}      # scope -> names whose line was removed
+    failures: dict[str, list[str]] = {}
+    for group in complete_groups:
+        if group["slug"] in namespaces.errors:
+            continue                          # reported with the volunteers of the group
+        scope = f"{group['wiki_namespace']}:*"
+        wanted = namespaces.wanted_lines(group)
+        answered = {volunteer["uid"] for volunteer in volunteers
+                    if any(own.get("slug") == group["slug"] for own in volunteer.get("groups") or [])}
+        for who, (was, level) in namespaces.restored.get(scope, {}).items():
+            found.setdefault(who, []).append(f"{would}put back to permission {level} on {scope} "
+                                             f"(it was {was}): the provisioner's line for this group")
+        for who, level in (namespaces.acls.get(scope) or {}).items():
+            if who in wanted or who in answered:
+                continue
+            try:
+                if not namespaces.check_mode:
+                    namespaces.wiki.call("plugin.acl.delAcl", scope, who, expect=bool)
+            except WikiRefused as error:
+                failures.setdefault(who, []).append(f"its line on {scope} could not be removed: {error}")
+                continue
+            reason = ("not a line the provisioner gives" if who.startswith("@")
+                      else "the directory does not give them this group")
+            found.setdefault(who, []).append(f"{would}line on {scope} (permission {level}) removed: {reason}")
+            removed.setdefault(scope, []).append(who)
+            namespaces.changed.append(f"ACL {scope} {who} removed")
+    if removed and not namespaces.check_mode:
+        acls = namespaces.read_acls()
+        for scope, names in removed.items():
+            for who in names:
+                if who in (acls.get(scope) or {}):
+                    failures.setdefault(who, []).append(f"DokuWiki accepted removing its line on {scope} "
+                                                        "but still shows it")
+    return {who: {"status": "failed" if who in failures else "changed",
+                  "message": "; ".join(found.get(who, []) + failures.get(who, []))}
+            for who in {**found, **failures}}
+
+
+def provision(params: dict, volunteers: list[dict], check_mode: bool,
+              complete_groups: list[dict] | None = None) -> tuple[list[str], dict, dict]:
+    """Set up the batch's namespaces, report each volunteer, and for a complete batch put the
+    listed groups' namespaces' lines back to what the module writes: (changes made, outcomes,
+    extras)."""
+    groups = list({group["slug"]: group for group in [
+        *(group for volunteer in volunteers for group in volunteer.get("groups") or []),
+        *(complete_groups or [])]}.values())
     wiki = Wiki(params["url"], params["admin_user"], params["admin_password"],
                 timeout=params["timeout"], validate_certs=params["validate_certs"])
     try:
@@ -476,9 +563,10 @@ def provision(params: dict, volunteers: list[dict], check_mode: bool) -> tuple[l
         results = {volunteer["uid"]: outcome_of(volunteer, outcome, service_errors=(WikiUnavailable,),
                                                 service_answers=wiki.answers)
                    for volunteer in volunteers}
+        extras = {} if complete_groups is None else reconcile(namespaces, complete_groups, volunteers)
     finally:
         wiki.close()
-    return namespaces.changed, results
+    return namespaces.changed, results, extras
 
 
 def main() -> None:
@@ -498,15 +586,17 @@ def main() -> None:
     params = module.params
     try:
         volunteers = read_batch(params["batch_file"])
+        complete_groups = read_complete_groups(params["batch_file"])
     except BatchFileError as error:
         module.fail_json(msg=str(error), service="wiki")
     try:
-        changes, results = provision(params, volunteers, module.check_mode)
+        changes, results, extras = provision(params, volunteers, module.check_mode, complete_groups)
     except WikiUnavailable as error:
         failed = {"status": "failed", "message": f"the wiki could not be used: {error}"}
         module.fail_json(msg=str(error), service="wiki",
                          volunteers={volunteer["uid"]: failed for volunteer in volunteers})
-    module.exit_json(changed=bool(changes), service="wiki", volunteers=results, changes=changes)
+    module.exit_json(changed=bool(changes), service="wiki", volunteers=results, changes=changes,
+                     extra=extras)
 
 
 if __name__ == "__main__":

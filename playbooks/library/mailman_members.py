@@ -22,6 +22,24 @@ description:
   - A volunteer to grant with a C(previous_mail) (the address they changed from) loses
     that address's membership, owner and moderator roles on each of their groups' lists
     first, then gets them on C(mail) as usual, so list mail follows the new address.
+  - >-
+    A complete batch (C(complete.groups), a reconciliation) first makes every listed group's
+    list exist and stay closed as a grant does, handles its volunteers as usual, then goes
+    through each such list's member, owner and moderator rosters and takes that role from
+    every address the batch does not account for - a stranger subscribed by hand, an owner
+    made by hand, an account the batch does not grant the group. Accounted for are the
+    C(mail) of each volunteer it grants the group (and their C(previous_mail), which the
+    grant moves) and the C(mail) of each volunteer it revokes the group from (their own
+    outcome says what the revoke took); a volunteer's owner and moderator roles follow
+    their C(coordinator) as for any grant. Only roles are taken, never a Mailman user or
+    address record.
+  - >-
+    Left alone deliberately: nothing the deployment sets is on a list's rosters (the
+    mailman_server role and the private stack create lists without owners; Mailman's
+    C(site_owner) lives in its configuration and receives a list's owner mail only while
+    the list has no owner or moderator, so taking a hand-made owner falls back to it), and
+    nonmember entries, which are posting rules for people who are not on the list and give
+    no membership or archive access.
   - Answers that mean "already done" count as done (HTTP 409 on subscribe, 404 on
     unsubscribe), so a second run changes nothing.
   - Reads the batch from I(batch_file) itself, so that what volunteers typed is never
@@ -58,6 +76,16 @@ volunteers:
     already so, C(failed) with the reason
   returned: always
   type: dict
+extra:
+  description: >-
+    filled by a complete batch only (empty otherwise): by address as Mailman holds it,
+    C({status, message}) for each address found on a listed group's list that the batch does
+    not account for; C(changed) with what was taken where, for example C(removed from
+    wg-kitchen@lists.example.org's members: the directory does not give them this group)
+    (in check mode prefixed C(would be done: ), nothing written), C(ok) when someone else
+    removed it meanwhile, C(failed) with the reason
+  returned: always
+  type: dict
 """
 
 import base64
@@ -67,7 +95,13 @@ import ssl
 from urllib.parse import quote, urlsplit
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.volunteer_batch import BatchFileError, outcome_of, read_batch
+from ansible.module_utils.volunteer_batch import (
+    BatchFileError,
+    granted,
+    outcome_of,
+    read_batch,
+    read_complete_groups,
+)
 
 SERVICE = "lists"
 API = "/3.1"
@@ -335,6 +369,10 @@ class ListsProvisioner:
         member_id = self._member_id(list_id, mail, role)
         if member_id is None:
             return False
+        return self.remove_member(member_id)
+
+    def remove_member(self, member_id: str) -> bool:
+        """Delete one membership (of any role) found on a list; True if it went now."""
         if self.dry_run:
             return True
         status, answer = self.api.call("DELETE", f"/members/{_segment(str(member_id))}")
@@ -343,6 +381,16 @@ class ListsProvisioner:
         if status == 404:
             return False                     # removed meanwhile: already done
         raise MailmanRefused(status, answer.get("description", "no reason given"))
+
+    def roster(self, list_name: str, role: str) -> list[dict]:
+        """Who holds `role` on the list, each {email, member_id, ...}; none if the list is not
+        there yet (a check run that would create it)."""
+        status, answer = self.api.call("GET", f"/lists/{_segment(self.list_id(list_name))}/roster/{role}")
+        if status == 404:
+            return []
+        if status != 200:
+            raise MailmanRefused(status, answer.get("description", "no reason given"))
+        return [entry for entry in answer.get("entries") or [] if isinstance(entry, dict)]
 
     def _member_id(self, list_id: str, mail: str, role: str = "member") -> str | None:
         status, answer = self.api.call("GET", f"/lists/{_segment(list_id)}/{role}/{_segment(mail)}")
@@ -353,25 +401,123 @@ class ListsProvisioner:
         return answer["member_id"]
 
 
-def provision(lists: ListsProvisioner, volunteers: list[dict], outcomes: dict) -> None:
-    """Fill in every volunteer's outcome; MailmanUnavailable stops the batch half-way."""
+def provision(lists: ListsProvisioner, volunteers: list[dict], outcomes: dict,
+              complete_groups: list[dict] | None = None) -> dict[str, dict]:
+    """Fill in every volunteer's outcome; for a complete batch, then take the listed groups'
+    lists from everyone else, and return what became of each of them (by address).
+    MailmanUnavailable stops the batch half-way."""
     lists.ensure_domain()
-    broken: dict[str, str] = {}                # list name -> why it cannot be used
-    seen = set()
-    for volunteer in volunteers:
-        for group in volunteer.get("groups") or []:
-            name = group["list_name"]
-            if name in seen or volunteer.get("action") != "grant":
-                continue
-            seen.add(name)
-            try:
-                lists.ensure_list(name, group.get("name") or name)
-            except MailmanRefused as error:
-                broken[name] = f"the list {lists.address(name)} cannot be created ({error})"
+    granted_groups = [group for volunteer in volunteers if volunteer.get("action") == "grant"
+                      for group in volunteer.get("groups") or []]
+    broken = ensure_lists(lists, [*granted_groups, *(complete_groups or [])])
     for volunteer in volunteers:
         outcomes[volunteer["uid"]] = outcome_of(
             volunteer, lambda one: volunteer_outcome(lists, one, broken),
             service_errors=(MailmanUnavailable,), service_answers=lists.api.answers)
+    if complete_groups is None:
+        return {}
+    extras = Extras(lists.dry_run)
+    for group in complete_groups:
+        if group["list_name"] not in broken:
+            take_from_extras(lists, group, answered_for(volunteers, group["slug"]), extras)
+    if extras.changed:
+        lists.changed = True
+    return extras.outcomes()
+
+
+def ensure_lists(lists: ListsProvisioner, groups: list[dict]) -> dict[str, str]:
+    """Make every group's list exist and stay closed: list name -> why it cannot be used."""
+    broken: dict[str, str] = {}
+    seen = set()
+    for group in groups:
+        name = group["list_name"]
+        if name in seen:
+            continue
+        seen.add(name)
+        try:
+            lists.ensure_list(name, group.get("name") or name)
+        except MailmanRefused as error:
+            broken[name] = f"the list {lists.address(name)} cannot be created ({error})"
+    return broken
+
+
+def answered_for(volunteers: list[dict], slug: str) -> set[str]:
+    """The addresses (lowercase, as Mailman compares them) on a group's list that the batch's
+    volunteers account for: the mail of each it grants the group, and the previous_mail their
+    grant moves off (still there in check mode); and the mail of each it revokes the group
+    from, whose own outcome reports what the revoke took (a check run leaves it there)."""
+    addresses = set()
+    for volunteer in granted(volunteers, slug):
+        addresses |= {volunteer.get("mail"), volunteer.get("previous_mail")}
+    for volunteer in volunteers:
+        if volunteer.get("action") == "revoke" and any(
+                group.get("slug") == slug for group in volunteer.get("groups") or []):
+            addresses.add(volunteer.get("mail"))
+    return {address.lower() for address in addresses if isinstance(address, str) and address}
+
+
+def take_from_extras(lists: ListsProvisioner, group: dict, accounted: set[str], extras: Extras) -> None:
+    """Take each role (member, owner, moderator) on the group's list from every address the
+    batch does not account for. Nothing the deployment itself sets is on a list's rosters:
+    Mailman's site owner is its configuration's, and gets a list's owner mail only while the
+    list has no owner. Nonmember entries (posting rules for people not on the list) give no
+    membership and are left as the list's moderators set them."""
+    name = group["list_name"]
+    list_address = lists.address(name)
+    for role in ROLES:
+        try:
+            entries = lists.roster(name, role)
+        except MailmanRefused as error:
+            raise MailmanUnavailable(f"Mailman at {lists.api.url} does not give the {role}s of "
+                                     f"{list_address}: {error}") from None
+        for entry in entries:
+            address = str(entry.get("email") or "")
+            if address.lower() in accounted:
+                continue
+            try:
+                extras.record(address, list_address, role, lists.remove_member(str(entry["member_id"])))
+            except MailmanRefused as error:
+                extras.fail(address, f"could not remove them from {list_address}'s {role}s ({error})")
+
+
+class Extras:
+    """What a complete batch took from addresses it does not grant a group, by address."""
+
+    def __init__(self, dry_run: bool):
+        self.dry_run = dry_run
+        self.taken: dict[str, list[tuple[str, str]]] = {}      # address -> [(list address, role)]
+        self.gone: dict[str, list[tuple[str, str]]] = {}       # removed meanwhile, by someone else
+        self.failures: dict[str, list[str]] = {}
+
+    def record(self, address: str, list_address: str, role: str, removed_now: bool) -> None:
+        (self.taken if removed_now else self.gone).setdefault(address, []).append((list_address, role))
+
+    def fail(self, address: str, problem: str) -> None:
+        self.failures.setdefault(address, []).append(problem)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.taken)
+
+    def outcomes(self) -> dict[str, dict]:
+        return {address: self._outcome(address) for address in {**self.taken, **self.gone, **self.failures}}
+
+    def _outcome(self, address: str) -> dict:
+        taken = self.taken.get(address, [])
+        parts = []
+        if taken:
+            reason = "this group" if len({where for where, _ in taken}) == 1 else "these groups"
+            parts.append(f"{'would be done: ' if self.dry_run else ''}removed from {_places(taken)}: "
+                         f"the directory does not give them {reason}")
+        if address in self.gone:
+            parts.append(f"already gone from {_places(self.gone[address])}")
+        parts += self.failures.get(address, [])
+        status = "failed" if address in self.failures else "changed" if taken else "ok"
+        return {"status": status, "message": "; ".join(parts)}
+
+
+def _places(roles: list[tuple[str, str]]) -> str:
+    return ", ".join(f"{list_address}'s {role}s" for list_address, role in roles)
 
 
 def volunteer_outcome(lists: ListsProvisioner, volunteer: dict, broken: dict[str, str]) -> dict:
@@ -487,6 +633,7 @@ def main() -> None:
     params = module.params
     try:
         volunteers = read_batch(params["batch_file"])
+        complete_groups = read_complete_groups(params["batch_file"])
     except BatchFileError as error:
         module.fail_json(msg=str(error), service=SERVICE)
     missing = [name for name in ("url", "user", "password", "domain") if not params[name]]
@@ -500,7 +647,7 @@ def main() -> None:
         lists = ListsProvisioner(api, params["domain"].lower(), welcome_message=params["welcome_message"],
                                  dry_run=module.check_mode)
         try:
-            provision(lists, volunteers, outcomes)
+            extra = provision(lists, volunteers, outcomes, complete_groups)
         finally:
             api.close()
     except MailmanUnavailable as error:
@@ -509,7 +656,7 @@ def main() -> None:
         module.fail_json(msg=str(error), service=SERVICE, changed=bool(lists and lists.changed),
                          volunteers={volunteer["uid"]: outcomes.get(volunteer["uid"], not_done)
                                      for volunteer in volunteers})
-    module.exit_json(changed=lists.changed, service=SERVICE, volunteers=outcomes)
+    module.exit_json(changed=lists.changed, service=SERVICE, volunteers=outcomes, extra=extra)
 
 
 if __name__ == "__main__":

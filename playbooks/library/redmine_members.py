@@ -24,6 +24,22 @@ description:
     the account is locked once it is a member of no project at all; a revoke marked
     C(forget) (a deleted account) deletes the account instead (Redmine gives what they
     wrote to its Anonymous user).
+  - >-
+    A complete batch (C(complete.groups) in the batch file) then converges each listed
+    group's project (created if missing), with one listing of its members. A user member
+    whose login the batch does not grant the group (someone added by hand, an account the
+    batch revokes) is removed from the project, roles and all; so is a Redmine group, which
+    the directory never gives a working group (the deployment puts none in a project; the
+    project's creator, an administrator through the API, is not made a member). The
+    account itself is left as it is (locking stays a revoke's). Left alone on purpose are
+    Redmine's built-in groups for anonymous and non-member users, the roles of anyone
+    outside the project, which count only in a public project (I(project_public)), and
+    memberships whose every role is inherited (from the parent project, which is no
+    working group's, or from a Redmine group removed with them), which Redmine refuses to
+    delete; a member with roles of their own besides inherited ones loses their own. Each
+    one found is reported under C(extra). In a complete batch Redmine's accounts are
+    listed once first, so that a revoke of an account Redmine does not know costs no
+    request.
   - Talks to Redmine's REST API as an administrator, over I(connections) keep-alive
     connections at once, a volunteer at a time on each; Redmine spends most of a request
     waiting on its database, so a few in flight finish a batch several times sooner.
@@ -78,6 +94,16 @@ volunteers:
     given or taken, C(ok) when already so, C(failed) with the reason
   returned: always
   type: dict
+extra:
+  description: >-
+    in a complete batch, by login (a Redmine group's by its name), whoever was found in a
+    listed group's project without the batch granting them the group, C({status,
+    message}): C(changed) with what was taken and where (in check mode after C(would be
+    done: )), for example C(removed from the project wg-kitchen: the directory does not
+    give them this group), C(ok) when it had gone meanwhile, C(failed) with the reason;
+    empty for an ordinary batch
+  returned: always
+  type: dict
 """
 
 import http.client
@@ -90,7 +116,13 @@ from dataclasses import dataclass, field
 from urllib.parse import quote, urlencode, urlsplit
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.volunteer_batch import BatchFileError, outcome_of, read_batch
+from ansible.module_utils.volunteer_batch import (
+    BatchFileError,
+    granted,
+    outcome_of,
+    read_batch,
+    read_complete_groups,
+)
 
 ACTIVE = 1
 LOCKED = 3
@@ -280,6 +312,10 @@ class RedmineAccess:
         self.coordinator_role_id: int | None = None
         self.coordinator_role = ""
         self.changed = False
+        # A complete batch's accounts by lower-case login, listed once before the batch
+        # (grants add those they make): a revoke of someone Redmine does not know costs no
+        # request, and a project's members are told apart by login. None otherwise.
+        self.accounts: dict[str, dict] | None = None
 
     def answers(self) -> bool:
         """Whether Redmine serves its API at all: tells one request's failure from Redmine's."""
@@ -347,6 +383,37 @@ class RedmineAccess:
             offset += PAGE
             if not users or offset >= answer.data.get("total_count", 0):
                 return None
+
+    def list_accounts(self) -> None:
+        """Every account, whatever its status, into `accounts`: a page per PAGE accounts."""
+        self.accounts = {user["login"].lower(): user
+                         for user in self._pages("/users.json", "users", {"status": ""})}
+
+    def logins_by_id(self, user_ids: set[int]) -> dict[int, str]:
+        """The logins of these accounts: from `accounts`, and a request for each account
+        made since by someone else (None when it is gone)."""
+        logins = {user["id"]: user["login"] for user in (self.accounts or {}).values()}
+        for user_id in user_ids - logins.keys():
+            answer = self.client.request("GET", f"/users/{user_id}.json")
+            logins[user_id] = answer.data["user"]["login"] if answer.status == 200 else None
+        return logins
+
+    def memberships_of(self, project: Project) -> list[dict]:
+        return self._pages(f"/projects/{project.id}/memberships.json", "memberships")
+
+    def _pages(self, path: str, key: str, query: dict | None = None) -> list[dict]:
+        found, offset = [], 0
+        while True:
+            answer = self.client.request("GET", path, query={**(query or {}), "limit": PAGE,
+                                                             "offset": offset})
+            if answer.status != 200:
+                raise RedmineUnavailable(f"Redmine at {self.client.url} did not list {path}: "
+                                         f"{answer.errors()}")
+            page = answer.data.get(key, [])
+            found.extend(page)
+            offset += PAGE
+            if not page or offset >= answer.data.get("total_count", 0):
+                return found
 
     def user_with_memberships(self, user_id: int) -> dict:
         answer = self.client.request("GET", f"/users/{user_id}.json", query={"include": "memberships"})
@@ -436,12 +503,16 @@ class RedmineAccess:
         if answer.status == 201:
             self.changed = True
             outcome.done.append("Redmine account created")
+            if self.accounts is not None:
+                self.accounts[uid.lower()] = answer.data["user"]
             return {**answer.data["user"], "memberships": []}
         if answer.status == 422:
             # "Login has already been taken", in the administrator's language; but the
             # mail address may be the one taken, by another account: look.
             found = self.find_user(uid)
             if found is not None:
+                if self.accounts is not None:
+                    self.accounts[uid.lower()] = found
                 if answer.taken_by_us():
                     self.changed = True
                     outcome.done.append("Redmine account created")
@@ -521,7 +592,8 @@ class RedmineAccess:
         outcome = Outcome()
         identifiers = [group["redmine_project"] for group in volunteer.get("groups") or []]
         try:
-            found = self.find_user(volunteer["uid"])
+            found = (self.find_user(volunteer["uid"]) if self.accounts is None
+                     else self.accounts.get(volunteer["uid"].lower()))
             if found is None:
                 outcome.unchanged = "no Redmine account"
                 return outcome.report(self.check_mode)
@@ -563,6 +635,113 @@ class RedmineAccess:
             outcome.problems.append(str(problem))
         outcome.unchanged = f"not a member of {', '.join(identifiers) or 'any project'}"
         return outcome.report(self.check_mode)
+
+    def remove_extra(self, extra: Extra) -> dict:
+        """Take what `extra` holds in the working groups' projects, membership and roles."""
+        outcome = Outcome()
+        removed, trimmed, gone = [], [], []
+        for project, membership in extra.memberships:
+            if self.check_mode:
+                self.changed = True
+                removed.append(project.identifier)
+                continue
+            answer = self.client.request("DELETE", f"/memberships/{membership['id']}.json")
+            if answer.status == 422:
+                # Redmine deletes no membership that inherits a role (from the parent
+                # project, or a Redmine group of this one left in place): take the roles
+                # that are its own; Redmine keeps the inherited ones in the PUT.
+                answer = self.client.request("PUT", f"/memberships/{membership['id']}.json",
+                                             {"membership": {"role_ids": []}})
+                done = trimmed
+            else:
+                done = removed
+            if answer.status in (200, 204):
+                self.changed = True
+                done.append(project.identifier)
+            elif answer.status == 404:
+                gone.append(project.identifier)
+            else:
+                outcome.problems.append(f"Redmine kept the membership of {project.identifier}: "
+                                        f"{answer.errors()}")
+        why = ("the directory gives working groups to its accounts, never to a Redmine group"
+               if extra.is_group else
+               f"the directory does not give them {'this group' if len(removed) == 1 else 'these groups'}")
+        if removed:
+            outcome.done.append(f"removed from the project{'s' * (len(removed) > 1)} "
+                                f"{', '.join(removed)}: {why}")
+        if trimmed:
+            outcome.done.append(f"roles of their own taken in {', '.join(trimmed)}; what they "
+                                "inherit there from a parent project or a Redmine group stays")
+        outcome.unchanged = f"no longer in {', '.join(gone)}"
+        return outcome.report(self.check_mode)
+
+
+@dataclass
+class Extra:
+    """Someone in working groups' projects whom the batch does not grant those groups."""
+    name: str       # the account's login, or the Redmine group's name
+    is_group: bool
+    memberships: list[tuple[Project, dict]] = field(default_factory=list)
+
+
+def find_extras(access: RedmineAccess, volunteers: list[dict], groups: list[dict],
+                connections: int) -> list[Extra]:
+    """The extras of the complete batch's `groups`: one listing of each project's members.
+
+    A project Redmine did not show (archived, not created) is left: its problem is each of
+    its volunteers' (a complete batch revokes every group of any other account); one check
+    mode has yet to create has nobody in it.
+    """
+    wanted: dict[str, set[str]] = {}
+    for group in groups:
+        logins = wanted.setdefault(group["redmine_project"], set())
+        logins.update(volunteer["uid"].lower() for volunteer in granted(volunteers, group["slug"]))
+    projects = [access.projects[identifier] for identifier in wanted
+                if access.projects[identifier].id is not None]
+    with ThreadPoolExecutor(max_workers=max(1, connections)) as pool:
+        listings = list(pool.map(access.memberships_of, projects))
+    logins = access.logins_by_id({membership["user"]["id"] for listing in listings
+                                  for membership in listing if "user" in membership})
+    extras: dict[tuple[bool, str], Extra] = {}
+    for project, listing in zip(projects, listings, strict=True):
+        for membership in listing:
+            if all(role.get("inherited") for role in membership.get("roles", [])):
+                # Given by the parent project (inherit members) or a Redmine group of this
+                # one: Redmine refuses to delete it, and it goes with what gives it (a
+                # Redmine group here is itself extra; the parent is no working group's).
+                continue
+            if "group" in membership:
+                name, is_group = membership["group"]["name"], True
+            elif "user" in membership:
+                name, is_group = logins.get(membership["user"]["id"]), False
+                if name is None or name.lower() in wanted[project.identifier]:
+                    continue    # gone meanwhile, or granted the group
+            else:
+                # group_anonymous, group_non_member: Redmine's built-in groups hold the roles
+                # of anyone (logged in) who is no member, and count only in a public project,
+                # which the deployment chooses (project_public): a setting, not a person.
+                continue
+            extras.setdefault((is_group, name), Extra(name, is_group)).memberships.append(
+                (project, membership))
+    return list(extras.values())
+
+
+def converge_groups(access: RedmineAccess, volunteers: list[dict], groups: list[dict],
+                    connections: int, results: dict[str, dict]) -> None:
+    """Remove the complete batch's extras, `connections` at a time, into `results` by name.
+
+    Redmine groups go first: the roles they give their users in a project go with them,
+    so that a user's own membership can then be deleted.
+    """
+    extras = find_extras(access, volunteers, groups, connections)
+    with ThreadPoolExecutor(max_workers=max(1, connections)) as pool:
+        for is_group in (True, False):
+            wave = [extra for extra in extras if extra.is_group is is_group]
+            reports = pool.map(lambda extra: outcome_of(
+                {"uid": extra.name}, lambda _: access.remove_extra(extra),
+                service_errors=(RedmineUnavailable,), service_answers=access.answers), wave)
+            for extra, report in zip(wave, reports, strict=True):
+                results[extra.name] = report
 
 
 def _memberships_by_project(user: dict) -> dict[int, dict]:
@@ -615,6 +794,21 @@ def batch_projects(volunteers: list[dict]) -> dict[str, str]:
     return projects
 
 
+def run(access: RedmineAccess, roles: tuple[str, str], volunteers: list[dict],
+        complete_groups: list[dict] | None, connections: int,
+        results: dict[str, dict], extra: dict[str, dict]) -> None:
+    """The task: the batch's volunteers into `results`, a complete batch's extras into
+    `extra`. roles: the members' and the coordinators' role names."""
+    access.check_administrator()
+    access.resolve_roles(*roles)
+    if complete_groups is not None:
+        access.list_accounts()
+    access.ensure_projects(batch_projects(volunteers + [{"groups": complete_groups or []}]))
+    act_on_batch(access, volunteers, connections, results)
+    if complete_groups is not None:
+        converge_groups(access, volunteers, complete_groups, connections, extra)
+
+
 def main() -> None:
     module = AnsibleModule(argument_spec={
         "url": {"type": "str", "required": True},
@@ -631,9 +825,11 @@ def main() -> None:
     params = module.params
     try:
         volunteers = read_batch(params["batch_file"])
+        complete_groups = read_complete_groups(params["batch_file"])
     except BatchFileError as error:
         module.fail_json(msg=str(error), service="redmine")
     results: dict[str, dict] = {}
+    extra: dict[str, dict] = {}
     access = None
     try:
         client = ClientPerThread(params["url"], params["api_key"], params["timeout"],
@@ -641,10 +837,8 @@ def main() -> None:
         access = RedmineAccess(client, params["auth_source_id"], params["project_public"],
                                check_mode=module.check_mode)
         try:
-            access.check_administrator()
-            access.resolve_roles(params["role"], params["coordinator_role"])
-            access.ensure_projects(batch_projects(volunteers))
-            act_on_batch(access, volunteers, params["connections"], results)
+            run(access, (params["role"], params["coordinator_role"]), volunteers, complete_groups,
+                params["connections"], results, extra)
         finally:
             client.close()
     except RedmineUnavailable as error:
@@ -652,8 +846,8 @@ def main() -> None:
         module.fail_json(msg=str(error), service="redmine",
                          changed=access is not None and access.changed,
                          volunteers={volunteer["uid"]: results.get(volunteer["uid"], unreached)
-                                     for volunteer in volunteers})
-    module.exit_json(changed=access.changed, service="redmine", volunteers=results)
+                                     for volunteer in volunteers}, extra=extra)
+    module.exit_json(changed=access.changed, service="redmine", volunteers=results, extra=extra)
 
 
 if __name__ == "__main__":
