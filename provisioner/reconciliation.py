@@ -5,7 +5,9 @@ it for real. Every account is in it: an active account as a grant of all its wor
 groups, any other (suspended, expired) as a revoke of every working group of the
 catalogue; the catalogue's groups go with it, so the batch modules also report, and
 take away, anyone a group's list, namespace or project holds without the directory
-giving them the group.
+giving them the group. An active account in no working group (a sysadmin, a service's
+own account) is a revoke too: that is where revoking someone's last group leaves them
+(a grant of nothing would make them a Redmine account).
 """
 
 from __future__ import annotations
@@ -45,9 +47,10 @@ def complete_batch(directory: Directory, catalogue: Catalogue) -> CompleteBatch:
     for person in people:
         active = person.status == Status.ACTIVE
         member_of = {name.lower() for dn in person.member_of if (name := layout.group_name(dn))}
-        groups = [wg for wg in working_groups if not active or wg.group.lower() in member_of]
+        granted = [wg for wg in working_groups if active and wg.group.lower() in member_of]
+        groups = granted or working_groups
         volunteers.append(Volunteer(
-            uid=person.uid, action="grant" if active else "revoke", mail=person.mail,
+            uid=person.uid, action="grant" if granted else "revoke", mail=person.mail,
             display_name=person.display_name,
             groups=[{**names(wg), "coordinator": person.uid in owners.get(wg.group, ())} for wg in groups],
         ))
