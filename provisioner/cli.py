@@ -31,7 +31,7 @@ from .resources import (
 from .runner import PlaybookRunner
 from .store import Store, StoreUnavailable
 from .store.migrate import SchemaError
-from .workflow import end_dates
+from .workflow import drift, end_dates
 from .workflow.invitations import forget_unused, invite
 from .workflow.limits import forget_old_events
 from .workflow.own_data import forget_rejected
@@ -244,14 +244,58 @@ def expire() -> None:
         raise click.exceptions.Exit(1)
 
 
+@click.command("reconcile")
+@click.option("--check", "check_only", is_flag=True,
+              help="List every difference and change nothing; exit status 1 when there is one.")
+@click.option("--service", "services", multiple=True, metavar="NAME",
+              help=f"Only this service ({', '.join(drift.SERVICES)}); give it once per service.")
+@with_appcontext
+def reconcile(check_only: bool, services: tuple[str, ...]) -> None:
+    """Compare the services with the directory (Mailman's rosters, Redmine's projects and
+    users, the wiki's ACL lines) and, without --check, queue one job that repairs every
+    difference. The check's result is kept for the sysadmins' drift page."""
+    runner = PlaybookRunner(runner_settings(current_app))
+    _scrub_environment()
+    try:
+        drift.chosen_services(services)     # a wrong name is refused before anything runs
+        if check_only:
+            check = drift.check_drift(get_portal(), runner, actor=workflow.HOST_OPERATOR,
+                                      services=services or None)
+        else:
+            repair = drift.repair_drift(get_portal(), runner, actor=workflow.HOST_OPERATOR,
+                                        services=services or None)
+            check = repair.check
+    except (DirectoryError, StoreUnavailable, workflow.WorkflowError) as error:
+        raise click.ClickException(str(error)) from None
+    for difference in check.differences:
+        click.echo(f"{difference.service}: {difference.identity}: {difference.what}")
+    click.echo(f"{len(check.differences)} difference(s) on {', '.join(check.services)}.")
+    if check.error:
+        click.echo(f"The check did not finish: {check.error}", err=True)
+    if not check_only:
+        if repair.job_id is None:
+            click.echo("Nothing to repair.")
+        elif repair.queued:
+            click.echo(f"Repair queued as job {repair.job_id}.")
+        else:
+            click.echo(f"A repair is already queued or running: job {repair.job_id}.")
+    if check.error or (check_only and check.differences):
+        raise click.exceptions.Exit(1)
+
+
+def _scrub_environment() -> None:
+    """ansible-runner copies this process's environment into its artifacts: no secret may be
+    in it (the settings are read by now)."""
+    for name in [name for name in os.environ if name.startswith(ENV_PREFIX)]:
+        del os.environ[name]
+
+
 @click.command("worker")
 @click.option("--once", is_flag=True, help="Run what is runnable now, then stop.")
 @with_appcontext
 def worker(once: bool) -> None:
     """Run provisioning jobs: claim queued jobs, run the playbook, record the results."""
-    # ansible-runner copies this process's environment into its artifacts: no secret may be in it.
-    for name in [name for name in os.environ if name.startswith(ENV_PREFIX)]:
-        del os.environ[name]
+    _scrub_environment()
     job_worker = Worker(get_store(), get_directory(), get_catalogue(),
                         PlaybookRunner(runner_settings(current_app)), job_settings(current_app.config))
     signal.signal(signal.SIGTERM, lambda *_: job_worker.stopping.set())
@@ -289,7 +333,7 @@ def _create_app() -> Flask:
 cli = FlaskGroup(create_app=_create_app, help="occupy-provisioner: volunteers in, accounts out.")
 for command in (init_directory, create_admin, purge_expired, prune_limits, reset_totp_command,
                 set_coordinator, upgrade, worker, demo, invite_command, import_command,
-                set_end_date, expire):
+                set_end_date, expire, reconcile):
     cli.add_command(command)
 
 

@@ -11,6 +11,9 @@ a run of their own after the shared one, so it never fails the others again.
 While it runs, a heartbeat renews the jobs' lease; a worker killed mid-run
 stops renewing, and another worker takes the jobs over when the lease ends.
 Every playbook is idempotent, so running a job again is safe.
+A reconcile job (a repair of drift, issue 17) always runs alone: its batch is the whole
+directory, complete (reconciliation.py), for the services it names, and it records
+every change and failure, those of people the directory does not know included.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from . import preview_runs
 from .catalogue import Catalogue
 from .clock import utc_now
 from .directory import Directory
+from .reconciliation import complete_batch, only_services
 from .runner import Outcome, PlaybookRunner, Volunteer, group_entry
 from .store import Store
 from .store import jobs as queue
@@ -38,7 +42,9 @@ CANCEL_POLL_SECONDS = 1.0
 # One line per claim, run and job outcome, key=value, for journald and log search. Never
 # a volunteer's data: job ids and counts only (the job page has the rest).
 log = logging.getLogger("provisioner.worker")
-GRANT, REVOKE = "grant", "revoke"
+GRANT, REVOKE, RECONCILE = "grant", "revoke", queue.RECONCILE
+# What a reconcile job records: the changes and failures, not every account's "ok".
+RECONCILE_RECORDS = ("changed", "failed")
 
 
 @dataclass(frozen=True)
@@ -110,10 +116,14 @@ class Worker:
     def _run(self, batch: list[queue.Job]) -> None:
         """One playbook run for these jobs' volunteers, outcomes recorded as they come."""
         job_of = {uid: job for job in batch for uid in job.targets}
+        reconcile = batch[0] if batch[0].kind == RECONCILE else None   # a reconcile runs alone
         failed: dict[int, str] = {}
 
         def record(outcomes: list[Outcome]) -> None:
-            mine = [(job_of[outcome.uid], outcome) for outcome in outcomes if outcome.uid in job_of]
+            if reconcile is not None:
+                mine = [(reconcile, outcome) for outcome in outcomes if outcome.status in RECONCILE_RECORDS]
+            else:
+                mine = [(job_of[outcome.uid], outcome) for outcome in outcomes if outcome.uid in job_of]
             with self.store.begin() as connection:
                 queue.record_results(connection, [
                     queue.JobResult(job_id=job.id, attempt=job.attempts, worker=self.name,
@@ -124,10 +134,17 @@ class Worker:
                 if outcome.status == "failed":
                     failed.setdefault(job.id, f"{outcome.uid}: {outcome.message or outcome.task}")
 
-        log.info("run started jobs=%s volunteers=%d", _ids(batch), len(job_of))
-        result = self.runner.run(PLAYBOOK, self._volunteers(batch), record,
+        extravars, complete_groups = self._directory_names(), None
+        if reconcile is not None:
+            complete = complete_batch(self.directory, self.catalogue)
+            volunteers, complete_groups = complete.volunteers, complete.groups
+            extravars.update(only_services(reconcile.services))
+        else:
+            volunteers = self._volunteers(batch)
+        log.info("run started jobs=%s volunteers=%d", _ids(batch), len(volunteers))
+        result = self.runner.run(PLAYBOOK, volunteers, record,
                                  should_cancel=self._all_cancelled([job.id for job in batch]),
-                                 extravars=self._directory_names())
+                                 extravars=extravars, complete_groups=complete_groups)
         log.info("run ended jobs=%s succeeded=%s failed_jobs=%s", _ids(batch), result.succeeded,
                  _ids(job for job in batch if job.id in failed))
         self._finish(batch, result.error if not result.succeeded else None, failed)

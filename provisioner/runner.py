@@ -54,12 +54,17 @@ class Volunteer:
     preview: bool = False
 
 
-def group_entry(working_group: WorkingGroup, layout: Layout, *, coordinator: bool) -> dict[str, str | bool]:
-    """A working group as a batch names it: every name from the catalogue and the layout."""
-    return {"slug": working_group.slug, "name": working_group.name, "group": working_group.group,
-            "group_dn": layout.group_dn(working_group.group), "list_name": working_group.list_name,
-            "wiki_namespace": working_group.wiki_namespace,
-            "redmine_project": working_group.redmine_project, "coordinator": coordinator}
+def group_entry(working_group: WorkingGroup, layout: Layout, *,
+                coordinator: bool | None = None) -> dict[str, str | bool]:
+    """A working group as a batch names it: every name from the catalogue and the layout, and
+    for a volunteer's group whether they coordinate it."""
+    entry: dict[str, str | bool] = {
+        "slug": working_group.slug, "name": working_group.name, "group": working_group.group,
+        "group_dn": layout.group_dn(working_group.group), "list_name": working_group.list_name,
+        "wiki_namespace": working_group.wiki_namespace, "redmine_project": working_group.redmine_project}
+    if coordinator is not None:
+        entry["coordinator"] = coordinator
+    return entry
 
 
 @dataclass(frozen=True)
@@ -101,7 +106,7 @@ class PlaybookRunner:
             on_outcomes: Callable[[list[Outcome]], None],
             should_cancel: Callable[[], bool] = lambda: False,
             extravars: Mapping[str, str] | None = None, *, check: bool = False,
-            complete_groups: list[dict[str, str]] | None = None) -> RunResult:
+            complete_groups: list[dict[str, str | bool]] | None = None) -> RunResult:
         """One run for these volunteers; `extravars` adds to the settings' (never volunteer data).
 
         `check` runs the playbook in Ansible's check mode: every module says what it would

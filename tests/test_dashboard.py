@@ -14,7 +14,7 @@ from provisioner.clock import utc_now
 from provisioner.directory import Status
 from provisioner.jobs import GRANT
 from provisioner.resources import get_portal, get_store
-from provisioner.store import jobs
+from provisioner.store import drift, jobs
 from provisioner.workflow import NotAllowed, create_sysadmin
 from provisioner.workflow.dashboard import dashboard
 
@@ -128,3 +128,30 @@ def test_a_volunteer_cannot_see_the_dashboard_and_lands_on_their_account(app, di
     assert volunteer.client.get(PAGE).status_code == 403
     with pytest.raises(NotAllowed):
         counted(app, actor="vol0000")
+
+
+def record_drift_check(app, differences: list[tuple[str, str]], *, services=("lists", "wiki", "redmine"),
+                       error: str | None = None) -> None:
+    with app.app_context(), get_store().begin() as connection:
+        drift.record_check(connection, at=utc_now(), services=services, error=error,
+                           differences=[drift.Difference(service, identity, "x")
+                                        for service, identity in differences])
+
+
+def test_drifted_counts_whom_the_last_check_found_on_each_service_it_looked_at(app, directory, sam):
+    assert [c.drifted for c in counted(app).services] == [None, None, None]    # never checked
+    record_drift_check(app, [("lists", "vol0000"), ("lists", "stranger@example.org"), ("lists", "vol0000"),
+                             ("redmine", "mallory")], services=("lists", "redmine"))
+    assert {c.service: c.drifted for c in counted(app).services} == {"lists": 2, "wiki": None, "redmine": 1}
+    record_drift_check(app, [], error="Mailman does not answer")             # the last one counts
+    assert [c.drifted for c in counted(app).services] == [None, None, None]
+
+
+def test_the_page_draws_drifted_beside_the_others_and_names_the_last_check(app, directory, sysadmin):
+    record_drift_check(app, [("wiki", "vol0000")])
+    page = html.unescape(sysadmin.client.get(PAGE).get_data(as_text=True))
+    assert number_in_chart(page, "Wiki", "Drifted") == 1 and number_in_chart(page, "Redmine", "Drifted") == 0
+    assert "(1 difference)" in page
+    record_drift_check(app, [], error="Mailman does not answer")
+    page = html.unescape(sysadmin.client.get(PAGE).get_data(as_text=True))
+    assert "could not finish: Mailman does not answer" in page and "Drifted 0" not in page

@@ -113,11 +113,14 @@ def test_the_first_revision_is_the_schema_that_e77143b_created(store):
 
 
 # Columns the revisions after 0003 added (0004: a revoke's carried address; 0005: a deleted
-# account's pseudonym).
-ADDED_AFTER_0003 = [("job_targets", "mail"), ("job_targets", "forget_as")]
+# account's pseudonym; 0009: a reconcile's services).
+ADDED_AFTER_0003 = [("job_targets", "mail"), ("job_targets", "forget_as"), ("jobs", "services")]
+# Indexes on older tables they added (0009: one reconcile waiting or running).
+INDEXES_ADDED_AFTER_0003 = ["jobs_one_reconcile"]
 # Tables they added (0006: invitations; 0007: end dates' notices, renewal requests; 0008:
-# approval previews).
-TABLES_ADDED_AFTER_0003 = ["invitations", "end_date_notices", "renewal_requests", "previews"]
+# approval previews; 0009: drift checks and their differences).
+TABLES_ADDED_AFTER_0003 = ["invitations", "end_date_notices", "renewal_requests", "previews",
+                           "drift_differences", "drift_checks"]
 
 
 def make_store_as_before_migrations(store: Store, release: str) -> None:
@@ -125,6 +128,8 @@ def make_store_as_before_migrations(store: Store, release: str) -> None:
     if release == "6050266":
         metadata.create_all(store.engine)   # main's schema, just before migrations...
         with store.engine.begin() as connection:   # ...without what revisions added since
+            for index in INDEXES_ADDED_AFTER_0003:
+                connection.exec_driver_sql(f"DROP INDEX {index}")
             for table, column in ADDED_AFTER_0003:
                 connection.exec_driver_sql(f"ALTER TABLE {table} DROP COLUMN {column}")
             for table in TABLES_ADDED_AFTER_0003:

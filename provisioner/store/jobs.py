@@ -18,6 +18,8 @@ from sqlalchemy.engine import Connection, Row
 from .schema import job_results, job_targets, jobs
 
 QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED = "queued", "running", "succeeded", "failed", "cancelled"
+# A repair of drift (issue 17): the whole directory against the services, in a run of its own.
+RECONCILE = "reconcile"
 UNFINISHED = (QUEUED, RUNNING)
 
 
@@ -57,6 +59,7 @@ class Job:
     # uid -> the pseudonym of a deleted account, whose rows of this job take it once it ends
     forgotten: dict[str, str] = field(default_factory=dict, repr=False)
     results: list[JobResult] = field(default_factory=list)
+    services: tuple[str, ...] = ()   # a reconcile's services; empty for a grant or revoke
 
 
 def enqueue(connection: Connection, kind: str, targets: Mapping[str, Iterable[str]], *,
@@ -113,6 +116,33 @@ def enqueue(connection: Connection, kind: str, targets: Mapping[str, Iterable[st
         for uid, groups in wanted.items()
     ])
     return job_id
+
+
+def enqueue_reconcile(connection: Connection, services: Iterable[str], *, created_by: str | None,
+                      now: datetime, max_attempts: int) -> tuple[int, bool]:
+    """Queue a repair of these services: (its job id, True), or (the id of the one already
+    queued or running, False); the database keeps to one (two asked at once queue one).
+
+    It has no targets: the worker builds its batch from the whole directory when it runs,
+    and it always runs alone. A waiting one takes on the services it did not name yet."""
+    wanted = sorted(set(services))
+    try:
+        with connection.begin_nested():
+            key = connection.execute(jobs.insert().values(
+                kind=RECONCILE, state=QUEUED, attempts=0, max_attempts=max_attempts, not_before=now,
+                created_at=now, created_by=created_by, runs_alone=True, services=" ".join(wanted),
+            )).inserted_primary_key
+            assert key is not None
+            return key[0], True
+    except sa.exc.IntegrityError:   # one is queued or running already
+        pass
+    waiting = connection.execute(sa.select(jobs.c.id, jobs.c.state, jobs.c.services).where(
+        jobs.c.kind == RECONCILE, jobs.c.state.in_(UNFINISHED))).one()
+    widened = sorted(set(wanted) | set((waiting.services or "").split()))
+    if waiting.state == QUEUED and widened != (waiting.services or "").split():
+        connection.execute(jobs.update().where(jobs.c.id == waiting.id, jobs.c.state == QUEUED)
+                           .values(services=" ".join(widened)))
+    return waiting.id, False
 
 
 def _supersede(connection: Connection, wanted: Mapping[str, list[str]], kind: str,
@@ -187,7 +217,8 @@ def renew_lease(connection: Connection, job_ids: Iterable[int], worker: str, *,
 def record_results(connection: Connection, results: list[JobResult]) -> None:
     if results:
         connection.execute(job_results.insert(), [
-            {**asdict(result), "task": result.task[:200]} for result in results])
+            # an extra of a reconcile is named by the service (an address): cut to the column
+            {**asdict(result), "uid": result.uid[:64], "task": result.task[:200]} for result in results])
 
 
 def finish(connection: Connection, job_id: int, worker: str, *, succeeded: bool, error: str | None,
@@ -244,10 +275,16 @@ def finished_of(connection: Connection, uid: str) -> list[int]:
 
 
 def retry(connection: Connection, job_id: int, *, now: datetime) -> bool:
-    """A sysadmin's retry of a failed or cancelled job: queued now, with fresh attempts."""
-    return connection.execute(jobs.update().where(
-        jobs.c.id == job_id, jobs.c.state.in_((FAILED, CANCELLED)),
-    ).values(state=QUEUED, attempts=0, not_before=now, finished_at=None)).rowcount == 1
+    """A sysadmin's retry of a failed or cancelled job: queued now, with fresh attempts.
+
+    False too for a reconcile while another is queued or running (that one repairs)."""
+    try:
+        with connection.begin_nested():
+            return connection.execute(jobs.update().where(
+                jobs.c.id == job_id, jobs.c.state.in_((FAILED, CANCELLED)),
+            ).values(state=QUEUED, attempts=0, not_before=now, finished_at=None)).rowcount == 1
+    except sa.exc.IntegrityError:
+        return False
 
 
 def cancel(connection: Connection, job_id: int, *, now: datetime) -> bool:
@@ -271,7 +308,7 @@ def _job(row: Row[Any], targets: dict[str, list[str]] | None = None,
         "created_by", "started_at", "finished_at", "error", "lease_owner", "lease_expires",
         "runs_alone")}
     return Job(**columns, targets=targets or {}, results=results or [], mails=mails or {},
-               forgotten=forgotten or {})
+               forgotten=forgotten or {}, services=tuple((row._mapping["services"] or "").split()))
 
 
 def get(connection: Connection, job_id: int, *, with_results: bool = True) -> Job | None:

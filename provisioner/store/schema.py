@@ -59,7 +59,7 @@ request_decisions = sa.Table(
 jobs = sa.Table(
     "jobs", metadata,
     sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("kind", sa.String(16), nullable=False),     # grant, revoke
+    sa.Column("kind", sa.String(16), nullable=False),     # grant, revoke, reconcile
     sa.Column("state", sa.String(16), nullable=False, index=True),
     sa.Column("attempts", sa.Integer, nullable=False, default=0),
     sa.Column("max_attempts", sa.Integer, nullable=False),
@@ -76,6 +76,13 @@ jobs = sa.Table(
     # Added after the first release: an existing store needs
     # ALTER TABLE jobs ADD COLUMN runs_alone BOOLEAN NOT NULL DEFAULT FALSE
     sa.Column("runs_alone", sa.Boolean, nullable=False, default=False, server_default=sa.false()),
+    # A reconcile's services (space-separated: lists wiki redmine); None for a grant or revoke.
+    # Added by revision 0009.
+    sa.Column("services", sa.String(64)),
+    # One reconcile waiting or running at a time: two repairs asked at once queue one job.
+    sa.Index("jobs_one_reconcile", "kind", unique=True,
+             sqlite_where=sa.text("kind = 'reconcile' AND state IN ('queued', 'running')"),
+             postgresql_where=sa.text("kind = 'reconcile' AND state IN ('queued', 'running')")),
 )
 
 # Who a job is for, and which working groups (space-separated slugs).
@@ -223,4 +230,27 @@ previews = sa.Table(
     sa.Column("fingerprint", sa.String(64)),               # of the request the run read
     sa.Column("outcomes", sa.Text),                        # JSON: [{service, task, status, message}]
     sa.Column("error", sa.Text),                           # why the run failed, in words
+)
+
+# The drift checks (issue 17): each service compared with the directory, by
+# `provisioner reconcile --check` (a daily timer) or before a repair. Only the newest
+# few are kept (store/drift.py); the dashboard shows the last. Added by 0009.
+drift_checks = sa.Table(
+    "drift_checks", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("checked_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("services", sa.String(64), nullable=False),   # space-separated
+    sa.Column("error", sa.Text),     # why the check could not finish (a service down)
+)
+
+# What one check found: someone a service holds otherwise than the directory says.
+drift_differences = sa.Table(
+    "drift_differences", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("check_id", sa.Integer, sa.ForeignKey("drift_checks.id", ondelete="CASCADE"),
+              nullable=False, index=True),
+    sa.Column("service", sa.String(32), nullable=False),
+    # a uid, or the service's own name for someone the directory does not know (an address)
+    sa.Column("identity", sa.String(254), nullable=False),
+    sa.Column("what", sa.Text, nullable=False),
 )

@@ -17,6 +17,7 @@ from . import (
     auth,
     coordinators,
     dashboard,
+    drift,
     end_dates,
     groups,
     health,
@@ -37,7 +38,7 @@ def init_app(app: Flask) -> None:
     csrf.init_app(app)
     users.init_app(app)
     for module in (health, public, auth, account, dashboard, admin, coordinators, jobs, groups, settings,
-                   totp, invitations, end_dates):
+                   totp, invitations, end_dates, drift):
         app.register_blueprint(module.blueprint)
     app.register_error_handler(CSRFError, _csrf_failed)
     for error in (DirectoryUnavailable, StoreUnavailable, MailError):

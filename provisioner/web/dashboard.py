@@ -22,7 +22,9 @@ def home() -> ResponseReturnValue:
     found = dashboard(get_portal(), actor=current_user.uid)
     services = [(SERVICE_LABELS[counts.service], counts.offered,
                  bars([("Provisioned", counts.provisioned), ("Waiting", counts.waiting),
-                       ("Failed", counts.failed)], found.people))
+                       ("Failed", counts.failed)]
+                      + ([("Drifted", counts.drifted)] if counts.drifted is not None else []), found.people))
                 for counts in found.services]
     days = columns([(day.day.isoformat(), day.succeeded, day.failed) for day in found.days])
-    return render_template("admin/dashboard.html", people=found.people, services=services, days=days)
+    return render_template("admin/dashboard.html", people=found.people, services=services, days=days,
+                           last_check=found.last_check)

@@ -61,7 +61,8 @@ class _JobChange(Protocol):
 def retry_job(portal: Portal, job_id: int, *, actor: str, remote_addr: str | None = None) -> None:
     """Queue a failed or cancelled job again."""
     _change(portal, job_id, queue.retry, "job-retried", actor, remote_addr,
-            f"Job {job_id} can only be retried once it has failed or been cancelled.")
+            f"Job {job_id} can only be retried once it has failed or been cancelled (and a "
+            "repair of the services while no other repair waits or runs).")
 
 
 def cancel_job(portal: Portal, job_id: int, *, actor: str, remote_addr: str | None = None) -> None:

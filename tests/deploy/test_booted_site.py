@@ -30,7 +30,7 @@ from portal_browser import approved_volunteer as approved_volunteer_of
 UNITS = ("slapd.service", "postfix.service", "nginx.service", "php8.2-fpm.service", "mailman3.service",
          "mailman3-web.service", "postgresql@15-main.service", "redmine.service", "occupy-portal.service",
          "occupy-worker.service", "occupy-purge-expired.timer", "occupy-prune-limits.timer",
-         "occupy-backup.timer", "occupy-expire.timer")
+         "occupy-backup.timer", "occupy-expire.timer", "occupy-reconcile.timer")
 VOLUNTEER = "vera"
 VOLUNTEER_MAIL = "vera@example.org"
 GROUPS = ["kitchen", "tech"]
