@@ -29,13 +29,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from . import preview_runs
-from .catalogue import Catalogue
+from .catalogue import Catalogue, Group
 from .clock import utc_now
 from .directory import Directory
 from .reconciliation import complete_batch, only_services
 from .runner import Outcome, PlaybookRunner, Volunteer, group_entry
 from .store import Store
 from .store import jobs as queue
+from .teams import needs_teams, read_teams, resolve
 
 PLAYBOOK = "volunteer_access.yml"
 CANCEL_POLL_SECONDS = 1.0
@@ -61,7 +62,8 @@ class JobSettings:
 
 def queue_access(store: Store, kind: str, targets: Mapping[str, Iterable[str]], *,
                  actor: str | None, now: datetime, settings: JobSettings) -> int | None:
-    """Queue a grant or revoke for these volunteers (uid -> working-group slugs)."""
+    """Queue a grant or revoke for these volunteers (uid -> slugs of working groups and
+    qualified slugs of teams)."""
     with store.begin() as connection:
         return queue.enqueue(connection, kind, targets, created_by=actor, now=now,
                              max_attempts=settings.max_attempts)
@@ -169,12 +171,16 @@ class Worker:
         return {"provisioner_ldap_people_dn": self.directory.layout.people}
 
     def _volunteers(self, claimed: list[queue.Job]) -> list[Volunteer]:
-        """The batch: each volunteer with every name of their groups, and whether they
-        coordinate each (own its LDAP group) now, read in one search for the whole batch."""
+        """The batch: each volunteer with every name of their groups (working groups and
+        teams, the teams read from the directory in one search when the batch names one),
+        and whether they coordinate each (own its LDAP group) now, read in one search for
+        the whole batch."""
         layout = self.directory.layout
         people = self.directory.people.find_many([uid for job in claimed for uid in job.targets])
-        working_groups = {slug: self.catalogue.get(slug) for job in claimed
-                          for slugs in job.targets.values() for slug in slugs}
+        slugs_named = {slug for job in claimed for slugs in job.targets.values() for slug in slugs}
+        teams = read_teams(self.directory, self.catalogue) if needs_teams(slugs_named) else {}
+        working_groups: dict[str, Group | None] = {
+            slug: resolve(self.catalogue, teams, slug) for slug in slugs_named}
         owners = self.directory.groups.owners_of(wg.group for wg in working_groups.values() if wg)
         volunteers = []
         for job in claimed:

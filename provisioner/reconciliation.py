@@ -2,8 +2,8 @@
 
 The drift check runs the playbook on it in check mode; the worker's reconcile job runs
 it for real. Every account is in it: an active account as a grant of all its working
-groups, any other (suspended, expired) as a revoke of every working group of the
-catalogue; the catalogue's groups go with it, so the batch modules also report, and
+groups and teams, any other (suspended, expired) as a revoke of every working group and
+team; those groups go with it, so the batch modules also report, and
 take away, anyone a group's list, namespace or project holds without the directory
 giving them the group. An active account in no working group (a sysadmin, a service's
 own account) is a revoke too: that is where revoking someone's last group leaves them
@@ -15,9 +15,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from .catalogue import Catalogue
+from .catalogue import Catalogue, Group
 from .directory import Directory, Status
 from .runner import Volunteer, group_entry
+from .teams import read_teams
 
 # The services a check or repair may be limited to, as the playbook names them.
 SERVICES = ("lists", "wiki", "redmine")
@@ -28,14 +29,15 @@ ONLY_SERVICES_VARIABLE = "provisioner_only_services"
 @dataclass(frozen=True)
 class CompleteBatch:
     volunteers: list[Volunteer]
-    groups: list[dict[str, str | bool]]     # every working group of the catalogue, with its names
+    groups: list[dict[str, str | bool | None]]     # every working group and team, with its names
 
 
 def complete_batch(directory: Directory, catalogue: Catalogue) -> CompleteBatch:
-    """Every account of the directory, read in one search, and every working group."""
+    """Every account of the directory, read in one search, and every working group and team
+    (the teams read in one search too)."""
     layout = directory.layout
     people = directory.people.accounts_where(statuses=list(Status))
-    working_groups = list(catalogue)
+    working_groups: list[Group] = [*catalogue, *read_teams(directory, catalogue).values()]
     owners = directory.groups.owners_of(wg.group for wg in working_groups)
 
     volunteers = []

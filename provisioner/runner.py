@@ -23,7 +23,7 @@ from typing import Any
 
 import ansible_runner
 
-from .catalogue import WorkingGroup
+from .catalogue import Group
 from .directory.layout import Layout
 
 TASK_END_EVENTS = ("runner_on_ok", "runner_on_failed", "runner_on_unreachable")
@@ -40,11 +40,13 @@ class Volunteer:
     action: str                  # grant or revoke
     mail: str | None
     display_name: str | None
-    # slug, name, group, group_dn, list_name, wiki_namespace, redmine_project: every name as
-    # the catalogue and the directory's layout give it, so no module rebuilds one; and
+    # slug, name, group, group_dn, list_name, wiki_namespace, redmine_project,
+    # parent_redmine_project (a team's: its working group's project; null for a working
+    # group): every name as the catalogue and the directory's layout give it, so no module
+    # rebuilds one; and
     # coordinator: whether they own the group's LDAP group now (the modules give or take
     # the group's managing roles by it)
-    groups: list[dict[str, str | bool]]
+    groups: list[dict[str, str | bool | None]]
     # the address the services may still know them by, after they changed it (a grant)
     previous_mail: str | None = None
     # a revoke of a deleted account: the services delete what they hold of them too
@@ -54,14 +56,15 @@ class Volunteer:
     preview: bool = False
 
 
-def group_entry(working_group: WorkingGroup, layout: Layout, *,
-                coordinator: bool | None = None) -> dict[str, str | bool]:
-    """A working group as a batch names it: every name from the catalogue and the layout, and
-    for a volunteer's group whether they coordinate it."""
-    entry: dict[str, str | bool] = {
-        "slug": working_group.slug, "name": working_group.name, "group": working_group.group,
-        "group_dn": layout.group_dn(working_group.group), "list_name": working_group.list_name,
-        "wiki_namespace": working_group.wiki_namespace, "redmine_project": working_group.redmine_project}
+def group_entry(group: Group, layout: Layout, *,
+                coordinator: bool | None = None) -> dict[str, str | bool | None]:
+    """A working group or a team as a batch names it: every name from the catalogue and the
+    layout, and for a volunteer's group whether they coordinate it."""
+    entry: dict[str, str | bool | None] = {
+        "slug": group.slug, "name": group.name, "group": group.group,
+        "group_dn": layout.group_dn(group.group), "list_name": group.list_name,
+        "wiki_namespace": group.wiki_namespace, "redmine_project": group.redmine_project,
+        "parent_redmine_project": group.parent_redmine_project}
     if coordinator is not None:
         entry["coordinator"] = coordinator
     return entry
@@ -106,7 +109,7 @@ class PlaybookRunner:
             on_outcomes: Callable[[list[Outcome]], None],
             should_cancel: Callable[[], bool] = lambda: False,
             extravars: Mapping[str, str] | None = None, *, check: bool = False,
-            complete_groups: list[dict[str, str | bool]] | None = None) -> RunResult:
+            complete_groups: list[dict[str, str | bool | None]] | None = None) -> RunResult:
         """One run for these volunteers; `extravars` adds to the settings' (never volunteer data).
 
         `check` runs the playbook in Ansible's check mode: every module says what it would

@@ -8,7 +8,8 @@ module: redmine_members
 short_description: Grant or revoke a batch of volunteers' Redmine project memberships
 description:
   - Makes sure each working group of the batch has its Redmine project (created with the
-    group's name when missing).
+    group's name when missing), and each team its subproject (C(parent_redmine_project),
+    created under its working group's project when missing).
   - >-
     To grant, the volunteer's Redmine account (login = uid, authenticated by the LDAP source
     I(auth_source_id), no password of its own) is created if missing and unlocked if
@@ -344,9 +345,12 @@ class RedmineAccess:
         self.role_id, self.coordinator_role_id = roles[member], roles[coordinator]
         self.coordinator_role = coordinator
 
-    def ensure_projects(self, groups: dict[str, str]) -> None:
-        """groups: project identifier -> the working group's name."""
-        for identifier, name in groups.items():
+    def ensure_projects(self, groups: dict[str, str], parents: dict[str, str] | None = None) -> None:
+        """groups: project identifier -> the working group's (or team's) name; parents: a
+        team's subproject identifier -> its working group's project, under which a missing
+        subproject is created (parents first)."""
+        parents = parents or {}
+        for identifier, name in sorted(groups.items(), key=lambda item: item[0] in parents):
             path = f"/projects/{quote(identifier, safe='')}.json"
             answer = self.client.request("GET", path)
             project = Project(identifier)
@@ -355,18 +359,35 @@ class RedmineAccess:
             elif answer.status == 404 and self.check_mode:
                 self.changed = True     # a run would create it; no membership of it exists yet
             elif answer.status == 404:
-                created = self.client.request("POST", "/projects.json", {"project": {
-                    "name": name, "identifier": identifier, "is_public": self.project_public}})
-                if created.status == 201:
-                    project.id = created.data["project"]["id"]
-                    self.changed = True
+                fields = {"name": name, "identifier": identifier, "is_public": self.project_public}
+                parent = parents.get(identifier)
+                parent_id = self._parent_id(parent) if parent else None
+                if parent and parent_id is None:
+                    project.problem = (f"Redmine did not create the subproject {identifier}: its "
+                                       f"working group's project {parent} is not there")
                 else:
-                    project.problem = f"Redmine did not create the project {identifier}: {created.errors()}"
+                    if parent_id is not None:
+                        fields["parent_id"] = parent_id
+                    created = self.client.request("POST", "/projects.json", {"project": fields})
+                    if created.status == 201:
+                        project.id = created.data["project"]["id"]
+                        self.changed = True
+                    else:
+                        project.problem = (f"Redmine did not create the project {identifier}: "
+                                           f"{created.errors()}")
             elif answer.status == 403:
                 project.problem = f"the Redmine project {identifier} is archived"
             else:
                 project.problem = f"Redmine did not show the project {identifier}: {answer.errors()}"
             self.projects[identifier] = project
+
+    def _parent_id(self, identifier: str) -> int | None:
+        """The id of a working group's project, as this run found it or Redmine shows it."""
+        known = self.projects.get(identifier)
+        if known is not None and known.id is not None:
+            return known.id
+        answer = self.client.request("GET", f"/projects/{quote(identifier, safe='')}.json")
+        return answer.data["project"]["id"] if answer.status == 200 else None
 
     def find_user(self, login: str) -> dict | None:
         """The account with exactly this login, whatever its status (name= is a fuzzy match)."""
@@ -797,6 +818,13 @@ def batch_projects(volunteers: list[dict]) -> dict[str, str]:
     return projects
 
 
+def batch_parents(volunteers: list[dict]) -> dict[str, str]:
+    """A team's subproject -> its working group's project, as the batch names them."""
+    return {group["redmine_project"]: group["parent_redmine_project"]
+            for volunteer in volunteers for group in volunteer.get("groups") or []
+            if isinstance(group.get("parent_redmine_project"), str)}
+
+
 def run(access: RedmineAccess, roles: tuple[str, str], volunteers: list[dict],
         complete_groups: list[dict] | None, connections: int,
         results: dict[str, dict], extra: dict[str, dict]) -> None:
@@ -806,7 +834,8 @@ def run(access: RedmineAccess, roles: tuple[str, str], volunteers: list[dict],
     access.resolve_roles(*roles)
     if complete_groups is not None:
         access.list_accounts()
-    access.ensure_projects(batch_projects(volunteers + [{"groups": complete_groups or []}]))
+    everyone = volunteers + [{"groups": complete_groups or []}]
+    access.ensure_projects(batch_projects(everyone), batch_parents(everyone))
     act_on_batch(access, volunteers, connections, results)
     if complete_groups is not None:
         converge_groups(access, volunteers, complete_groups, connections, extra)

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 
 from .connection import DirectoryConnection, DirectorySettings, usable_password
 from .errors import AlreadyExists, DirectoryError, DirectoryUnavailable, InvalidValue, NotFound
-from .groups import Group, Groups
+from .groups import Group, Groups, TeamEntry
 from .layout import SYSADMINS_GROUP, Layout
 from .logins import Logins
 from .people import NewPerson, People, Person, Status
@@ -18,7 +18,7 @@ from .tree import ensure_tree
 
 __all__ = [
     "AlreadyExists", "Directory", "DirectoryError", "DirectorySettings", "DirectoryUnavailable",
-    "Group", "InvalidValue", "NewPerson", "NotFound", "Person", "SYSADMINS_GROUP", "Status",
+    "Group", "InvalidValue", "NewPerson", "NotFound", "Person", "SYSADMINS_GROUP", "Status", "TeamEntry",
     "usable_password",
 ]
 
@@ -36,8 +36,9 @@ class Directory:
         """Raise DirectoryUnavailable unless the server answers the portal's bind."""
         self._connection.read(self.layout.base_dn, attributes=["1.1"])
 
-    def ensure_tree(self, working_groups: Iterable[tuple[str, str]], organisation: str) -> list[str]:
-        return ensure_tree(self._connection, self.layout, self.groups, working_groups, organisation)
+    def ensure_tree(self, working_groups: Iterable[tuple[str, str]], organisation: str,
+                    teams: Iterable[tuple[str, str, str]] = ()) -> list[str]:
+        return ensure_tree(self._connection, self.layout, self.groups, working_groups, organisation, teams)
 
     def close(self) -> None:
         self._connection.close()

@@ -1,4 +1,5 @@
-"""Groups under ou=groups: one per working group (wg-<slug>) and sysadmins.
+"""Groups under ou=groups: one per working group (wg-<slug>) and sysadmins; each team's
+(wg-<wg>--<team>) nested under its working group's entry, its name in `ou`.
 
 groupOfNames needs at least one member, so every group keeps the empty DN as a
 placeholder member; it names no entry, and listings leave it out.
@@ -29,21 +30,43 @@ class Group:
     owners: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class TeamEntry:
+    """A team's group as the directory holds it (its members are not read)."""
+
+    name: str           # wg-<wg>--<team>
+    title: str | None   # the team's name, in `ou`
+    description: str | None
+
+
 class Groups:
     def __init__(self, connection: DirectoryConnection, layout: Layout, people: People):
         self._conn = connection
         self._layout = layout
         self._people = people
 
-    def ensure(self, name: str, description: str | None = None) -> bool:
-        """Create the group if missing; True when it was created."""
+    def ensure(self, name: str, description: str | None = None, *, title: str | None = None) -> bool:
+        """Create the group if missing; True when it was created. `title` is a team's name
+        (`ou`); a team's group needs its working group's to exist."""
         dn = self._layout.group_dn(name)
         if self._conn.read(dn, attributes=["cn"]) is not None:
             return False
         self._conn.add(dn, ["groupOfNames"], {
             "cn": name, "description": description, "member": [PLACEHOLDER_MEMBER],
+            **({"ou": title} if title else {}),
         })
         return True
+
+    def teams(self) -> list[TeamEntry]:
+        """Every team's group (those nested under another group), in one search."""
+        found = self._conn.search(self._layout.groups, "(objectClass=groupOfNames)",
+                                  attributes=["cn", "ou", "description"])
+        teams = []
+        for record in found:
+            name = self._layout.group_name(record.dn)
+            if name and record.dn.split(",", 1)[1].lower() != self._layout.groups.lower():
+                teams.append(TeamEntry(name, record.text("ou"), record.text("description")))
+        return sorted(teams, key=lambda team: team.name)
 
     def get(self, name: str) -> Group:
         dn = self._layout.group_dn(name)
@@ -100,7 +123,7 @@ class Groups:
             return {}
         any_of = "".join(f"(cn={escape_filter_chars(name)})" for name in wanted)
         found = self._conn.search(self._layout.groups, f"(&(objectClass=groupOfNames)(|{any_of}))",
-                                  attributes=["owner"], scope=ldap3.LEVEL)
+                                  attributes=["owner"], scope=ldap3.SUBTREE)
         owners = {self._layout.group_name(record.dn): self._uids(record.texts("owner")) for record in found}
         return {name: owners[name] for name in wanted if name in owners}
 

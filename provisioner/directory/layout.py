@@ -16,7 +16,9 @@ from .errors import InvalidValue
 # ASCII only: slapd folds Unicode look-alikes (fullwidth letters, dotted I) when it
 # compares uids, so a non-ASCII uid could match someone else's entry.
 UID_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,63}")
-GROUP_PATTERN = re.compile(r"[a-z][a-z0-9-]{0,63}")
+GROUP_PATTERN = re.compile(r"[a-z][a-z0-9-]{0,79}")
+# A team's group, wg-<wg>--<team>, is nested under its working group's, wg-<wg>.
+TEAM_JOINER = "--"
 
 SYSADMINS_GROUP = "sysadmins"
 
@@ -32,7 +34,7 @@ def check_uid(uid: object) -> str:
 def check_group_name(name: object) -> str:
     if not isinstance(name, str) or not GROUP_PATTERN.fullmatch(name):
         raise InvalidValue(
-            "a group name is 1 to 64 lowercase letters, digits and hyphens, starting with a letter"
+            "a group name is 1 to 80 lowercase letters, digits and hyphens, starting with a letter"
         )
     return name
 
@@ -84,12 +86,20 @@ class Layout:
         return f"uid={escape_rdn(check_uid(uid))},{parent}"
 
     def group_dn(self, name: str) -> str:
-        return f"cn={escape_rdn(check_group_name(name))},{self.groups}"
+        """A group's DN: under ou=groups, or for a team's group (wg-<wg>--<team>) under its
+        working group's entry, cn=wg-<wg>--<team>,cn=wg-<wg>,ou=groups."""
+        check_group_name(name)
+        parent, joiner, _ = name.partition(TEAM_JOINER)
+        under = f"cn={escape_rdn(parent)},{self.groups}" if joiner and parent else self.groups
+        return f"cn={escape_rdn(name)},{under}"
 
     def group_name(self, dn: str) -> str | None:
-        """The cn of a group DN under ou=groups, or None for anything else."""
+        """The cn of a group DN under ou=groups (a team's group included, nested under its
+        working group's), or None for anything else."""
         parts = parse_dn(dn, escape=False)
         if len(parts) < 2 or parts[0][0].lower() != "cn":
             return None
-        parent = dn.split(",", 1)[1]
-        return parts[0][1] if parent.lower() == self.groups.lower() else None
+        name = parts[0][1]
+        if not GROUP_PATTERN.fullmatch(name):
+            return None
+        return name if self.group_dn(name).lower() == dn.lower() else None

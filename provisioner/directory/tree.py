@@ -49,8 +49,12 @@ def _base_entry(base_dn: str, organisation: str) -> tuple[list[str], dict[str, s
 
 
 def ensure_tree(connection: DirectoryConnection, layout: Layout, groups: Groups,
-                working_groups: Iterable[tuple[str, str]], organisation: str) -> list[str]:
-    """Create whatever is missing; return the DNs created (none on a second run)."""
+                working_groups: Iterable[tuple[str, str]], organisation: str,
+                teams: Iterable[tuple[str, str, str]] = ()) -> list[str]:
+    """Create whatever is missing; return the DNs created (none on a second run).
+
+    `working_groups` are (group, description); `teams` (group, name, description), each
+    made under its working group's entry once that is there."""
     wanted: list[tuple[str, list[str], Attributes]] = [
         (layout.base_dn, *_base_entry(layout.base_dn, organisation)),
         *((dn, ["organizationalUnit"], {"ou": _ou_name(dn)})
@@ -67,6 +71,9 @@ def ensure_tree(connection: DirectoryConnection, layout: Layout, groups: Groups,
                   *working_groups]
     for name, description in all_groups:
         if groups.ensure(name, description):
+            created.append(layout.group_dn(name))
+    for name, title, description in teams:
+        if groups.ensure(name, description, title=title):
             created.append(layout.group_dn(name))
     return created
 

@@ -122,7 +122,7 @@ group_requests = sa.Table(
     "group_requests", metadata,
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("uid", sa.String(64), nullable=False, index=True),
-    sa.Column("slug", sa.String(32), nullable=False),      # the working group, from the catalogue
+    sa.Column("slug", sa.String(80), nullable=False),      # the working group, or a team (<wg>.<team>)
     sa.Column("state", sa.String(16), nullable=False),     # open, approved, declined
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("decided_at", sa.DateTime(timezone=True)),

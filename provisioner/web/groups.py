@@ -9,11 +9,11 @@ from flask.typing import ResponseReturnValue
 
 from ..directory import DirectoryError, InvalidValue, NotFound
 from ..resources import get_portal
+from ..teams import read_teams, resolve
 from ..workflow import (
     InvalidInput,
     WorkflowError,
     approve_join,
-    coordinated_groups,
     decline_join,
     leave_group,
     my_groups,
@@ -21,8 +21,9 @@ from ..workflow import (
     requests_to_decide,
 )
 from ..workflow.end_dates import members_with_end_dates
-from ..workflow.memberships import MAX_REASON
+from ..workflow.memberships import MAX_REASON, coordinates_any
 from ..workflow.renewals import renewals_to_decide
+from ..workflow.teams import MAX_TEAM_DESCRIPTION, MAX_TEAM_NAME, create_team
 from .security import login_first
 from .users import current_user, login_required
 
@@ -37,7 +38,7 @@ def decides_join_requests() -> bool:
         return False
     if "decides_join_requests" not in g:
         g.decides_join_requests = (current_user.is_sysadmin
-                                   or bool(coordinated_groups(get_portal(), current_user.uid)))
+                                   or coordinates_any(get_portal(), current_user.uid))
     decides: bool = g.decides_join_requests
     return decides
 
@@ -65,7 +66,7 @@ def _refused(verb: str, error: Exception) -> None:
 @login_required
 def mine() -> ResponseReturnValue:
     return render_template("groups/mine.html", groups=my_groups(get_portal(), current_user.uid),
-                           catalogue=get_portal().catalogue)
+                           max_name=MAX_TEAM_NAME, max_description=MAX_TEAM_DESCRIPTION)
 
 
 @blueprint.post("/account/groups/join")
@@ -95,8 +96,22 @@ def leave() -> ResponseReturnValue:
     except REFUSALS as error:
         _refused("left", error)
     else:
-        flash(f"You left {group.name}. Your access to its mailing list, wiki and project "
+        flash(f"You left {group.title}. Your access to its mailing list, wiki and project "
               "is being removed.")
+    return redirect(url_for(".mine"))
+
+
+@blueprint.post("/account/groups/<wg>/teams")
+@login_required
+def new_team(wg: str) -> ResponseReturnValue:
+    try:
+        team = create_team(get_portal(), wg, request.form.get("slug"), request.form.get("name"),
+                           request.form.get("description", ""), actor=current_user.uid,
+                           remote_addr=request.remote_addr)
+    except REFUSALS as error:
+        _refused("created", error)
+    else:
+        flash(f"The team {team.title} is created; its members may now ask to join it.")
     return redirect(url_for(".mine"))
 
 
@@ -141,5 +156,7 @@ def decline(request_id: int) -> ResponseReturnValue:
 
 
 def _group_name(slug: str) -> str:
-    group = get_portal().catalogue.get(slug)
-    return group.name if group else slug
+    portal = get_portal()
+    teams = read_teams(portal.directory, portal.catalogue) if "." in slug else {}
+    group = resolve(portal.catalogue, teams, slug)
+    return group.title if group else slug

@@ -15,8 +15,11 @@ from .permissions import HOST_OPERATOR, has_open_account
 
 
 def initialise_directory(directory: Directory, catalogue: Catalogue, organisation: str) -> list[str]:
-    """Create the tree and one group per working group; idempotent. Returns the DNs created."""
-    return directory.ensure_tree(((wg.group, wg.description) for wg in catalogue), organisation)
+    """Create the tree, one group per working group and one per team the catalogue defines
+    (nested under its working group's); idempotent. Returns the DNs created."""
+    return directory.ensure_tree(((wg.group, wg.description) for wg in catalogue), organisation,
+                                 ((team.group, team.name, team.description)
+                                  for team in catalogue.defined_teams()))
 
 
 def create_sysadmin(directory: Directory, uid: str, mail: str, display_name: str,

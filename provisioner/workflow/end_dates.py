@@ -30,7 +30,7 @@ from .context import Portal
 from .errors import InvalidInput, WorkflowError
 from .lifecycle import EXPIRE_ACCOUNT, RENEW
 from .links import make_token
-from .memberships import working_groups_of
+from .memberships import groups_of
 from .permissions import (
     HOST_OPERATOR,
     Actor,
@@ -102,7 +102,7 @@ def renew_account(portal: Portal, uid: str, end_date: date | None, *, actor: Act
         people.set_end_date(uid, end_date)   # first: no expire run ends it again
         people.unlock(uid)
         with portal.store.begin() as connection:
-            queue.enqueue(connection, GRANT, {uid: working_groups_of(portal, uid)},
+            queue.enqueue(connection, GRANT, {uid: groups_of(portal, uid)},
                           created_by=actor, now=portal.clock(), max_attempts=portal.jobs.max_attempts)
             step.record(connection, detail=detail or f"end date {_said(end_date)}")
         people.set_status(uid, RENEW.target_status)
@@ -174,7 +174,7 @@ def _end(portal: Portal, person: Person, end: date, actor: Actor) -> None:
         people.lock(person.uid)
         with portal.store.begin() as connection:
             if notices.claim(connection, person.uid, end, notices.EXPIRY, at=portal.clock()):
-                queue.enqueue(connection, REVOKE, {person.uid: working_groups_of(portal, person.uid)},
+                queue.enqueue(connection, REVOKE, {person.uid: groups_of(portal, person.uid)},
                               created_by=actor, now=portal.clock(),
                               max_attempts=portal.jobs.max_attempts)
                 step.record(connection, detail=f"end date {end.isoformat()}")

@@ -1,21 +1,26 @@
-"""Joining and leaving working groups, by the volunteers themselves.
+"""Joining and leaving working groups and their teams, by the volunteers themselves.
 
 A volunteer asks to join; the group's coordinators (the `owner`s of its LDAP
 group) and the sysadmins are mailed, and one of them approves or declines.
 Approving adds the LDAP membership and queues a grant. Leaving needs nobody's
 approval: the membership goes at once and a revoke is queued.
+
+A team (a qualified slug, `<wg>.<team>`) is joined the same way, by a member of its
+working group only; its coordinators decide, or when it has none its working group's,
+and the sysadmins. Leaving a working group leaves its teams too, in the same revoke.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..catalogue import WorkingGroup
+from ..catalogue import TEAM_JOINER, Group, Team, WorkingGroup
 from ..directory import SYSADMINS_GROUP, Person
 from ..jobs import GRANT, REVOKE
 from ..mail import MailError
 from ..store import group_requests
 from ..store.group_requests import APPROVED, DECLINED, JoinRequest
+from ..teams import read_teams, resolve, slugs_of
 from .context import Portal
 from .errors import InvalidInput, WorkflowError
 from .permissions import NotAllowed, active_person, has_open_account, is_sysadmin
@@ -33,12 +38,25 @@ class MyGroups:
     requested: list[WorkingGroup]   # an open request waits for a decision
     others: list[WorkingGroup]
     history: list[JoinRequest]      # their requests, newest first
+    # the teams of the working groups they are in, by working group's slug; and the
+    # (qualified) slugs of the teams they are in, and of those they asked to join
+    teams: dict[str, list[Team]]
+    in_teams: set[str]
+    team_requests: set[str]
+    coordinates: set[str]           # the working groups they coordinate (may create teams in)
+
+    def name_of(self, slug: str) -> str:
+        """A request's group as the page names it (the slug when it is gone)."""
+        every: list[Group] = [*self.member, *self.requested, *self.others,
+                              *(team for teams in self.teams.values() for team in teams)]
+        group = next((group for group in every if group.slug == slug), None)
+        return group.title if group else slug
 
 
 @dataclass(frozen=True)
 class RequestToDecide:
     request: JoinRequest
-    group: WorkingGroup | None      # None when the catalogue no longer lists it
+    group: Group | None             # None when the catalogue or the directory no longer holds it
     person: Person | None           # None when the account is gone
 
 
@@ -48,6 +66,22 @@ def working_group(portal: Portal, slug: object) -> WorkingGroup:
     if group is None:
         raise InvalidInput({"group": "there is no such working group in the catalogue"})
     return group
+
+
+def any_group(portal: Portal, slug: object) -> Group:
+    """The working group of `slug`, or the team of a qualified slug (read from the directory)."""
+    if isinstance(slug, str) and "." not in slug:
+        return working_group(portal, slug)
+    group = resolve(portal.catalogue, read_teams(portal.directory, portal.catalogue), slug)
+    if group is None:
+        raise InvalidInput({"group": "there is no such team"})
+    return group
+
+
+def groups_of(portal: Portal, uid: str) -> list[str]:
+    """Slugs of the working groups and qualified slugs of the teams this person is in:
+    what their grant or revoke of everything names."""
+    return slugs_of(portal.directory.groups.of(uid), portal.catalogue)
 
 
 def working_groups_of(portal: Portal, uid: str) -> list[str]:
@@ -64,19 +98,49 @@ def coordinated_groups(portal: Portal, uid: str) -> list[str]:
             if name.startswith("wg-") and name.removeprefix("wg-") in portal.catalogue]
 
 
+def coordinates_any(portal: Portal, uid: str) -> bool:
+    """Whether this person coordinates a working group or a team."""
+    return bool(slugs_of(portal.directory.groups.owned_by(uid), portal.catalogue))
+
+
 def groups_decided_by(portal: Portal, person: Person) -> list[str]:
-    """The slugs whose join requests this person decides: every group for a sysadmin."""
+    """The slugs whose join requests this person decides: every group and team for a
+    sysadmin; for a coordinator their working groups, the teams they coordinate, and the
+    teams of their working groups that have no coordinator of their own."""
+    teams = read_teams(portal.directory, portal.catalogue)
     if is_sysadmin(portal, person):
-        return [group.slug for group in portal.catalogue]
-    return coordinated_groups(portal, person.uid)
+        return [group.slug for group in portal.catalogue] + sorted(teams)
+    owned = slugs_of(portal.directory.groups.owned_by(person.uid), portal.catalogue)
+    working_groups = [slug for slug in owned if "." not in slug]
+    owners = portal.directory.groups.owners_of(
+        team.group for team in teams.values() if team.parent.slug in working_groups)
+    orphans = [team.slug for team in teams.values()
+               if team.parent.slug in working_groups and not owners.get(team.group)]
+    return sorted(set(owned) | set(orphans))
+
+
+def team_deciders(portal: Portal, group: Group) -> set[str]:
+    """Who is mailed a join request besides the sysadmins: the group's coordinators, or for
+    a team with none, its working group's."""
+    coordinators = set(portal.directory.groups.get(group.group).owners)
+    if not coordinators and group.parent is not None:
+        coordinators = set(portal.directory.groups.get(group.parent.group).owners)
+    return coordinators
 
 
 def my_groups(portal: Portal, uid: str) -> MyGroups:
-    member = set(working_groups_of(portal, uid))
+    everything = set(groups_of(portal, uid))
+    member = {slug for slug in everything if "." not in slug}
     with portal.store.begin() as connection:
         history = group_requests.of_person(connection, uid)
     requested = {request.slug for request in history if request.state == group_requests.OPEN}
+    teams: dict[str, list[Team]] = {}
+    for team in read_teams(portal.directory, portal.catalogue).values():
+        if team.parent.slug in member:
+            teams.setdefault(team.parent.slug, []).append(team)
     return MyGroups(
+        teams=teams, in_teams=everything - member, coordinates=set(coordinated_groups(portal, uid)),
+        team_requests={slug for slug in requested if "." in slug and slug not in everything},
         member=[group for group in portal.catalogue if group.slug in member],
         requested=[group for group in portal.catalogue
                    if group.slug in requested and group.slug not in member],
@@ -92,14 +156,18 @@ def request_to_join(portal: Portal, uid: str, slug: object, *,
 
     A new request is mailed to the group's coordinators and to the sysadmins.
     """
-    group = working_group(portal, slug)
+    group = any_group(portal, slug)
     person = active_person(portal, uid)
     if person is None:
         raise WorkflowError("Only an active account can join a working group.")
-    if group.slug in working_groups_of(portal, uid):
-        raise WorkflowError(f"You are already in {group.name}.")
+    theirs = groups_of(portal, uid)
+    if group.slug in theirs:
+        raise WorkflowError(f"You are already in {group.title}.")
+    if group.parent is not None and group.parent.slug not in theirs:
+        raise WorkflowError(f"Only members of {group.parent.name} can join its teams: "
+                            f"join {group.parent.name} first.")
     # Read before anything is stored: a group missing from the directory is refused whole.
-    coordinators = set(portal.directory.groups.get(group.group).owners)
+    coordinators = team_deciders(portal, group)
     with portal.store.begin() as connection:
         request, made = group_requests.open_request(connection, person.uid, group.slug,
                                                     now=portal.clock())
@@ -110,19 +178,22 @@ def request_to_join(portal: Portal, uid: str, slug: object, *,
     return request, made
 
 
-def _tell_deciders(portal: Portal, person: Person, group: WorkingGroup, coordinators: set[str]) -> None:
+def _tell_deciders(portal: Portal, person: Person, group: Group, coordinators: set[str]) -> None:
     """One mail to each coordinator and sysadmin; a failed mail is audited and the rest still go."""
     directory = portal.directory
     sysadmins = set(directory.groups.get(SYSADMINS_GROUP).members)
     people = directory.people.find_many(sorted((coordinators | sysadmins) - {person.uid}))
+    # a team without coordinators of its own is decided by its working group's
+    deciding = group if group.parent is None or coordinators & set(directory.groups.get(group.group).owners) \
+        else group.parent
     for uid, recipient in people.items():
         if not has_open_account(recipient):
             continue
-        role = "a coordinator of " + group.name if uid in coordinators else "a sysadmin"
+        role = "a coordinator of " + deciding.title if uid in coordinators else "a sysadmin"
         try:
             portal.mailer.send(recipient.mail, "join_request", display_name=recipient.display_name,
                                requester_name=person.display_name, requester_uid=person.uid,
-                               group=group.name, role=role, link=portal.link(DECISIONS_PAGE))
+                               group=group.title, role=role, link=portal.link(DECISIONS_PAGE))
         except MailError as error:
             portal.audit("mail-failed", subject=person.uid,
                          detail=f"join request for {group.slug} to {uid}: {error}")
@@ -139,7 +210,8 @@ def requests_to_decide(portal: Portal, actor: str) -> list[RequestToDecide]:
     with portal.store.begin() as connection:
         requests = group_requests.open_for(connection, None if is_sysadmin(portal, decider) else slugs)
     people = portal.directory.people.find_many(sorted({request.uid for request in requests}))
-    return [RequestToDecide(request, portal.catalogue.get(request.slug), people.get(request.uid))
+    teams = read_teams(portal.directory, portal.catalogue)
+    return [RequestToDecide(request, resolve(portal.catalogue, teams, request.slug), people.get(request.uid))
             for request in requests]
 
 
@@ -174,12 +246,14 @@ def approve_join(portal: Portal, request_id: int, *, actor: str,
                  remote_addr: str | None = None) -> JoinRequest:
     """Add the membership and queue a grant; the volunteer is mailed."""
     request = _request_for(portal, request_id, actor, "approve", remote_addr=remote_addr)
-    group = portal.catalogue.get(request.slug)
+    group = resolve(portal.catalogue, read_teams(portal.directory, portal.catalogue), request.slug)
     if group is None:
         raise WorkflowError(f"{request.slug} is no longer in the catalogue: decline the request.")
     person = active_person(portal, request.uid)
     if person is None:
         raise WorkflowError(f"{request.uid} has no active account now: decline the request.")
+    if group.parent is not None and group.parent.slug not in groups_of(portal, person.uid):
+        raise WorkflowError(f"{request.uid} is no longer in {group.parent.name}: decline the request.")
     # Claimed first, so a coordinator declining at the same moment cannot be overruled;
     # reopened if the directory or the queue fails, so approving again completes it.
     with portal.store.begin() as connection:
@@ -194,7 +268,7 @@ def approve_join(portal: Portal, request_id: int, *, actor: str,
         raise
     portal.audit("join-approved", actor=actor, subject=person.uid, remote_addr=remote_addr,
                  detail=group.slug)
-    _tell_volunteer(portal, person, "join_approved", group=group.name,
+    _tell_volunteer(portal, person, "join_approved", group=group.title,
                     link=portal.link(MY_GROUPS_PAGE))
     return _as_decided(portal, request.id)
 
@@ -212,11 +286,11 @@ def decline_join(portal: Portal, request_id: int, reason: str = "", *, actor: st
             raise WorkflowError(f"{request.uid}'s request was decided meanwhile by someone else.")
     portal.audit("join-declined", actor=actor, subject=request.uid, remote_addr=remote_addr,
                  detail=f"{request.slug}: {reason}" if reason else request.slug)
-    group = portal.catalogue.get(request.slug)
+    group = resolve(portal.catalogue, read_teams(portal.directory, portal.catalogue), request.slug)
     person = portal.directory.people.find(request.uid)
     if person is not None:
         _tell_volunteer(portal, person, "join_declined",
-                        group=group.name if group else request.slug, reason=reason)
+                        group=group.title if group else request.slug, reason=reason)
     return _as_decided(portal, request.id)
 
 
@@ -227,14 +301,21 @@ def _tell_volunteer(portal: Portal, person: Person, template: str, **context: ob
         portal.audit("mail-failed", subject=person.uid, detail=f"{template}: {error}")
 
 
-def leave_group(portal: Portal, uid: str, slug: object, *, remote_addr: str | None = None) -> WorkingGroup:
+def leave_group(portal: Portal, uid: str, slug: object, *, remote_addr: str | None = None) -> Group:
     """Leave at once: the membership goes, and with it coordinating the group (deciding its
-    join requests); a revoke of that group's access, its keys included, is queued."""
-    group = working_group(portal, slug)
-    if group.slug not in working_groups_of(portal, uid):
-        raise WorkflowError(f"You are not in {group.name}.")
-    portal.directory.groups.remove_owner(group.group, uid)
-    portal.directory.groups.remove_member(group.group, uid)
-    portal.queue_access(REVOKE, {uid: [group.slug]}, actor=uid)
-    portal.audit("left-group", actor=uid, subject=uid, remote_addr=remote_addr, detail=group.slug)
+    join requests); a revoke of that group's access, its keys included, is queued. Leaving
+    a working group leaves the teams of it the person is in, in the same revoke."""
+    group = any_group(portal, slug)
+    theirs = groups_of(portal, uid)
+    if group.slug not in theirs:
+        raise WorkflowError(f"You are not in {group.title}.")
+    team_groups = [] if group.parent is not None else [
+        name for name in portal.directory.groups.of(uid) if name.startswith(group.group + TEAM_JOINER)]
+    teams = slugs_of(team_groups, portal.catalogue)
+    for name in [*team_groups, group.group]:
+        portal.directory.groups.remove_owner(name, uid)
+        portal.directory.groups.remove_member(name, uid)
+    portal.queue_access(REVOKE, {uid: [group.slug, *teams]}, actor=uid)
+    portal.audit("left-group", actor=uid, subject=uid, remote_addr=remote_addr,
+                 detail=" ".join([group.slug, *teams]))
     return group

@@ -46,7 +46,7 @@ from .context import Portal
 from .errors import InvalidInput, WorkflowError
 from .lifecycle import DELETE, REJECT
 from .limits import limited_password_check, limited_second_factor
-from .memberships import coordinated_groups, working_groups_of
+from .memberships import coordinated_groups, groups_of, working_groups_of
 from .permissions import HOST_OPERATOR, Actor, Role, has_open_account, is_sysadmin, require
 from .self_service import WRONG_CURRENT
 from .totp import has_totp, totp_status
@@ -162,7 +162,7 @@ def delete_account(portal: Portal, uid: str, password: str, code: str | None = N
         name = pseudonym(portal, uid)
         words = [person.display_name]
         try:
-            groups = working_groups_of(portal, uid)
+            groups = groups_of(portal, uid)
         except NotFound:   # a call at the same moment deleted it
             raise WorkflowError(ALREADY_DELETED) from None
         job_id = None

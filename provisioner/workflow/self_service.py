@@ -28,7 +28,7 @@ from .fields import (
 )
 from .lifecycle import STATES
 from .links import make_token, read_token
-from .memberships import working_groups_of
+from .memberships import groups_of
 from .permissions import has_open_account
 
 EMAIL_CHANGE_PURPOSE = "email-change"
@@ -201,7 +201,7 @@ def confirm_email_change(portal: Portal, token: str, *, remote_addr: str | None 
     again completes the change.
     """
     person, former, new_mail = _read_email_change_link(portal, token)
-    groups = working_groups_of(portal, person.uid)
+    groups = groups_of(portal, person.uid)
     now = portal.clock()
     with portal.store.begin() as connection:
         if not tokens.mark_used(connection, token, EMAIL_CHANGE_PURPOSE, now):

@@ -17,6 +17,7 @@ from __future__ import annotations
 from ..directory import Person
 from ..jobs import GRANT, REVOKE
 from ..store import jobs as queue
+from ..teams import slugs_of
 from . import lifecycle
 from .context import Portal
 from .errors import InvalidInput, WorkflowError
@@ -26,9 +27,8 @@ MAX_REASON = 2000
 
 
 def _working_groups(portal: Portal, person: Person) -> list[str]:
-    names = (portal.directory.layout.group_name(dn) for dn in person.member_of)
-    return sorted(name.removeprefix("wg-") for name in names
-                  if name and name.startswith("wg-") and name.removeprefix("wg-") in portal.catalogue)
+    """The person's working groups and teams (qualified slugs)."""
+    return slugs_of((portal.directory.layout.group_name(dn) for dn in person.member_of), portal.catalogue)
 
 
 def suspend(portal: Portal, uid: str, reason: str, *, actor: str,
