@@ -229,3 +229,36 @@ def test_a_volunteer_gets_403_on_the_coordinators_page_and_changes_nothing(app, 
     assert snapshot(slapd_server) == before
     assert queued(app) == []
     assert directory.people.get("vol0000").status == Status.ACTIVE
+
+
+# Teams' coordinators.
+
+TEAM = "tech.digital-strategy"
+
+
+def test_a_team_gets_coordinators_of_its_own_from_its_working_groups_members(app, directory, sam):
+    add_volunteers(directory, 2, groups=("tech",))
+    add_volunteers(directory, 1, groups=("kitchen",), prefix="cook")
+    with pytest.raises(WorkflowError, match="cook0000 is not in Tech: only its members can coordinate"):
+        change(app, "cook0000", TEAM)
+    made = change(app, "vol0000", TEAM)
+    assert (made.changed, made.joined) == (True, True)
+    assert made.summary().startswith("vol0000 is now a coordinator of Digital strategy (Tech).")
+    team = directory.groups.get("wg-tech--digital-strategy")
+    assert team.owners == ("vol0000",) and "vol0000" in team.members
+    assert directory.groups.get("wg-tech").owners == ()           # the working group's unchanged
+    assert queued(app) == [(GRANT, {"vol0000": [TEAM]})]
+
+    removed = change(app, "vol0000", TEAM, coordinates=False)
+    assert removed.changed and directory.groups.get("wg-tech--digital-strategy").owners == ()
+    assert queued(app)[-1] == (GRANT, {"vol0000": [TEAM]})       # still a member: a plain grant
+
+
+def test_the_page_lists_teams_under_their_working_group_and_appoints_there(app, directory, sysadmin):
+    add_volunteers(directory, 1, groups=("tech",))
+    page = page_text(sysadmin.client.get(PAGE))
+    assert page.index(">Tech<") < page.index("Digital strategy (Tech)") < page.index(">Legal<")
+    sysadmin.submit(PAGE, {"uid": "vol0000", "group": TEAM})
+    page = page_text(sysadmin.client.get(PAGE))
+    assert "vol0000 is now a coordinator of Digital strategy (Tech)." in page
+    assert "Remove vol0000 as coordinator of Digital strategy (Tech)" in page

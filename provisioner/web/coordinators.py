@@ -1,4 +1,5 @@
-"""Sysadmins appoint and remove working groups' coordinators. The workflow checks the actor."""
+"""Sysadmins appoint and remove the coordinators of working groups and teams; the workflow
+checks the actor."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from wtforms.validators import DataRequired, Length
 from ..directory import DirectoryError
 from ..resources import get_portal
 from ..workflow import InvalidInput, WorkflowError, coordinators, set_coordinator
+from ..workflow.coordinators import coordinated_groups_listed
 from .forms import PortalForm
 from .security import login_first
 from .users import current_user
@@ -20,12 +22,12 @@ blueprint = Blueprint("coordinators", __name__, url_prefix="/admin/coordinators"
 class AppointForm(PortalForm):
     uid = StringField("Username", validators=[DataRequired(), Length(max=64)],
                       description="An active account; someone not in the group becomes a member too")
-    group = SelectField("Working group", choices=[])
+    group = SelectField("Working group or team", choices=[])
 
 
 def _appoint_form() -> AppointForm:
     form = AppointForm()
-    form.group.choices = [(group.slug, group.name) for group in get_portal().catalogue]
+    form.group.choices = [(group.slug, group.title) for group in coordinated_groups_listed(get_portal())]
     return form
 
 

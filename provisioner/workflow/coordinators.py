@@ -23,14 +23,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..catalogue import WorkingGroup
+from ..catalogue import Group
 from ..directory import Person
 from ..jobs import GRANT, REVOKE
 from ..store import audit
 from ..store import jobs as queue
+from ..teams import read_teams
 from .context import Portal
 from .errors import WorkflowError
-from .memberships import working_group
+from .memberships import any_group
 from .permissions import Actor, has_open_account, require_sysadmin
 
 
@@ -39,7 +40,7 @@ class CoordinatorChange:
     """What appointing or removing a coordinator did."""
 
     uid: str
-    group: WorkingGroup
+    group: Group            # a working group or a team
     coordinates: bool       # appointed (True) or removed (False)
     changed: bool           # the owner value changed now; False: it was so already
     joined: bool            # appointing made them a member of the group too
@@ -47,7 +48,7 @@ class CoordinatorChange:
 
     def summary(self) -> str:
         """What happened, in words, for the sysadmin who asked (the page and the command line)."""
-        name = self.group.name
+        name = self.group.title
         if self.coordinates:
             said = (f"{self.uid} is now a coordinator of {name}." if self.changed
                     else f"{self.uid} was a coordinator of {name} already.")
@@ -65,37 +66,50 @@ class CoordinatorChange:
 
 @dataclass(frozen=True)
 class GroupCoordinators:
-    group: WorkingGroup
+    group: Group
     coordinators: list[Person]
 
 
+def coordinated_groups_listed(portal: Portal) -> list[Group]:
+    """Every working group of the catalogue, each followed by its teams (read in one search)."""
+    teams = sorted(read_teams(portal.directory, portal.catalogue).values(), key=lambda team: team.slug)
+    listed: list[Group] = []
+    for wg in portal.catalogue:
+        listed += [wg, *(team for team in teams if team.parent.slug == wg.slug)]
+    return listed
+
+
 def coordinators(portal: Portal, *, actor: Actor) -> list[GroupCoordinators]:
-    """Each working group of the catalogue with its coordinators, for the sysadmins' page."""
+    """Each working group and team with its coordinators, for the sysadmins' page."""
     require_sysadmin(portal, actor)
-    owners = portal.directory.groups.owners_of(group.group for group in portal.catalogue)
+    groups = coordinated_groups_listed(portal)
+    owners = portal.directory.groups.owners_of(group.group for group in groups)
     people = portal.directory.people.find_many(sorted({uid for uids in owners.values() for uid in uids}))
     return [GroupCoordinators(group, [people[uid] for uid in owners.get(group.group, ()) if uid in people])
-            for group in portal.catalogue]
+            for group in groups]
 
 
 def set_coordinator(portal: Portal, uid: str, slug: object, *, coordinates: bool, actor: Actor,
                     remote_addr: str | None = None) -> CoordinatorChange:
-    """Appoint `uid` a coordinator of the working group `slug` (an owner of its LDAP group,
-    and a member if they were not), or stop it; either queues the job that brings the
-    group's services in line."""
+    """Appoint `uid` a coordinator of the working group or team `slug` (an owner of its LDAP
+    group, and a member if they were not; a team's only from its working group's members),
+    or stop it; either queues the job that brings the group's services in line."""
     require_sysadmin(portal, actor)
-    group = working_group(portal, slug)
+    group = any_group(portal, slug)
     if coordinates:
         return _appoint(portal, uid, group, actor, remote_addr)
     return _remove(portal, uid, group, actor, remote_addr)
 
 
-def _appoint(portal: Portal, uid: str, group: WorkingGroup, actor: Actor,
+def _appoint(portal: Portal, uid: str, group: Group, actor: Actor,
              remote_addr: str | None) -> CoordinatorChange:
     person = portal.directory.people.find(uid)
     if not has_open_account(person):
         raise WorkflowError(f"{uid} has no active account: only an active account can coordinate "
                             "a working group.")
+    if group.parent is not None and group.parent.group not in _groups_of(portal, person):
+        raise WorkflowError(f"{uid} is not in {group.parent.name}: only its members can coordinate "
+                            f"its team {group.name}.")
     groups = portal.directory.groups
     # The owner value first: adding it is atomic, so of two appoints at once exactly one
     # says it changed the directory (adding the member first let each win one of the two).
@@ -107,7 +121,7 @@ def _appoint(portal: Portal, uid: str, group: WorkingGroup, actor: Actor,
     return CoordinatorChange(person.uid, group, True, changed, joined, job_id)
 
 
-def _remove(portal: Portal, uid: str, group: WorkingGroup, actor: Actor,
+def _remove(portal: Portal, uid: str, group: Group, actor: Actor,
             remote_addr: str | None) -> CoordinatorChange:
     changed = portal.directory.groups.remove_owner(group.group, uid)
     person = portal.directory.people.find(uid)
@@ -119,15 +133,18 @@ def _remove(portal: Portal, uid: str, group: WorkingGroup, actor: Actor,
         return CoordinatorChange(uid, group, False, changed, False, None)
     # A member keeps their access as a plain member; anyone else (someone who left the
     # group, a suspended account) has the group's access taken, roles and all.
-    member = has_open_account(person) and group.group in {
-        portal.directory.layout.group_name(dn) for dn in person.member_of}
+    member = has_open_account(person) and group.group in _groups_of(portal, person)
     job_id = _queue_with_audit(portal, GRANT if member else REVOKE, person.uid, group,
                                "coordinator-removed", changed, actor, remote_addr,
                                detail=f"working group {group.slug}")
     return CoordinatorChange(person.uid, group, False, changed, False, job_id)
 
 
-def _queue_with_audit(portal: Portal, kind: str, uid: str, group: WorkingGroup, action: str,
+def _groups_of(portal: Portal, person: Person) -> set[str | None]:
+    return {portal.directory.layout.group_name(dn) for dn in person.member_of}
+
+
+def _queue_with_audit(portal: Portal, kind: str, uid: str, group: Group, action: str,
                       changed: bool, actor: Actor, remote_addr: str | None, *, detail: str) -> int | None:
     """Queue the person's job for this group and audit the change, in one transaction; a
     call that changed nothing and found the same job waiting leaves no entry."""
