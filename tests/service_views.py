@@ -115,3 +115,29 @@ def assert_access(mailman: PrivateMailman, redmine: PrivateRedmine, wiki: Privat
     assert log_in(redmine, uid, password) == (200 if held else 401)
     assert save_page(wiki, uid, password, "wg:kitchen:notes", "Onions" if held else "Still here?") == (
         True if held else 401)
+
+
+def remove_from_roster(mailman, slug: str, address: str) -> None:
+    """What a Mailman administrator does over REST."""
+    status, member = rest(mailman, f"/lists/wg-{slug}.{DOMAIN}/member/{address}")
+    assert status == 200
+    token = base64.b64encode(f"{mailman.admin_user}:{mailman.admin_password}".encode()).decode()
+    connection = http.client.HTTPConnection("127.0.0.1", mailman.port, timeout=10)
+    try:
+        connection.request("DELETE", f"/3.1/members/{member['member_id']}",
+                           headers={"Authorization": f"Basic {token}"})
+        assert connection.getresponse().status == 204
+    finally:
+        connection.close()
+
+
+def add_stranger(redmine, project: str, login: str) -> None:
+    """A Redmine administrator's account made by hand, and made a Developer of the project."""
+    status, data = redmine.request("POST", "/users.json", {"user": {
+        "login": login, "firstname": "Mal", "lastname": "Lory", "mail": f"{login}@example.net",
+        "password": "a local password 123"}})
+    assert status == 201, data
+    role_ids = {role["name"]: role["id"] for role in redmine.request("GET", "/roles.json")[1]["roles"]}
+    status, answer = redmine.request("POST", f"/projects/{project}/memberships.json", {"membership": {
+        "user_id": data["user"]["id"], "role_ids": [role_ids["Developer"]]}})
+    assert status == 201, answer
