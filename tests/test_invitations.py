@@ -385,11 +385,11 @@ def test_invitation_days_must_be_at_least_one(slapd_server):
 def test_an_acceptance_that_fails_half_way_leaves_nothing_and_the_link_works_again(
         app, sam, directory, slapd_server, catalogue, inbox):
     with app.test_request_context():
-        invite(get_portal(), "ines@example.org", ["kitchen", "tech"], until=None, actor="sam")
+        invite(get_portal(), "ines@example.org", ["kitchen", "media"], until=None, actor="sam")
     token = inbox.link_in("ines@example.org").rsplit("/", 1)[1]
-    tech = f"cn=wg-tech,ou=groups,{slapd_server.base_dn}"
+    media = f"cn=wg-media,ou=groups,{slapd_server.base_dn}"  # a group without teams
     with root_connection(slapd_server) as connection:   # its second group is gone: adding fails
-        assert connection.delete(tech)
+        assert connection.delete(media)
     before = set(snapshot(slapd_server))
     with app.test_request_context(), pytest.raises(DirectoryError):
         accept_invitation(get_portal(), token, Acceptance("ines", "Ines", PASSWORD))
@@ -402,8 +402,8 @@ def test_an_acceptance_that_fails_half_way_leaves_nothing_and_the_link_works_aga
     with app.test_request_context():                            # another username, at once
         person = accept_invitation(get_portal(), token, Acceptance("ines-b", "Ines", PASSWORD))
     assert person.status == Status.ACTIVE
-    assert set(directory.groups.of("ines-b")) >= {"wg-kitchen", "wg-tech"}
-    assert queued(app) == [(GRANT, {"ines-b": ["kitchen", "tech"]})]
+    assert set(directory.groups.of("ines-b")) >= {"wg-kitchen", "wg-media"}
+    assert queued(app) == [(GRANT, {"ines-b": ["kitchen", "media"]})]
 
 
 def test_purge_expired_deletes_invitations_nobody_used_once_their_retention_ends(app, sam, inbox):

@@ -11,7 +11,7 @@ from ldap_helpers import snapshot
 from portal_actions import CSRF_TOKEN, Visitor, registration
 
 VALUES = {"uid": "vera", "token": "eyJ4IjoxfQ.abc", "request_id": "1", "job_id": "1", "slug": "kitchen",
-          "invitation_id": "1"}
+          "invitation_id": "1", "wg": "kitchen"}
 FORM = {"group": "kitchen", "reason": "x", "uid": "vera", "mail": "vera@example.org",
         "display_name": "X", "password": "x" * 20, "code": "123456"}
 # The suite's PUBLIC_URL is http://localhost, where Flask's test client sends its requests.
