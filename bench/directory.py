@@ -3,9 +3,12 @@
 An approval's directory work, as `workflow/approval.py` does it: move the entry from
 ou=pending to ou=people, add it to its two working groups, set its status to active.
 
-- layer: the calls approval.py makes through `provisioner.directory`: find, activate,
-  add_member for each group, set_status, get. The layer looks each entry (and group)
-  up before it writes, so it does reads the other two do not: that is its cost.
+- layer: the calls approval.py makes through `provisioner.directory`: find (the one read
+  of the entry, which the workflow needs, at the request's DN as lifecycle.transition
+  reads a request), activate, add_member for each group,
+  set_status, each given the entry as read or moved, so they write to its DN unread
+  again. Its cost over raw: that read, and one indexed search for the address among
+  accounts before the move (the unique overlay does not check a move's attributes).
 - raw: the same four writes with ldap3 on one bound connection, DNs known beforehand.
 - floor: the same writes as one LDIF through one `ldapmodify` process (bind, writes,
   unbind), the password from a file of mode 0600 (`-y`), never on the command line.
@@ -55,12 +58,13 @@ def add_requests(directory: Directory, prefix: str, count: int) -> list[str]:
 def approve_through_layer(directory: Directory, uids: list[str]) -> None:
     people, groups = directory.people, directory.groups
     for uid in uids:
-        people.find(uid)
-        people.activate(uid)
+        request = people.find(uid, request_first=True)      # as lifecycle.transition reads it
+        if request is None:
+            raise RuntimeError(f"the request {uid} is missing")
+        account = people.activate(request)
         for slug in GROUPS:
-            groups.add_member(f"wg-{slug}", uid)
-        people.set_status(uid, Status.ACTIVE)
-        people.get(uid)
+            groups.add_member(f"wg-{slug}", account)
+        people.set_status(account, Status.ACTIVE)
 
 
 class RawApprovals:
