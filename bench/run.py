@@ -51,7 +51,20 @@ def main(argv: list[str]) -> None:
         took = time.monotonic() - part_started
         print(f"{part}: {took:.0f} s\n{table(part_rows)}", file=sys.stderr, flush=True)
         heading = write(options, rows, details, time.monotonic() - started)    # a later part may fail
-    print(f"\n{heading}\n\n{table(rows)}\n\nWritten to {options.output}")
+    print(f"\n{heading}\n\n{targets_table(targets(details))}\n\n{table(rows)}\n\nWritten to {options.output}")
+
+
+def targets(details: dict) -> list[dict]:
+    """The issues' targets the parts measured, each part's in its details' `targets`:
+    each a name, the value measured, the target and whether it was met."""
+    return [target for part in details.values() for target in part.get("targets", ())]
+
+
+def targets_table(rows: list[dict]) -> str:
+    lines = ["| target | value | goal | met |", "| --- | ---: | ---: | --- |"]
+    lines += [f"| {row['name']} | {row['value']} | {row['target']} | {'yes' if row['met'] else '**no**'} |"
+              for row in rows]
+    return "\n".join(lines)
 
 
 def write(options: argparse.Namespace, rows: list, details: dict, seconds: float) -> str:
@@ -62,6 +75,7 @@ def write(options: argparse.Namespace, rows: list, details: dict, seconds: float
                f"15-minute load average {load:.1f}")
     options.output.parent.mkdir(parents=True, exist_ok=True)
     options.output.write_text(json.dumps({
+        "targets": targets(details),
         "heading": heading, "parts": options.parts, "quick": options.quick, "cores": os.cpu_count(),
         "total_seconds": round(seconds, 1), "load_average_15_min": load,
         "rows": [row.as_dict() for row in rows], "details": details}, indent=2) + "\n")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from provisioner.directory import Status
+from provisioner.directory import NewPerson, Status
 from provisioner.resources import get_store
 from provisioner.store import audit, jobs
 from provisioner.store.schema import audit_log
@@ -129,6 +129,21 @@ def test_approving_an_unverified_request_is_refused(sysadmin, visitor, directory
     response = sysadmin.approve("vera", ["kitchen"])
     assert "not verified yet" in sysadmin.client.get(response.location).get_data(as_text=True)
     assert directory.people.get("vera").pending
+
+
+def test_approving_a_request_whose_address_an_account_took_meanwhile_changes_nothing(
+        app, sysadmin, verified, directory, inbox, slapd_server):
+    verified()
+    directory.people.add(NewPerson(uid="vic", display_name="Vic Other", mail="VERA@example.org",
+                                   status=Status.ACTIVE), pending=False)
+    inbox.clear()
+    before = snapshot(slapd_server)
+    response = sysadmin.approve("vera", ["kitchen"])
+    page = sysadmin.client.get(response.location).get_data(as_text=True)
+    assert "vera: not approved: another account has the address of" in page
+    assert snapshot(slapd_server) == before
+    assert queued_grants(app) == [] and inbox.messages() == []
+    assert 'id="request-vera"' in page                     # still queued, to be rejected
 
 
 @pytest.mark.parametrize("method, path", ADMIN_PAGES)

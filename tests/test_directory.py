@@ -14,6 +14,7 @@ from provisioner.directory import (
     InvalidValue,
     NewPerson,
     NotFound,
+    Status,
 )
 from provisioner.workflow import initialise_directory
 
@@ -94,6 +95,35 @@ def test_activate_moves_the_entry_to_people_and_is_safe_to_repeat(directory):
     assert directory.people.activate("alice") == moved
     with pytest.raises(NotFound):
         directory.people.activate("nobody")
+
+
+def test_the_entry_as_read_is_written_to_unread_and_a_move_made_meanwhile_is_no_clash(directory):
+    """What an approval does with the entry it read: a second approval that read it before the
+    first moved it finishes, rather than finding its own address among the accounts."""
+    directory.people.add(person())
+    request = directory.people.get("alice")
+    account = directory.people.activate(request)
+    assert account == directory.people.get("alice") and not account.pending
+    assert directory.people.activate(request) == account          # read before that move
+    assert directory.groups.add_member("wg-kitchen", account) is True
+    assert directory.groups.add_member("wg-kitchen", account) is False
+    with pytest.raises(NotFound, match="there is no group 'wg-nonexistent'"):
+        directory.groups.add_member("wg-nonexistent", account)
+    with pytest.raises(NotFound, match="still a registration request"):
+        directory.groups.add_member("wg-kitchen", request)
+    directory.people.set_status(account, Status.ACTIVE)
+    assert directory.people.get("alice").status == Status.ACTIVE
+    assert directory.groups.of("alice") == ["wg-kitchen"]
+
+
+def test_an_address_an_account_has_keeps_a_request_from_becoming_an_account(directory, slapd_server):
+    directory.people.add(person("bob", mail="Shared@example.org"))
+    request = directory.people.get("bob")
+    active(directory, "alice", mail="shared@example.org")   # after bob's request was read
+    before = snapshot(slapd_server)
+    with pytest.raises(AlreadyExists, match="another account has the address of 'bob'"):
+        directory.people.activate(request)
+    assert snapshot(slapd_server) == before
 
 
 def test_member_of_appears_after_a_group_add_and_goes_after_a_remove(directory):

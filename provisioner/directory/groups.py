@@ -7,7 +7,7 @@ placeholder member; it names no entry, and listings leave it out.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import ldap3
@@ -16,7 +16,7 @@ from ldap3.utils.conv import escape_filter_chars
 from .connection import DirectoryConnection
 from .errors import NotFound
 from .layout import Layout
-from .people import People
+from .people import People, Person
 
 PLACEHOLDER_MEMBER = ""
 
@@ -85,27 +85,36 @@ class Groups:
             for dn in dns if dn and dn.split(",", 1)[1].lower() == people
         ))
 
-    def add_member(self, name: str, uid: str) -> bool:
-        """Add an active person; False when they were a member already."""
-        person = self._people.get(uid)
-        if person.pending:
-            raise NotFound(f"{uid!r} is still a registration request, not an account")
-        return self._conn.add_value(self._group_dn(name), "member", person.dn)
+    def add_member(self, name: str, who: str | Person) -> bool:
+        """Add an active person, a uid or their entry as read (then not read again); False when
+        they were a member already."""
+        return self._changed(name, self._conn.add_value, "member", self._account_dn(who))
 
     def remove_member(self, name: str, uid: str) -> bool:
         """False when they were not a member."""
-        return self._conn.delete_value(self._group_dn(name), "member", self._layout.person_dn(uid))
+        return self._changed(name, self._conn.delete_value, "member", self._layout.person_dn(uid))
 
-    def add_owner(self, name: str, uid: str) -> bool:
+    def add_owner(self, name: str, who: str | Person) -> bool:
         """Make an active person a coordinator (an `owner`); False when they were one already."""
-        person = self._people.get(uid)
-        if person.pending:
-            raise NotFound(f"{uid!r} is still a registration request, not an account")
-        return self._conn.add_value(self._group_dn(name), "owner", person.dn)
+        return self._changed(name, self._conn.add_value, "owner", self._account_dn(who))
 
     def remove_owner(self, name: str, uid: str) -> bool:
         """False when they were not an owner."""
-        return self._conn.delete_value(self._group_dn(name), "owner", self._layout.person_dn(uid))
+        return self._changed(name, self._conn.delete_value, "owner", self._layout.person_dn(uid))
+
+    def _account_dn(self, who: str | Person) -> str:
+        person = who if isinstance(who, Person) else self._people.get(who)
+        if person.pending:
+            raise NotFound(f"{person.uid!r} is still a registration request, not an account")
+        return person.dn
+
+    def _changed(self, name: str, change: Callable[[str, str, str], bool], attribute: str, dn: str) -> bool:
+        """One value added to or removed from the group, written without reading the group
+        first: slapd's noSuchObject says it is not there."""
+        try:
+            return change(self._layout.group_dn(name), attribute, dn)
+        except NotFound:
+            raise NotFound(f"there is no group {name!r}") from None
 
     def owned_by(self, uid: str) -> list[str]:
         """Names of the groups this person is an `owner` (a coordinator) of."""
@@ -126,12 +135,6 @@ class Groups:
                                   attributes=["owner"], scope=ldap3.SUBTREE)
         owners = {self._layout.group_name(record.dn): self._uids(record.texts("owner")) for record in found}
         return {name: owners[name] for name in wanted if name in owners}
-
-    def _group_dn(self, name: str) -> str:
-        dn = self._layout.group_dn(name)
-        if self._conn.read(dn, attributes=["cn"]) is None:
-            raise NotFound(f"there is no group {name!r}")
-        return dn
 
     def of(self, uid: str) -> list[str]:
         """Names of the groups a person is a member of, from memberOf."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from enum import StrEnum
 
@@ -195,13 +195,28 @@ class People:
         })
         return self.get(new.uid)
 
-    def find(self, uid: str) -> Person | None:
-        """The person with this uid, pending or active; None for a uid nobody can have."""
+    def find(self, uid: str, *, request_first: bool = False) -> Person | None:
+        """The person with this uid, pending or active; None for a uid nobody can have.
+
+        With `request_first`, for someone most likely still a registration request: read at
+        the request's DN, and only when nothing is there at the account's (the two DNs the
+        layout gives), rather than searching the tree."""
         try:
             check_uid(uid)
         except InvalidValue:
             return None
+        if request_first:
+            return self._read_at(self._layout.person_dn(uid, pending=True)) or self._read_at(
+                self._layout.person_dn(uid))
         return self._find_one(f"(uid={escape_filter_chars(uid)})")
+
+    def _read_at(self, dn: str) -> Person | None:
+        try:
+            found = self._conn.search(dn, "(objectClass=inetOrgPerson)", attributes=self._read_attributes(),
+                                      scope=ldap3.BASE)
+        except NotFound:
+            return None
+        return self._to_person(found[0]) if found else None
 
     def find_many(self, uids: list[str]) -> dict[str, Person]:
         """Everyone of these uids who exists, by uid, in a few searches rather than one each."""
@@ -260,30 +275,52 @@ class People:
             raise NotFound(f"nobody has the uid {uid!r}")
         return person
 
-    def activate(self, uid: str) -> Person:
-        """Move a pending entry to ou=people; a person already there is returned as is.
+    def _entry(self, who: str | Person) -> Person:
+        """The entry as the caller read it, or for a uid as read now (NotFound if none)."""
+        return who if isinstance(who, Person) else self.get(who)
+
+    def activate(self, who: str | Person) -> Person:
+        """Move a pending entry to ou=people; an account is returned as is. `who` is a uid,
+        or the entry as just read: then the move goes to the DN it had, unread again.
 
         AlreadyExists when an account has its address: the unique overlay checks adds and
-        modifies in ou=people, but a move only for the new RDN's values."""
-        person = self.get(uid)
-        if person.pending:
-            if any(not holder.pending for holder in self.with_mail(person.mail)):
-                raise AlreadyExists(f"another account has the address of {uid!r}")
+        modifies in ou=people, but a move only for the new RDN's values, so one indexed
+        search under ou=people does it here."""
+        person = self._entry(who)
+        if not person.pending:
+            return person
+        if person.mail:
+            holders = self._conn.search(self._layout.people, f"(mail={escape_filter_chars(person.mail)})",
+                                        attributes=["uid"], scope=ldap3.LEVEL)
+            # Its own entry, moved since it was read, is no other account: the move below tells.
+            if any((holder.text("uid") or "").lower() != person.uid.lower() for holder in holders):
+                raise AlreadyExists(f"another account has the address of {person.uid!r}")
+        try:
             self._conn.move(person.dn, f"uid={escape_rdn(person.uid)}", self._layout.people)
-        return self.get(uid)
+        except (NotFound, AlreadyExists):
+            # Moved since it was read (an approval finishing at the same time: the unique
+            # overlay then finds its uid in ou=people before slapd finds it gone), or deleted.
+            moved = self.get(person.uid)
+            if moved.pending:
+                raise
+            return moved
+        return replace(person, dn=self._layout.person_dn(person.uid), pending=False)
 
-    def set_status(self, uid: str, status: Status) -> None:
-        self._conn.modify(self.get(uid).dn, {"occupyStatus": [(ldap3.MODIFY_REPLACE, [str(status)])]})
+    def set_status(self, who: str | Person, status: Status) -> None:
+        """`who` is a uid, or the entry as read: then written at its DN, NotFound if it moved."""
+        self._conn.modify(self._entry(who).dn, {"occupyStatus": [(ldap3.MODIFY_REPLACE, [str(status)])]})
 
-    def set_end_date(self, uid: str, end_date: date | None) -> None:
-        """Set the account's last day, or with None remove it (the account becomes open-ended)."""
-        person = self.get(uid)
-        record = self._conn.read(person.dn, attributes=["objectClass"])
-        classes = {value.lower() for value in record.texts("objectClass")} if record else set()
+    def set_end_date(self, who: str | Person, end_date: date | None) -> None:
+        """Set the account's last day, or with None remove it (the account becomes open-ended).
+        `who` is a uid, or the entry as read: then written at its DN."""
+        person = self._entry(who)
         changes: dict[str, list[tuple[str, list[Value]]]] = {
             "occupyEndDate": [(ldap3.MODIFY_REPLACE, [_day_stamp(end_date)] if end_date else [])]}
-        if end_date and END_DATE_CLASS.lower() not in classes:
-            changes = {"objectClass": [(ldap3.MODIFY_ADD, [END_DATE_CLASS])], **changes}
+        if end_date and person.end_date is None:  # with an end date, the entry has the class
+            record = self._conn.read(person.dn, attributes=["objectClass"])
+            classes = {value.lower() for value in record.texts("objectClass")} if record else set()
+            if END_DATE_CLASS.lower() not in classes:
+                changes = {"objectClass": [(ldap3.MODIFY_ADD, [END_DATE_CLASS])], **changes}
         self._conn.modify(person.dn, changes)
 
     def ending_by(self, day: date) -> list[Person]:

@@ -3,11 +3,13 @@
 Each request is decided once: a decision first claims the request in the store
 (store/decisions.py), so concurrent clicks, by one sysadmin or several, approve
 or reject it once, with one job, one audit entry and one mail; the others are
-told it is decided. Approval is then a sequence of steps that each check before
-they act (move the entry, add each group, queue provisioning with the audit
-entry, mark active, welcome), so approving again after a failure half-way
-completes it and never does a step twice. Rejecting several at once rejects each
-as a single rejection does, claim included.
+told it is decided. Approval is then a sequence of steps (move the entry, add each
+group, queue provisioning with the audit entry, mark active, welcome), each a step
+that is done once however often it runs: the entry read at the start says whether it
+was moved, the groups' adds are written to the DNs the layout gives and slapd says
+which were there already, so approving again after a failure half-way completes it
+and never does a step twice. Rejecting several at once rejects each as a single
+rejection does, claim included.
 """
 
 from __future__ import annotations
@@ -62,9 +64,12 @@ def default_end_date(portal: Portal, person: Person) -> date | None:
 
 def approve(portal: Portal, uid: str, groups: Iterable[str] | None, *, actor: str,
             remote_addr: str | None = None,
-            end_date: date | None | Literal[ByAvailability.DEFAULT] = ByAvailability.DEFAULT) -> Person:
+            end_date: date | None | Literal[ByAvailability.DEFAULT] = ByAvailability.DEFAULT) -> None:
     """Approve into `groups` (slugs), or the groups they asked for when None; with `end_date`
-    (None: none), or by default the one their availability gives (default_end_date)."""
+    (None: none), or by default the one their availability gives (default_end_date).
+
+    The entry is read once, at the start; every write then goes to the DN that read gave
+    (or the move made), and slapd refuses what is wrong (a group that is not there)."""
     directory = portal.directory
     with lifecycle.transition(portal, APPROVE, uid, actor=actor, remote_addr=remote_addr) as step:
         person = step.entry
@@ -76,11 +81,11 @@ def approve(portal: Portal, uid: str, groups: Iterable[str] | None, *, actor: st
         if unknown := len(slugs) - len(chosen):
             raise InvalidInput({"groups": f"{unknown} of these are not working groups"})
         with _deciding(portal, person, APPROVE.name, actor=actor) as mark_decided:
-            directory.people.activate(uid)
+            account = directory.people.activate(person)
             if end_date != person.end_date:
-                directory.people.set_end_date(uid, end_date)
+                directory.people.set_end_date(account, end_date)
             for group in chosen:
-                directory.groups.add_member(group.group, uid)
+                directory.groups.add_member(group.group, account)
             with portal.store.begin() as connection:  # the job and its audit entry, once
                 queue.enqueue(connection, GRANT, {uid: slugs}, created_by=actor, now=portal.clock(),
                               max_attempts=portal.jobs.max_attempts)
@@ -88,7 +93,7 @@ def approve(portal: Portal, uid: str, groups: Iterable[str] | None, *, actor: st
                             + f"; end date {end_date.isoformat() if end_date else 'none'}")
                 mark_decided(connection)
             # Last: until then, the request stays queued.
-            directory.people.set_status(uid, APPROVE.target_status)
+            directory.people.set_status(account, APPROVE.target_status)
     try:
         portal.mailer.send(person.mail, "welcome", uid=uid, display_name=person.display_name,
                            groups=[group.name for group in chosen],
@@ -96,7 +101,6 @@ def approve(portal: Portal, uid: str, groups: Iterable[str] | None, *, actor: st
                            login_link=portal.link("/login"))
     except MailError as error:
         portal.audit("mail-failed", actor=actor, subject=uid, detail=f"welcome: {error}")
-    return directory.people.get(uid)
 
 
 @contextmanager
@@ -116,8 +120,8 @@ def _deciding(portal: Portal, person: Person, decision: str, *,
                                now=portal.clock())
     if not held.won:
         if held.decided and held.decision == APPROVE.name:
-            portal.directory.people.activate(person.uid)
-            portal.directory.people.set_status(person.uid, APPROVE.target_status)
+            account = portal.directory.people.activate(person)
+            portal.directory.people.set_status(account, APPROVE.target_status)
         state = DECIDED[held.decision] if held.decided else f"being {DECIDED[held.decision]}"
         raise WorkflowError(f"{person.uid} is already {state}")
     try:

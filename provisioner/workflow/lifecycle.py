@@ -69,6 +69,11 @@ class Transition:
         return person.status is not None and person.status in self.sources
 
     @property
+    def from_requests(self) -> bool:
+        """Whether it starts only from registration requests (ou=pending, until approved)."""
+        return self.sources <= {Status.UNVERIFIED, Status.VERIFIED}
+
+    @property
     def target_status(self) -> Status:
         """The status this transition sets; one that deletes the entry (to GONE) sets none."""
         if self.target is None:
@@ -195,7 +200,7 @@ def transition(portal: Portal, what: Transition, uid: str, *, actor: Actor | Non
     try:
         require(portal, what.who, actor, subject=uid)
         if person is _UNREAD:
-            person = portal.directory.people.find(uid)
+            person = portal.directory.people.find(uid, request_first=what.from_requests)
         found = _status_name(person)
         check(what, uid, person, portal=portal)
         step = Step(what, uid, person, actor, remote_addr, portal)
