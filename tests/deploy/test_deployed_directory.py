@@ -9,6 +9,8 @@ from contextlib import contextmanager
 
 import ldap3
 
+from provisioner.catalogue import load_catalogue
+
 from ldap_session import ldap_session
 
 
@@ -59,8 +61,13 @@ def test_the_tree_and_the_working_groups_are_there(booted_site):
         groups = dns_under(portal, f"ou=groups,{base}", "(objectClass=groupOfNames)")
         assert not dns_under(portal, f"ou=services,{base}"), "the portal reads the bind accounts"
     example_groups = ["facilitation", "outreach", "media", "tech", "kitchen", "logistics"]
+    # The standard catalogue's teams come with their working group, nested under it.
+    teams = [team for team in load_catalogue().defined_teams() if team.parent.slug in example_groups]
+    assert teams, "the standard catalogue has a team in the example's groups"
     assert sorted(groups) == sorted([f"cn=sysadmins,ou=groups,{base}"]
-                                    + [f"cn=wg-{slug},ou=groups,{base}" for slug in example_groups])
+                                    + [f"cn=wg-{slug},ou=groups,{base}" for slug in example_groups]
+                                    + [f"cn={team.group},cn={team.parent.group},ou=groups,{base}"
+                                       for team in teams])
 
 
 def test_services_read_people_over_tls_but_never_pending_entries_or_passwords(booted_site):
