@@ -3,14 +3,18 @@ request would do in each service, writes nothing, and is what the approval then 
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import timedelta
 
 import pytest
+import sqlalchemy as sa
 
+from provisioner.clock import utc_now
 from provisioner.preview_runs import fingerprint
 from provisioner.resources import get_portal, get_store, runner_settings
 from provisioner.runner import PlaybookRunner, Volunteer
-from provisioner.store import jobs, previews
+from provisioner.store import Store, jobs, previews
 from provisioner.workflow.approval_preview import approval_preview, items, summarise
 
 from job_helpers import make_worker
@@ -175,3 +179,51 @@ def test_a_preview_is_refused_outside_check_mode_and_checked_as_the_request_it_i
     ]
     for outcome, reason in refusals:
         assert outcome["status"] == "failed" and reason in outcome["message"], outcome
+
+
+def test_two_previews_asked_at_once_leave_one_waiting_preview(postgres_url):
+    """On PostgreSQL two clicks can both find no preview to replace: the second insert waits
+    for the first's transaction, then meets its key, and must replace its row, not fail."""
+    store = Store(postgres_url)
+    store.create_schema()
+    first_inserted, asked = threading.Event(), utc_now()
+    failures: list[BaseException] = []
+
+    def second_click() -> None:
+        first_inserted.wait()
+        try:
+            with store.begin() as connection:
+                previews.ask(connection, "vera", asked_by="tess", now=asked + timedelta(seconds=1))
+        except BaseException as error:      # noqa: BLE001 (the test reports it)
+            failures.append(error)
+
+    second = threading.Thread(target=second_click)
+    second.start()
+    try:
+        with store.begin() as connection:
+            previews.ask(connection, "vera", asked_by="sam", now=asked)
+            first_inserted.set()
+            waiting_on_a_lock(store)        # the second click's insert, on this row's key
+        second.join(timeout=30)
+        assert not failures
+        with store.begin() as connection:
+            preview = previews.get(connection, "vera")
+            assert preview is not None and (preview.asked_by, preview.state) == ("tess", "waiting")
+            assert previews.claim(connection, "w", now=asked + timedelta(seconds=2),
+                                  lease=timedelta(minutes=5)) == ["vera"]
+    finally:
+        second.join(timeout=30)
+        store.dispose()
+
+
+def waiting_on_a_lock(store: Store) -> None:
+    """Return once a session of this database waits on a lock (a test's second transaction)."""
+    query = sa.text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                    "AND datname = current_database()")
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        with store.begin() as connection:
+            if connection.execute(query).scalar():
+                return
+        time.sleep(0.05)
+    raise AssertionError("the second click never waited on the first's row")

@@ -44,9 +44,23 @@ def _preview(row: Row[Any]) -> Preview:
 
 
 def ask(connection: Connection, uid: str, *, asked_by: str, now: datetime) -> None:
-    """A preview of this request, waiting for the worker; one asked before is replaced."""
-    connection.execute(previews.delete().where(previews.c.uid == uid))
-    connection.execute(previews.insert().values(uid=uid, asked_by=asked_by, asked_at=now, state=WAITING))
+    """A preview of this request, waiting for the worker; one asked before is replaced, and a
+    run answering that one finds it asked again (`finish` drops its answer).
+
+    Two clicks at once both find no row to replace on PostgreSQL: the second insert waits for
+    the first, then meets its key, so it replaces the row the first made instead.
+    """
+    asked = {"asked_by": asked_by, "asked_at": now, "state": WAITING, "worker": None,
+             "started_at": None, "finished_at": None, "fingerprint": None, "outcomes": None,
+             "error": None}
+    replace = previews.update().where(previews.c.uid == uid).values(**asked)
+    if connection.execute(replace).rowcount:
+        return
+    try:
+        with connection.begin_nested():
+            connection.execute(previews.insert().values(uid=uid, **asked))
+    except sa.exc.IntegrityError:
+        connection.execute(replace)
 
 
 def get(connection: Connection, uid: str) -> Preview | None:
