@@ -15,15 +15,15 @@ import contextlib
 import fcntl
 import hashlib
 import os
+import random
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
-
-from provisioner.private_services.process import free_port
 
 PACKAGES = ("systemd", "systemd-sysv", "dbus", "openssh-server", "python3")
 GOLDEN_CACHE = Path("/var/cache/occupy-provisioner/deploy-roots")
@@ -37,15 +37,32 @@ RUNNING = "RUNNING"
 # Every port handed out in this session: hosts deploy side by side, and a port one of
 # them was given may not be listened on yet when the next host's are chosen.
 _HANDED_OUT: set[int] = set()
+# Well above the services' usual ports (LDAP 389/636, PostgreSQL 5432, Redmine 3000...).
+_SESSION_PORTS_START = 20000
 
 
 def session_port() -> int:
-    """A loopback port free now and never handed out before in this session."""
-    port = free_port()
-    while port in _HANDED_OUT:
-        port = free_port()
-    _HANDED_OUT.add(port)
-    return port
+    """A loopback port free now and never handed out before in this session.
+
+    It is chosen below the kernel's ephemeral range, where no outgoing connection and no
+    other test's free_port() lands, so nothing else on this machine takes it in the minutes
+    between choosing it and the deployed service listening on it.
+    """
+    ephemeral_start = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    while True:
+        port = random.randrange(_SESSION_PORTS_START, ephemeral_start)  # noqa: S311 (not a secret)
+        if port not in _HANDED_OUT and _bindable(port):
+            _HANDED_OUT.add(port)
+            return port
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 def _tool(name: str) -> str:
