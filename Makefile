@@ -4,10 +4,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 # mailman3, dokuwiki (+ php), redmine: the services the playbooks provision, run privately
 # by the tests and the demo; mailman3-web (HyperKitty, Postorius) under uwsgi, with its LDAP
-# login and Mailman's archiver for it. python3-venv only where this Python cannot make a venv.
+# login and Mailman's archiver for it. python3-venv only where this Python cannot make a venv;
+# npm (axe-core for the browser tests' accessibility checks) only where no npm is installed.
 DEBIAN_PACKAGES := slapd ldap-utils chromium postgresql mailman3 dokuwiki php-cli php-ldap redmine redmine-sqlite ruby-webrick \
 	mailman3-web python3-django-auth-ldap python3-mailman-hyperkitty uwsgi-core uwsgi-plugin-python3 \
-	$(shell $(PYTHON) -c 'import ensurepip' 2>/dev/null || echo python3-venv)
+	$(shell $(PYTHON) -c 'import ensurepip' 2>/dev/null || echo python3-venv) \
+	$(shell command -v npm >/dev/null || echo npm)
 
 .PHONY: demo test lint test-deploy install debian-packages bench
 
@@ -25,7 +27,7 @@ lint: install
 	$(BIN)/ruff check provisioner playbooks bench tests app.py
 	$(BIN)/mypy
 
-install: debian-packages $(VENV)/.installed
+install: debian-packages $(VENV)/.installed node_modules/.package-lock.json
 
 # site.yml over ssh into booted Debian roots (debootstrap, systemd-nspawn): an earlier release
 # upgraded by this checkout, a fresh install restoring a backup, a volunteer from registration
@@ -46,6 +48,10 @@ $(VENV)/.installed: pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test,demo]'
 	@touch $@
+
+# axe-core, pinned by package.json and package-lock.json, for tests/browser/accessibility.py.
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund --silent
 
 # e.g. make bench BENCH_ARGS="--only directory,portal --quick"; see bench/README.md
 BENCH_ARGS ?=

@@ -218,7 +218,8 @@ def test_a_wrong_code_is_refused_with_a_clear_message(app, directory, slapd_serv
     response = browser.enter_code(typed)
     assert response.status_code == 401
     assert message in text(response)
-    assert 'role="alert"' in response.get_data(as_text=True)
+    assert 'aria-invalid="true"' in response.get_data(as_text=True)   # tied to the field
+    assert "<title>Error: " in response.get_data(as_text=True)
     assert snapshot(slapd_server) == before
     assert browser.client.get("/account").status_code == 302
     assert live_sessions(app, "tess") == 0

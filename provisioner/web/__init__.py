@@ -19,6 +19,7 @@ from . import (
     dashboard,
     drift,
     end_dates,
+    form_errors,
     groups,
     health,
     invitations,
@@ -37,6 +38,7 @@ def init_app(app: Flask) -> None:
     security.init_app(app)
     csrf.init_app(app)
     users.init_app(app)
+    form_errors.init_app(app)
     for module in (health, public, auth, account, dashboard, admin, coordinators, jobs, groups, settings,
                    totp, invitations, end_dates, drift):
         app.register_blueprint(module.blueprint)

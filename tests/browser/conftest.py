@@ -50,7 +50,13 @@ def live_portal(directory, slapd_server, inbox, tmp_path, portal_settings):
 
 
 @pytest.fixture
-def page():
+def context_options() -> dict:
+    """Options of the page's browser context (parametrize to change, e.g. JavaScript off)."""
+    return {}
+
+
+@pytest.fixture
+def page(context_options):
     """A page in a fresh headless Chromium. A missing Chromium fails the test."""
     if not Path(CHROMIUM).is_file():
         pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium package (make test does)")
@@ -58,7 +64,7 @@ def page():
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
                                              args=CHROMIUM_ARGS)
         try:
-            context = browser.new_context()
+            context = browser.new_context(**context_options)
             try:
                 yield context.new_page()
             finally:
