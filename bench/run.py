@@ -4,8 +4,9 @@
     .venv/bin/python bench/run.py --only directory,portal --quick
 
 Parts: directory (approvals/s: layer, raw ldap3, ldapmodify), portal (gunicorn under
-load), provisioning (one playbook run per batch vs one per volunteer), services (through
-Mailman, DokuWiki and Redmine against their bare REST calls, with the worker's memory), login
+load), provisioning (one playbook run per batch vs one per volunteer), scale (the run for
+100, 1000 and 10,000 volunteers, with the worker's memory), services (through Mailman,
+DokuWiki and Redmine against their bare REST calls, with the worker's memory), login
 (wrong passwords for unknown names against existing accounts).
 --quick runs fewer and smaller rounds, to try a change; its figures are not for the README.
 """
@@ -23,7 +24,7 @@ from pathlib import Path
 
 from figures import table
 
-PARTS = ("directory", "portal", "provisioning", "services", "login")
+PARTS = ("directory", "portal", "provisioning", "scale", "services", "login")
 RESULTS = Path(__file__).resolve().parent.parent / "var" / "bench" / "results.json"
 
 
