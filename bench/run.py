@@ -10,6 +10,11 @@ DokuWiki and Redmine against their bare REST calls, with the worker's memory), l
 (wrong passwords for unknown names against existing accounts).
 --quick runs fewer and smaller rounds, to try a change; its figures are not for the README.
 After the parts, the pictures (pictures.py) go next to the JSON.
+
+    .venv/bin/python bench/run.py --publish             # the JSON's targets and pictures into README
+
+--publish runs no part: it copies the last results' targets table and pictures into
+docs/bench/ and README.md (publish.py).
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from pathlib import Path
 
 from figures import table, targets_table
 from pictures import draw
+from publish import publish
 
 PARTS = ("directory", "portal", "provisioning", "scale", "services", "login")
 CHECKOUT = Path(__file__).resolve().parent.parent
@@ -39,6 +45,8 @@ def arguments(argv: list[str]) -> argparse.Namespace:
                         help=f"comma-separated parts to run, of {', '.join(PARTS)} (default: all)")
     parser.add_argument("--quick", action="store_true", help="fewer, smaller runs")
     parser.add_argument("--output", type=Path, default=RESULTS, help=f"the JSON file (default: {RESULTS})")
+    parser.add_argument("--publish", action="store_true",
+                        help="run no part: put the JSON's targets and pictures in docs/bench/, README.md")
     options = parser.parse_args(argv)
     options.parts = [part.strip() for part in options.only.split(",") if part.strip()]
     if unknown := [part for part in options.parts if part not in PARTS]:
@@ -48,6 +56,10 @@ def arguments(argv: list[str]) -> argparse.Namespace:
 
 def main(argv: list[str]) -> None:
     options = arguments(argv)
+    if options.publish:
+        for path in publish(options.output, CHECKOUT):
+            print(f"Written: {path}")
+        return
     started, rows, details, part_seconds = time.monotonic(), [], {}, {}
     for part in options.parts:
         part_started = time.monotonic()
