@@ -39,7 +39,7 @@ from provisioner.store.schema import job_results, job_targets, jobs
 from provisioner.workflow import initialise_directory
 
 REPEATS = {100: 3, 1000: 3, 10_000: 2}       # N -> runs
-QUICK_REPEATS = {100: 2, 1000: 1}
+QUICK_REPEATS = {100: 1, 1000: 1}
 COST_TARGET = 1.2                            # per volunteer at 10,000 / at 1000, at most
 MEMORY_TARGET_MB = 200                       # the worker's peak at 10,000, under
 LARGEST, REFERENCE = 10_000, 1000
