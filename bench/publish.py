@@ -21,9 +21,9 @@ DOCS = Path("docs") / "bench"
 
 def published_text(results: dict, pictures: list[str]) -> str:
     """The README's part: where the figures come from, the targets, the pictures."""
-    kind = "`bench/run.py --quick` (fewer, smaller runs)" if results.get("quick") else "`make bench`"
+    kind = "`bench/run.py --quick` (fewer, smaller runs)" if results.get("quick") else "`bench/run.py`"
     parts = ", ".join(results.get("parts", []))
-    lines = [f"From {kind} at commit `{results.get('commit', 'unknown')}`, parts: {parts}; "
+    lines = [f"From {kind} at commit `{results.get('commit', 'unknown')}`, parts {parts}; "
              f"{results['heading']}.", "",
              targets_table(results["targets"]) if results.get("targets") else "No target was measured."]
     lines += ["", *(f"![{name.removesuffix('.svg')}]({(DOCS / name).as_posix()})" for name in pictures)]

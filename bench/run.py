@@ -61,6 +61,7 @@ def main(argv: list[str]) -> None:
             print(f"Written: {path}")
         return
     started, rows, details, part_seconds = time.monotonic(), [], {}, {}
+    options.commit = commit()       # the code that runs, whatever is committed meanwhile
     for part in options.parts:
         part_started = time.monotonic()
         print(f"{part}...", file=sys.stderr, flush=True)
@@ -101,7 +102,7 @@ def write(options: argparse.Namespace, rows: list, details: dict, part_seconds: 
     options.output.parent.mkdir(parents=True, exist_ok=True)
     options.output.write_text(json.dumps({
         "targets": targets(details),
-        "heading": heading, "commit": commit(), "pictures": [path.name for path in pictures],
+        "heading": heading, "commit": options.commit, "pictures": [path.name for path in pictures],
         "parts": options.parts, "quick": options.quick, "cores": os.cpu_count(),
         "total_seconds": round(seconds, 1), "load_average_15_min": load,
         "part_seconds": {part: round(took, 1) for part, took in part_seconds.items()},
