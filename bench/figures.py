@@ -55,3 +55,11 @@ def table(rows: list[Row]) -> str:
                      f"| {number(spread.low)} – {number(spread.high)} | {spread.runs} "
                      f"| {row.target} | {met} |")
     return "\n".join(lines)
+
+
+def targets_table(targets: list[dict]) -> str:
+    """Markdown: the issues' targets, each a name, the value measured, the goal, whether met."""
+    lines = ["| target | value | goal | met |", "| --- | ---: | ---: | --- |"]
+    lines += [f"| {row['name']} | {row['value']} | {row['target']} | {'yes' if row['met'] else '**no**'} |"
+              for row in targets]
+    return "\n".join(lines)

@@ -7,15 +7,23 @@ artifact, so every PROVISIONER_* variable is blanked for the run. The volunteer
 batch travels in a file too, which each batch module reads itself: never on the
 command line, never as Ansible variables (those are Jinja templates, and what a
 volunteer typed must stay data).
+
+Outcomes reach the caller on a thread of their own (`_OutcomeHandoff`), never inside
+ansible-runner's read of the playbook's output: after the playbook ends, ansible-runner
+reads what is left for at most 5 seconds, and a large batch's outcomes written to the
+store inside that read (30,000 rows for 10,000 volunteers) made the run fail with
+pexpect's TIMEOUT.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import queue
 import shutil
 import sys
 import tempfile
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -122,7 +130,8 @@ class PlaybookRunner:
         volunteers = list(volunteers)
         if not check and any(volunteer.preview for volunteer in volunteers):
             raise ValueError("an approval preview runs only in check mode: nothing is granted to a request")
-        reader = _EventReader([volunteer.uid for volunteer in volunteers], on_outcomes)
+        handoff_outcomes = _OutcomeHandoff(on_outcomes)
+        reader = _EventReader([volunteer.uid for volunteer in volunteers], handoff_outcomes)
         try:
             batch: dict[str, object] = {"volunteers": [asdict(v) for v in volunteers]}
             if complete_groups is not None:
@@ -147,6 +156,7 @@ class PlaybookRunner:
             )
         finally:
             shutil.rmtree(handoff, ignore_errors=True)
+            handoff_outcomes.close()
         if result.status == "successful":
             return RunResult(True, None)
         reason = reader.failures[0] if reader.failures else (
@@ -166,6 +176,35 @@ def _environment() -> dict[str, str]:
     blanked = {name: "" for name in os.environ if name.startswith("PROVISIONER_")}
     return {**blanked, "PATH": venv_bin + os.pathsep + os.environ.get("PATH", ""),
             "ANSIBLE_NOCOLOR": "1", "ANSIBLE_RETRY_FILES_ENABLED": "0"}
+
+
+class _OutcomeHandoff:
+    """Passes outcomes to `on_outcomes` on a thread of its own, in order; `close` waits for
+    the last and raises what `on_outcomes` raised, if anything (later outcomes are dropped)."""
+
+    def __init__(self, on_outcomes: Callable[[list[Outcome]], None]):
+        self._on_outcomes = on_outcomes
+        self._waiting: queue.SimpleQueue[list[Outcome] | None] = queue.SimpleQueue()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._hand_on, name="outcomes", daemon=True)
+        self._thread.start()
+
+    def __call__(self, outcomes: list[Outcome]) -> None:
+        self._waiting.put(outcomes)
+
+    def _hand_on(self) -> None:
+        while (outcomes := self._waiting.get()) is not None:
+            if self._error is None:
+                try:
+                    self._on_outcomes(outcomes)
+                except BaseException as error:   # raised again by close(), in the caller's thread
+                    self._error = error
+
+    def close(self) -> None:
+        self._waiting.put(None)
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
 
 
 class _EventReader:

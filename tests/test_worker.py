@@ -12,11 +12,13 @@ from contextlib import contextmanager, suppress
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
+
 from provisioner.clock import utc_now
 from provisioner.directory.connection import DirectoryConnection
 from provisioner.jobs import GRANT, REVOKE
-from provisioner.resources import get_store
-from provisioner.runner import PlaybookRunner
+from provisioner.resources import get_store, runner_settings
+from provisioner.runner import PlaybookRunner, Volunteer
 from provisioner.store import jobs
 
 from job_helpers import (
@@ -285,3 +287,42 @@ def test_the_batch_says_who_coordinates_each_group_read_in_one_search_for_the_wh
         ("vol0007", "kitchen"), ("vol0007", "tech"), ("vol0150", "tech")}
     assert len(flags) == 400 and {type(flag) for flag in flags.values()} == {bool}
     assert len(searches) == 1, searches
+
+
+def test_outcomes_slow_to_record_neither_fail_the_run_nor_go_missing(app, directory):
+    """After the playbook ends, ansible-runner reads what it wrote last for at most 5 s:
+    outcomes are handed on off that read, so a store slow to write them (a batch of
+    10,000) cannot fail the run; every outcome still arrives before `run` returns."""
+    targets = add_volunteers(directory, 5)
+    volunteers = [Volunteer(uid=uid, action=GRANT, mail=f"{uid}@example.org", display_name=uid, groups=[])
+                  for uid in targets]
+    recorded, threads = [], set()
+
+    def record_slowly(outcomes):
+        threads.add(threading.get_ident())
+        time.sleep(6)
+        recorded.extend(outcomes)
+
+    with app.app_context():
+        runner = PlaybookRunner(runner_settings(app))
+    result = runner.run("volunteer_access.yml", volunteers, record_slowly,
+                        extravars={"provisioner_ldap_people_dn": directory.layout.people})
+    assert result.succeeded, result.error
+    assert threads and threading.get_ident() not in threads
+    assert {(outcome.uid, outcome.service) for outcome in recorded} == {
+        (uid, service) for uid in targets for service in ("directory", "lists", "wiki", "redmine")}
+
+
+def test_an_error_recording_outcomes_comes_out_of_the_run(app, directory):
+    targets = add_volunteers(directory, 2)
+    volunteers = [Volunteer(uid=uid, action=GRANT, mail=f"{uid}@example.org", display_name=uid, groups=[])
+                  for uid in targets]
+
+    def refuse(outcomes):
+        raise RuntimeError("the store is full")
+
+    with app.app_context():
+        runner = PlaybookRunner(runner_settings(app))
+    with pytest.raises(RuntimeError, match="the store is full"):
+        runner.run("volunteer_access.yml", volunteers, refuse,
+                   extravars={"provisioner_ldap_people_dn": directory.layout.people})
