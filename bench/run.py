@@ -6,7 +6,9 @@
 Parts: directory (approvals/s: layer, raw ldap3, ldapmodify), portal (gunicorn under
 load), provisioning (one playbook run per batch vs one per volunteer), services (through
 Mailman, DokuWiki and Redmine against their bare REST calls, with the worker's memory), login
-(wrong passwords for unknown names against existing accounts).
+(wrong passwords for unknown names against existing accounts), faults (a batch while slapd,
+Mailman, Redmine and the worker are each killed once: provisioned exactly once, and the
+time the faults added).
 --quick runs fewer and smaller rounds, to try a change; its figures are not for the README.
 """
 
@@ -23,7 +25,7 @@ from pathlib import Path
 
 from figures import table
 
-PARTS = ("directory", "portal", "provisioning", "services", "login")
+PARTS = ("directory", "portal", "provisioning", "services", "login", "faults")
 RESULTS = Path(__file__).resolve().parent.parent / "var" / "bench" / "results.json"
 
 
