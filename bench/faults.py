@@ -55,8 +55,9 @@ JOB_SETTINGS = {"JOB_MAX_ATTEMPTS": 10, "JOB_RETRY_SECONDS": 2, "JOB_LEASE_SECON
                 "WORKER_POLL_SECONDS": 0.5}
 FIRST_FAULT_SECONDS, LAST_FAULT_SHARE = 1.0, 0.7
 POLL_SECONDS = 0.5
-TIMEOUT_PER_VOLUNTEER = 1.0          # a batch that takes longer than this has hung
-MIN_TIMEOUT = 300.0
+TIMEOUT_PER_VOLUNTEER = 3.0          # a batch that takes longer than this has hung
+MIN_TIMEOUT = 900.0                  # (on a shared 2-core machine, 100 took 200 s without faults)
+PROGRESS_SECONDS = 30.0
 
 
 def queue_grants(store: Store, people: list[NewPerson]) -> list[int]:
@@ -87,7 +88,7 @@ class Batch:
         injector = injector_of(worker) if injector_of else None
         pending = sorted(faults, key=lambda fault: fault.planned_at)
         timeout = max(MIN_TIMEOUT, TIMEOUT_PER_VOLUNTEER * len(people))
-        started = time.monotonic()
+        started = reported = time.monotonic()
         worker.start()
         try:
             while True:
@@ -104,11 +105,15 @@ class Batch:
                           file=sys.stderr, flush=True)
                     continue
                 worker.check_alive()
+                if time.monotonic() - reported >= PROGRESS_SECONDS:
+                    reported = time.monotonic()
+                    print(f"  {name}: {seconds:.0f} s, jobs {counts}", file=sys.stderr, flush=True)
                 if seconds > timeout:
                     raise RuntimeError(f"{name}: jobs unfinished after {timeout:.0f} s: {counts}")
                 time.sleep(POLL_SECONDS)
         finally:
             worker.stop()
+        print(f"  {name}: every job ended after {seconds:.1f} s: {counts}", file=sys.stderr, flush=True)
         return {"seconds": seconds, "jobs": job_ids, "states": counts, "workers_started": worker.started,
                 "errors": self.errors(job_ids)}
 
