@@ -7,7 +7,9 @@ Parts: directory (approvals/s: layer, raw ldap3, ldapmodify), portal (gunicorn u
 load), provisioning (one playbook run per batch vs one per volunteer), scale (the run for
 100, 1000 and 10,000 volunteers, with the worker's memory), services (through Mailman,
 DokuWiki and Redmine against their bare REST calls, with the worker's memory), login
-(wrong passwords for unknown names against existing accounts).
+(wrong passwords for unknown names against existing accounts), faults (a batch while slapd,
+Mailman, Redmine and the worker are each killed once: provisioned exactly once, and the
+time the faults added).
 --quick runs fewer and smaller rounds, to try a change; its figures are not for the README.
 After the parts, the pictures (pictures.py) go next to the JSON.
 
@@ -34,7 +36,7 @@ from figures import table, targets_table
 from pictures import draw
 from publish import publish
 
-PARTS = ("directory", "portal", "provisioning", "scale", "services", "login")
+PARTS = ("directory", "portal", "provisioning", "scale", "services", "login", "faults")
 CHECKOUT = Path(__file__).resolve().parent.parent
 RESULTS = CHECKOUT / "var" / "bench" / "results.json"
 

@@ -31,7 +31,7 @@ from datetime import datetime, timedelta
 from . import preview_runs
 from .catalogue import Catalogue, Group
 from .clock import utc_now
-from .directory import Directory
+from .directory import Directory, DirectoryUnavailable
 from .reconciliation import complete_batch, only_services
 from .runner import Outcome, PlaybookRunner, Volunteer, group_entry
 from .store import Store
@@ -137,12 +137,19 @@ class Worker:
                     failed.setdefault(job.id, f"{outcome.uid}: {outcome.message or outcome.task}")
 
         extravars, complete_groups = self._directory_names(), None
-        if reconcile is not None:
-            complete = complete_batch(self.directory, self.catalogue)
-            volunteers, complete_groups = complete.volunteers, complete.groups
-            extravars.update(only_services(reconcile.services))
-        else:
-            volunteers = self._volunteers(batch)
+        try:
+            if reconcile is not None:
+                complete = complete_batch(self.directory, self.catalogue)
+                volunteers, complete_groups = complete.volunteers, complete.groups
+                extravars.update(only_services(reconcile.services))
+            else:
+                volunteers = self._volunteers(batch)
+        except DirectoryUnavailable as error:
+            # slapd restarting, say: the jobs wait for their retry like any failed run, rather
+            # than the worker dying with them claimed until their lease ends.
+            log.info("run not started jobs=%s reason=directory-unavailable", _ids(batch))
+            self._finish(batch, f"The worker could not read the batch from the directory: {error}", {})
+            return
         log.info("run started jobs=%s volunteers=%d", _ids(batch), len(volunteers))
         result = self.runner.run(PLAYBOOK, volunteers, record,
                                  should_cancel=self._all_cancelled([job.id for job in batch]),

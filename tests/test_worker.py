@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from provisioner.clock import utc_now
+from provisioner.directory import Directory
 from provisioner.directory.connection import DirectoryConnection
 from provisioner.jobs import GRANT, REVOKE
 from provisioner.resources import get_store, runner_settings
@@ -95,6 +96,20 @@ def test_a_run_that_cannot_reach_the_directory_fails_every_job_in_plain_words(ap
     assert failed.state == "failed"
     assert failed.error.startswith("The step “Check the volunteers in the directory” failed: "
                                    "cannot bind to the directory: ldap://127.0.0.1:1: ")
+
+
+def test_a_directory_that_does_not_answer_as_the_batch_is_read_leaves_the_jobs_to_their_retry(
+        app, directory):
+    """slapd restarting between a claim and its run (a fault bench/faults.py makes): the worker
+    goes on, and the jobs wait for their retry rather than for the end of a dead worker's lease."""
+    job_id = queue(app, GRANT, add_volunteers(directory, 2), max_attempts=3)
+    unreachable = Directory(replace(directory.settings, url="ldap://127.0.0.1:1"))
+    assert make_worker(app, unreachable, retry_seconds=60).run_once() == 1
+    waiting = job(app, job_id)
+    assert (waiting.state, waiting.attempts, waiting.lease_owner) == ("queued", 1, None)
+    assert waiting.error.startswith("The worker could not read the batch from the directory: "
+                                    "the directory does not answer")
+    assert runs(app) == []
 
 
 def test_a_revoke_checks_the_person_is_no_longer_active(app, directory):
