@@ -6,13 +6,15 @@ each started once, privately, on loopback, as the tests start them:
 
 - end to end: one grant job for all N, timed over `Worker.run_once()` in a process of its
   own (bench/worker_once.py), so its peak memory is its own: one playbook run through the
-  directory check, lists, wiki and Redmine, each outcome recorded in the store; per stage,
-  each service's task duration as the run's job events give it;
+  directory check, then lists, wiki and Redmine at the same time, each outcome recorded in
+  the store; per stage, each service's task duration as the run's job events give it, and
+  the span of the three together;
 - floor: the same per-volunteer calls straight from Python, no Ansible, over keep-alive
-  connections as the modules have them: Mailman subscribes to the 2 lists and the wiki
-  checks each group's namespace (wiki.aclCheck), one volunteer after the other; Redmine
-  creates the account and its 2 memberships, REDMINE_CONNECTIONS volunteers at a time,
-  as redmine_members does;
+  connections as the modules have them, the three services driven at the same time (a
+  thread each), so its time is its slowest service's: Mailman subscribes to the 2 lists
+  and the wiki checks each group's namespace (wiki.aclCheck), one volunteer after the
+  other; Redmine creates the account and its 2 memberships, REDMINE_CONNECTIONS
+  volunteers at a time, as redmine_members does;
 - end to end / floor per volunteer, which leads: absolute times are noisy.
 
 Every run, either kind, has volunteers of its own, so both create as many accounts and
@@ -39,6 +41,7 @@ import xmlrpc.client
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from bench_stack import BENCH, app_config, bench_stack
@@ -63,14 +66,16 @@ from provisioner.store.schema import job_results, job_targets, jobs
 from provisioner.workflow import create_sysadmin, initialise_directory
 
 REPEATS = {100: 3, 1000: 3}                 # N -> runs of each kind
-QUICK_REPEATS = {100: 1}
+QUICK_REPEATS = {1000: 1}                   # the targets' N, once
 REDMINE_CONNECTIONS = 4                     # redmine_members' `connections` default
 BUSY_RETRY_SECONDS = (0.2, 0.5, 1.0)        # and its pauses before trying a 500 again
-TARGET_VOLUNTEERS = 1000                    # the issue's targets: this many volunteers
-BATCH_TARGET_SECONDS = 120                  # in under 2 minutes,
-FLOOR_TARGET = 2.0                          # and within 2x of the floor
-SERVICES = ("lists", "wiki", "redmine")     # in the playbook's order
-STAGES = ("directory", *SERVICES, "rest")   # rest: Ansible's start-up and tasks, the worker, the store
+TARGET_VOLUNTEERS = 1000                    # issue 18's targets: this many volunteers
+FLOOR_TARGET = 1.2                          # within 1.2x of the concurrent floor,
+BATCH_TARGET_SECONDS = 60                   # and (stretch) in at most a minute
+SERVICES = ("lists", "wiki", "redmine")
+# services: the three at once, from the first one's start to the last one's end;
+# rest: Ansible's start-up and other tasks, the worker, the store
+STAGES = ("directory", *SERVICES, "services", "rest")
 WIKI_ADMIN = "wikibot"
 WIKI_ADMIN_PASSWORD = secrets.token_urlsafe(24)    # the wiki superuser's, in LDAP for this run only
 AUTH_EDIT = 2                               # DokuWiki's permission to edit a page
@@ -136,21 +141,26 @@ class EndToEnd:
         if unchanged:
             raise RuntimeError(f"{len(unchanged)} outcomes did not change anything, e.g. {unchanged[0]}")
         seconds = worker["seconds"]
-        return {"total": seconds, **stages, "rest": seconds - sum(stages.values()),
+        return {"total": seconds, **stages, "rest": seconds - stages["directory"] - stages["services"],
                 "worker_peak_rss_mb": worker["peak_rss_mb"],
                 "children_peak_rss_mb": worker["children_peak_rss_mb"]}
 
 
 def task_seconds(artifacts: Path, service_of: dict[str, str]) -> dict[str, float]:
-    """Each service's task duration, from the job events of the one run under `artifacts`."""
-    stages = {}
+    """Each service's task duration, from the job events of the one run under `artifacts`,
+    and the span of the services' tasks together (they run at the same time)."""
+    stages, spans = {}, []
     for path in artifacts.glob("*/job_events/*.json"):
         event = json.loads(path.read_text())
         data = event.get("event_data", {})
         if event.get("event") in TASK_END_EVENTS and data.get("task") in service_of:
-            stages[service_of[data["task"]]] = data["duration"]
+            service = service_of[data["task"]]
+            stages[service] = data["duration"]
+            if service in SERVICES:
+                spans.append((datetime.fromisoformat(data["start"]), datetime.fromisoformat(data["end"])))
     if set(stages) != {"directory", *SERVICES}:
         raise RuntimeError(f"the run's events give durations for {sorted(stages)} only")
+    stages["services"] = (max(end for _, end in spans) - min(start for start, _ in spans)).total_seconds()
     return stages
 
 
@@ -216,7 +226,7 @@ class WikiSession(xmlrpc.client.Transport):
 
 
 class Floor:
-    """The modules' per-volunteer calls, straight from Python, one service after the other."""
+    """The modules' per-volunteer calls, straight from Python, the three services at the same time."""
 
     def __init__(self, services: Services):
         self.services = services
@@ -227,10 +237,14 @@ class Floor:
                             for slug in GROUPS]
 
     def run(self, people: list[NewPerson]) -> dict[str, float]:
-        """Seconds per service and in all."""
-        stages = {service: timed(work, people) for service, work in
-                  zip(SERVICES, (self.subscribe, self.check_wiki, self.add_to_redmine), strict=True)}
-        return {"total": sum(stages.values()), **stages}
+        """Seconds per service and in all: a thread per service, all started together."""
+        works = (self.subscribe, self.check_wiki, self.add_to_redmine)
+        started = time.perf_counter()
+        with ThreadPoolExecutor(max_workers=len(SERVICES)) as pool:
+            running = {service: pool.submit(timed, work, people)
+                       for service, work in zip(SERVICES, works, strict=True)}
+            stages = {service: future.result() for service, future in running.items()}
+        return {"total": time.perf_counter() - started, **stages}
 
     def subscribe(self, people: list[NewPerson]) -> None:
         mailman = self.services.mailman
@@ -332,11 +346,29 @@ def run(quick: bool = False) -> tuple[list[Row], dict]:
                             for size, repeats in (QUICK_REPEATS if quick else REPEATS).items()]
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-    return rows(measured), {"runs": measured}
+    return rows(measured), {"runs": measured, "targets": targets(measured)}
 
 
 STAGE_NAMES = {"directory": "directory check (LDAP)", "lists": "lists (Mailman)", "wiki": "wiki (DokuWiki)",
-               "redmine": "Redmine", "rest": "the rest (Ansible, worker, store)"}
+               "redmine": "Redmine", "services": "the three services at once",
+               "rest": "the rest (Ansible, worker, store)"}
+
+
+def targets(measured: list[dict]) -> list[dict]:
+    """Issue 18's targets, when the run measured TARGET_VOLUNTEERS: name, value, target, met."""
+    found = []
+    for size in measured:
+        if size["volunteers"] != TARGET_VOLUNTEERS:
+            continue
+        ours, bare = size["end_to_end"], size["floor"]
+        ratio = Spread.of([a["total"] / b["total"] for a, b in zip(ours, bare, strict=True)]).median
+        seconds = Spread.of([run["total"] for run in ours]).median
+        found += [{"name": f"{TARGET_VOLUNTEERS} volunteers end to end / concurrent REST floor",
+                   "value": round(ratio, 2), "target": FLOOR_TARGET, "met": ratio <= FLOOR_TARGET},
+                  {"name": f"{TARGET_VOLUNTEERS} volunteers end to end, seconds (stretch)",
+                   "value": round(seconds, 1), "target": BATCH_TARGET_SECONDS,
+                   "met": seconds <= BATCH_TARGET_SECONDS}]
+    return found
 
 
 def rows(measured: list[dict]) -> list[Row]:
@@ -347,14 +379,14 @@ def rows(measured: list[dict]) -> list[Row]:
         batch = Spread.of([run["total"] for run in ours])
         floor = Spread.of([run["total"] for run in bare])
         if count == TARGET_VOLUNTEERS:
-            found += [Row("services", f"N={count}: end to end / REST floor", ratio, "×",
-                          f"≤ {FLOOR_TARGET:.0f}×", ratio.median <= FLOOR_TARGET),
+            found += [Row("services", f"N={count}: end to end / concurrent REST floor", ratio, "×",
+                          f"≤ {FLOOR_TARGET}×", ratio.median <= FLOOR_TARGET),
                       Row("services", f"N={count}: end to end, whole batch", batch, "s",
-                          f"< {BATCH_TARGET_SECONDS} s", batch.median < BATCH_TARGET_SECONDS)]
+                          f"≤ {BATCH_TARGET_SECONDS} s", batch.median <= BATCH_TARGET_SECONDS)]
         else:
-            found += [Row("services", f"N={count}: end to end / REST floor", ratio, "×"),
+            found += [Row("services", f"N={count}: end to end / concurrent REST floor", ratio, "×"),
                       Row("services", f"N={count}: end to end, whole batch", batch, "s")]
-        found.append(Row("services", f"N={count}: REST floor, whole batch", floor, "s"))
+        found.append(Row("services", f"N={count}: concurrent REST floor, whole batch", floor, "s"))
         for stage in STAGES:
             found.append(Row("services", f"N={count}: {STAGE_NAMES[stage]}, end to end",
                              Spread.of([run[stage] for run in ours]), "s"))
