@@ -1,7 +1,7 @@
 """A batch through faults: slapd, Mailman, Redmine and the worker each killed once, mid-run.
 
 On the services bench's stack (private slapd, Mailman, DokuWiki, Redmine on loopback),
-N = 1000 volunteers (100 with --quick), each active in two working groups, each granted
+N = 1000 volunteers (30 with --quick), each active in two working groups, each granted
 by a job of their own, as approvals queue them, run by a real `provisioner worker`:
 
 - baseline: N jobs queued, a worker started, timed until every job has succeeded;
@@ -49,7 +49,7 @@ from provisioner.store import jobs as queue
 from provisioner.store.schema import jobs
 from provisioner.workflow import create_sysadmin, initialise_directory
 
-VOLUNTEERS, QUICK_VOLUNTEERS = 1000, 100
+VOLUNTEERS, QUICK_VOLUNTEERS = 1000, 30
 # The worker's settings for the bench (config.py's defaults: 5 runs, 30 s, 300 s).
 JOB_SETTINGS = {"JOB_MAX_ATTEMPTS": 10, "JOB_RETRY_SECONDS": 2, "JOB_LEASE_SECONDS": 15,
                 "WORKER_POLL_SECONDS": 0.5}
