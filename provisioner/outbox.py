@@ -21,6 +21,8 @@ from datetime import datetime, timedelta
 from email import message_from_bytes
 from email.policy import default
 
+from sqlalchemy.engine import Connection
+
 from .clock import utc_now
 from .mail import Mailer, MailError
 from .store import Store, StoreUnavailable
@@ -57,10 +59,18 @@ class MailOutbox:
         message = self.mailer.compose(to, template, **context)
         try:
             with self.store.begin() as connection:
-                queue.enqueue(connection, template=template, sender=self.mailer.sender, recipient=to,
-                              message=message.as_bytes(), now=self.clock())
+                self._enqueue(connection, to, template, message.as_bytes())
         except StoreUnavailable as error:
             raise MailError(f"the mail could not be queued ({error})") from None
+
+    def send_in(self, connection: Connection, to: str, template: str, **context: object) -> None:
+        """Queue one mail in the caller's transaction: it goes only if that commits. (On
+        SQLite a transaction of its own would wait for the write lock the caller holds.)"""
+        self._enqueue(connection, to, template, self.mailer.compose(to, template, **context).as_bytes())
+
+    def _enqueue(self, connection: Connection, to: str, template: str, message: bytes) -> None:
+        queue.enqueue(connection, template=template, sender=self.mailer.sender, recipient=to,
+                      message=message, now=self.clock())
 
 
 def deliver_due(store: Store, mailer: Mailer, worker: str, *, now: datetime,
