@@ -9,16 +9,26 @@ writes the measurements as JSON on stdout:
                   "requests": [{"method": "POST", "path": "/register", "form": {...}, "expect": 302}]}]}
 
 Each client is a thread with its own keep-alive connection, cookie jar and CSRF token (read,
-untimed, from `token_page` before the start). All clients start together and each sends its
-requests one after the other until its list ends or `seconds` have passed, whichever is first.
-A client that must not take the cookies the server sets in its timed requests
-(`take_cookies: false`) keeps the session it had when they started.
+untimed, from `token_page` before the start). A client that must not take the cookies the
+server sets in its timed requests (`take_cookies: false`) keeps the session it had when they
+started. A request may name the `location` its redirect must end with.
+
+Closed loop (no `rate`): all clients start together and each sends its requests one after
+the other until its list ends or `seconds` have passed, whichever is first.
+
+Open loop (`"rate": R`): requests are due at a fixed rate, R a second for `seconds`,
+whether or not earlier ones were answered; each due request goes to the first idle
+client, which sends its next one (its list cycled, `{n}` in a form value replaced by a
+number new for each request) and its latency counts from when it was due, so time spent
+waiting for an idle client (queueing) counts too.
 """
 
 from __future__ import annotations
 
 import http.client
+import itertools
 import json
+import queue
 import re
 import sys
 import threading
@@ -37,8 +47,18 @@ class Browser:
         self.cookies = dict(cookies or {})
         self.take_cookies = take_cookies
         self.token: str | None = None
+        self.location: str | None = None
 
     def request(self, method: str, path: str, form: dict | None = None) -> tuple[int, str]:
+        try:
+            return self._request(method, path, form)
+        except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+            # The server closed the idle keep-alive connection before this request reached it
+            # (gunicorn keeps one for 2 s); send it again on a new one.
+            self.connection.close()
+            return self._request(method, path, form)
+
+    def _request(self, method: str, path: str, form: dict | None = None) -> tuple[int, str]:
         headers = {"Host": f"{HOST}:{self.connection.port}"}
         if self.cookies:
             headers["Cookie"] = "; ".join(f"{name}={value}" for name, value in self.cookies.items())
@@ -49,6 +69,7 @@ class Browser:
         self.connection.request(method, path, body=body, headers=headers)
         response = self.connection.getresponse()
         text = response.read().decode(errors="replace")
+        self.location = response.getheader("Location")
         if self.take_cookies:
             for header in response.msg.get_all("Set-Cookie") or []:
                 name, _, rest = header.partition("=")
@@ -79,10 +100,11 @@ class Window:
 
 
 class Client(threading.Thread):
-    def __init__(self, port: int, plan: dict, start: threading.Barrier, window: Window):
+    def __init__(self, port: int, plan: dict, start: threading.Barrier, window: Window,
+                 due: queue.Queue[float | None] | None = None):
         super().__init__(daemon=True)
         self.browser = Browser(port, plan.get("cookies"))
-        self.plan, self.start_together, self.window = plan, start, window
+        self.plan, self.start_together, self.window, self.due = plan, start, window, due
         self.latencies: list[float] = []
         self.unexpected: list[str] = []
         self.finished = 0.0
@@ -102,23 +124,57 @@ class Client(threading.Thread):
         finally:
             self.start_together.wait()
         self.browser.take_cookies = self.plan.get("take_cookies", True)
-        for step in self.plan["requests"]:
-            if time.perf_counter() >= self.window.deadline:
-                break
-            started = time.perf_counter()
-            status, _ = self.browser.request(step["method"], step["path"], step.get("form"))
-            self.finished = time.perf_counter()
-            self.latencies.append(1000 * (self.finished - started))
-            if status != step.get("expect", 200):
-                self.unexpected.append(f"{step['method']} {step['path']}: HTTP {status}")
+        if self.due is None:
+            for step in self.plan["requests"]:
+                if time.perf_counter() >= self.window.deadline:
+                    break
+                self.send(step, time.perf_counter())
+            return
+        steps, numbers = itertools.cycle(self.plan["requests"]), itertools.count()
+        while (due := self.due.get()) is not None:
+            self.send(numbered(next(steps), next(numbers)), due)
+
+    def send(self, step: dict, counted_from: float) -> None:
+        status, _ = self.browser.request(step["method"], step["path"], step.get("form"))
+        self.finished = time.perf_counter()
+        self.latencies.append(1000 * (self.finished - counted_from))
+        if status != step.get("expect", 200):
+            self.unexpected.append(f"{step['method']} {step['path']}: HTTP {status}")
+        elif step.get("location") and not (self.browser.location or "").endswith(step["location"]):
+            self.unexpected.append(f"{step['method']} {step['path']}: to {self.browser.location}")
+
+
+def numbered(step: dict, number: int) -> dict:
+    """The step with `{n}` in its form values replaced by `number`."""
+    if "form" not in step:
+        return step
+    form = {name: value.replace("{n}", str(number)) if isinstance(value, str) else value
+            for name, value in step["form"].items()}
+    return {**step, "form": form}
+
+
+def arrive(rate: float, window: Window, due: queue.Queue[float | None], clients: int) -> None:
+    """Make requests due at `rate` a second from the start until the window ends, then stop the clients."""
+    for number in itertools.count():
+        at = window.began + number / rate
+        if at >= window.deadline:
+            break
+        time.sleep(max(0.0, at - time.perf_counter()))
+        due.put(at)
+    for _ in range(clients):
+        due.put(None)
 
 
 def run(plan: dict) -> dict:
     window = Window(plan["seconds"])
-    start = threading.Barrier(len(plan["clients"]), action=window.open)    # before any client goes on
-    clients = [Client(plan["port"], client, start, window) for client in plan["clients"]]
+    start = threading.Barrier(len(plan["clients"]) + 1, action=window.open)    # before any client goes on
+    due: queue.Queue[float | None] | None = queue.Queue() if plan.get("rate") else None
+    clients = [Client(plan["port"], client, start, window, due) for client in plan["clients"]]
     for client in clients:
         client.start()
+    start.wait()
+    if due is not None:
+        arrive(plan["rate"], window, due, len(clients))
     for client in clients:
         client.join()
     ended = max([client.finished for client in clients] + [window.began])

@@ -294,10 +294,12 @@ def _scrub_environment() -> None:
 @click.option("--once", is_flag=True, help="Run what is runnable now, then stop.")
 @with_appcontext
 def worker(once: bool) -> None:
-    """Run provisioning jobs: claim queued jobs, run the playbook, record the results."""
+    """Send the portal's queued mail and run provisioning jobs: claim queued jobs, run the
+    playbook, record the results."""
     _scrub_environment()
     job_worker = Worker(get_store(), get_directory(), get_catalogue(),
-                        PlaybookRunner(runner_settings(current_app)), job_settings(current_app.config))
+                        PlaybookRunner(runner_settings(current_app)), job_settings(current_app.config),
+                        mailer=current_app.extensions["mailer"])
     signal.signal(signal.SIGTERM, lambda *_: job_worker.stopping.set())
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s %(message)s")
     click.echo(f"worker {job_worker.name}: inventory {current_app.config['INVENTORY']}")

@@ -145,10 +145,12 @@ def _shown(path: Path) -> str:
 
 @contextmanager
 def _background_worker(app: Flask) -> Iterator[Worker]:
-    """The worker in a thread of its own, with its own directory connection."""
+    """The worker in a thread of its own, with its own directory connection; it sends the
+    portal's queued mail too, which the stack's SMTP server prints."""
     with app.app_context():
         worker = Worker(get_store(), Directory(app.extensions["directory_settings"]), get_catalogue(),
-                        PlaybookRunner(runner_settings(app)), job_settings(app.config))
+                        PlaybookRunner(runner_settings(app)), job_settings(app.config),
+                        mailer=app.extensions["mailer"])
     thread = threading.Thread(target=worker.run, name="provisioning-worker", daemon=True)
     thread.start()
     try:

@@ -1,6 +1,7 @@
 """The provisioning queue and the worker that drains it.
 
-A web request only queues a job. `Worker.run_once` claims every runnable job,
+A web request only queues a job (and its mail: the worker sends the outbox on each
+poll first, outbox.py). `Worker.run_once` claims every runnable job,
 puts all their volunteers into ONE playbook run (Ansible's start-up costs about
 a second; one run per volunteer would not scale), records each task's outcome
 per volunteer and service as the run goes, and closes each job: succeeded,
@@ -28,10 +29,11 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from . import preview_runs
+from . import outbox, preview_runs
 from .catalogue import Catalogue, Group
 from .clock import utc_now
 from .directory import Directory, DirectoryUnavailable
+from .mail import Mailer
 from .reconciliation import complete_batch, only_services
 from .runner import Outcome, PlaybookRunner, Volunteer, group_entry
 from .store import Store
@@ -76,8 +78,10 @@ def worker_name() -> str:
 class Worker:
     def __init__(self, store: Store, directory: Directory, catalogue: Catalogue,
                  runner: PlaybookRunner, settings: JobSettings, *,
-                 clock: Callable[[], datetime] = utc_now, name: str | None = None):
+                 clock: Callable[[], datetime] = utc_now, name: str | None = None,
+                 mailer: Mailer | None = None):
         self.store = store
+        self.mailer = mailer
         self.directory = directory
         self.catalogue = catalogue
         self.runner = runner
@@ -93,9 +97,11 @@ class Worker:
                 self.stopping.wait(self.settings.poll_seconds)
 
     def run_once(self) -> int:
-        """Run every approval preview asked for (a check-mode run of their own, first: a
-        sysadmin waits for it), then every runnable job, in one shared playbook run and one
-        run for each job that runs alone; return how many previews and jobs it ran."""
+        """Send the mail the portal queued (when the worker has a mailer), run every approval
+        preview asked for (a check-mode run of their own, first: a sysadmin waits for it),
+        then every runnable job, in one shared playbook run and one run for each job that
+        runs alone; return how many previews and jobs it ran."""
+        self.send_mail()
         previewed = preview_runs.run_pending(self, PLAYBOOK, GRANT)
         lease = timedelta(seconds=self.settings.lease_seconds)
         with self.store.begin() as connection:
@@ -114,6 +120,12 @@ class Worker:
         finally:
             heartbeat.stop()
         return previewed + len(claimed)
+
+    def send_mail(self) -> int:
+        """Send the outbox's mails that are due; return how many went."""
+        if self.mailer is None:
+            return 0
+        return outbox.deliver_due(self.store, self.mailer, self.name, now=self.clock())
 
     def _run(self, batch: list[queue.Job]) -> None:
         """One playbook run for these jobs' volunteers, outcomes recorded as they come."""

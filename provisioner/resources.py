@@ -1,6 +1,7 @@
 """The application's handles on its back ends.
 
-The store (a connection pool) and the mailer live as long as the app; a
+The store (a connection pool) and the mailer live as long as the app (a request's
+mail goes to the store's outbox, the worker sends it); a
 directory connection is opened per request or CLI command and closed at
 teardown. At `init_app` the secrets move out of `app.config` into these objects
 and the config keeps `***`, so a config dump never shows them.
@@ -21,6 +22,7 @@ from .config import ConfigError
 from .directory import Directory, DirectorySettings
 from .jobs import JobSettings
 from .mail import Mailer
+from .outbox import MailOutbox
 from .runner import RunnerSettings
 from .store import Store
 from .store.throttle import LimitSettings
@@ -80,7 +82,8 @@ def get_portal() -> Portal:
     if "portal" not in g:
         config = current_app.config
         g.portal = Portal(
-            directory=get_directory(), store=get_store(), mailer=current_app.extensions["mailer"],
+            directory=get_directory(), store=get_store(),
+            mailer=MailOutbox(current_app.extensions["mailer"], get_store()),
             catalogue=get_catalogue(), secret_key=config["SECRET_KEY"],
             public_url=config["PUBLIC_URL"], verify_link_hours=config["VERIFY_LINK_HOURS"],
             jobs=job_settings(config),

@@ -74,15 +74,16 @@ def mail_sink(private_stack):
 
 @pytest.fixture
 def inbox(mail_sink):
-    """The mail sink, emptied for this test."""
+    """The mail sink, emptied for this test, sending no earlier test's queued mail."""
+    mail_sink.apps.clear()
     mail_sink.clear()
     return mail_sink
 
 
 @pytest.fixture
 def app(directory, slapd_server, inbox, tmp_path):
-    return create_app(app_config(slapd_server, f"sqlite:///{tmp_path / 'store.sqlite'}", inbox.port,
-                                 runner_dir=str(tmp_path / "runner")))
+    return inbox.deliver_from(create_app(app_config(slapd_server, f"sqlite:///{tmp_path / 'store.sqlite'}",
+                                                    inbox.port, runner_dir=str(tmp_path / "runner"))))
 
 
 @pytest.fixture
@@ -97,7 +98,8 @@ def any_store_app(request, app, slapd_server, inbox, tmp_path):
         yield app
         return
     url = request.getfixturevalue("postgres_url")
-    on_postgres = create_app(app_config(slapd_server, url, inbox.port, runner_dir=str(tmp_path / "runner")))
+    on_postgres = inbox.deliver_from(create_app(app_config(slapd_server, url, inbox.port,
+                                                           runner_dir=str(tmp_path / "runner"))))
     yield on_postgres
     on_postgres.extensions["store"].dispose()
 

@@ -48,11 +48,14 @@ def add_volunteers(directory: Directory, count: int, groups=("kitchen", "tech"),
     return targets
 
 
-def make_worker(app: Flask, directory: Directory, clock: Clock | None = None, **settings) -> Worker:
+def make_worker(app: Flask, directory: Directory, clock: Clock | None = None, *, sends_mail: bool = False,
+                **settings) -> Worker:
+    """The worker as `provisioner worker` makes it; with `sends_mail`, it sends the app's outbox."""
     with app.app_context():
         defaults = job_settings(app.config)
         return Worker(get_store(), directory, get_catalogue(), PlaybookRunner(runner_settings(app)),
-                      replace(defaults, **settings), clock=clock or utc_now)
+                      replace(defaults, **settings), clock=clock or utc_now,
+                      mailer=app.extensions["mailer"] if sends_mail else None)
 
 
 def queue(app: Flask, kind: str, targets: dict[str, list[str]], now: datetime | None = None,

@@ -6,7 +6,7 @@ import base64
 import re
 import time
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pyotp
 from flask import Flask
@@ -14,6 +14,7 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from provisioner.clock import utc_now
+from provisioner.outbox import deliver_due
 from provisioner.resources import get_directory, get_portal
 from provisioner.workflow import confirm_enrolment, new_secret
 from provisioner.workflow.totp import PERIOD
@@ -32,6 +33,12 @@ def registration(**overrides) -> dict:
     }
     form.update(overrides)
     return form
+
+
+def deliver_outbox(app: Flask, *, now: datetime | None = None, worker: str = "test-worker") -> int:
+    """The worker's outbox step (what `provisioner worker` does on each poll): send the mail
+    this app's requests queued, through its SMTP settings; return how many went."""
+    return deliver_due(app.extensions["store"], app.extensions["mailer"], worker, now=now or utc_now())
 
 
 def enrol_totp(app: Flask, uid: str, *, ago: timedelta = timedelta(minutes=5)) -> list[str]:

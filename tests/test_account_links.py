@@ -26,8 +26,9 @@ def services(request) -> dict[str, str]:
 @pytest.fixture
 def app(directory, slapd_server, inbox, tmp_path, services):
     """The suite's portal, told where the services are."""
-    return create_app({**app_config(slapd_server, f"sqlite:///{tmp_path / 'store.sqlite'}", inbox.port,
-                                    runner_dir=str(tmp_path / "runner")), **services})
+    config = app_config(slapd_server, f"sqlite:///{tmp_path / 'store.sqlite'}", inbox.port,
+                        runner_dir=str(tmp_path / "runner"))
+    return inbox.deliver_from(create_app({**config, **services}))
 
 
 def links_on_account_page(app, sysadmin, verified) -> list[str]:

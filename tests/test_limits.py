@@ -90,8 +90,9 @@ def test_a_success_clears_the_accounts_failures(app, vera):
 
 def slowed_app(slapd_server, inbox, tmp_path, **settings):
     """An app whose client addresses are slowed down after six failures."""
-    return create_app({**app_config(slapd_server, f"sqlite:///{tmp_path / 'store.sqlite'}", inbox.port),
-                       "LOGIN_ADDRESS_FAILURES_BEFORE_DELAY": 6, **settings})
+    return inbox.deliver_from(create_app({
+        **app_config(slapd_server, f"sqlite:///{tmp_path / 'store.sqlite'}", inbox.port),
+        "LOGIN_ADDRESS_FAILURES_BEFORE_DELAY": 6, **settings}))
 
 
 def test_a_slowed_address_delays_accounts_with_failures_and_checks_the_others(

@@ -11,11 +11,11 @@ import pytest
 from provisioner import create_app
 from provisioner.directory import Status
 from provisioner.resources import get_catalogue, get_directory, get_portal
-from provisioner.store import audit
+from provisioner.store import audit, outbox
 from provisioner.workflow import LinkInvalid, initialise_directory, purge_expired, verify_email
 
 from ldap_helpers import snapshot
-from portal_actions import VOLUNTEER_PASSWORD, Visitor, registration
+from portal_actions import VOLUNTEER_PASSWORD, Visitor, deliver_outbox, registration
 from suite_config import app_config
 
 
@@ -145,7 +145,8 @@ def test_a_confirmed_address_gets_the_neutral_answer_and_its_owner_is_told(visit
 
 def test_registration_while_slapd_is_down_shows_an_error_and_writes_nothing(own_slapd, inbox,
                                                                            tmp_path):
-    app = create_app(app_config(own_slapd, f"sqlite:///{tmp_path / 's.sqlite'}", inbox.port))
+    app = inbox.deliver_from(create_app(app_config(own_slapd, f"sqlite:///{tmp_path / 's.sqlite'}",
+                                                   inbox.port)))
     with app.app_context():
         initialise_directory(get_directory(), get_catalogue(), "Occupy Test")
     visitor = Visitor(app.test_client())
@@ -160,11 +161,14 @@ def test_registration_while_slapd_is_down_shows_an_error_and_writes_nothing(own_
     assert inbox.messages() == []
 
 
-def test_when_the_mail_server_refuses_the_request_is_removed(slapd_server, directory, tmp_path):
+def test_when_the_mail_server_is_down_the_request_waits_for_its_mail(slapd_server, directory, tmp_path):
     app = create_app(app_config(slapd_server, f"sqlite:///{tmp_path / 's.sqlite'}", smtp_port=9))
     response = Visitor(app.test_client()).register()
-    assert response.status_code == 503
-    assert directory.people.find("vera") is None
+    assert response.status_code == 302 and response.location.endswith("/register/sent")
+    assert directory.people.get("vera").status == Status.UNVERIFIED
+    assert deliver_outbox(app) == 0     # the worker tries, and keeps it for later
+    with app.extensions["store"].begin() as connection:
+        assert [mail.template for mail in outbox.waiting(connection)] == ["verify"]
 
 
 def test_registration_and_verification_are_audited_without_secrets(app, visitor, inbox):

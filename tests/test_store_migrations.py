@@ -118,9 +118,9 @@ ADDED_AFTER_0003 = [("job_targets", "mail"), ("job_targets", "forget_as"), ("job
 # Indexes on older tables they added (0009: one reconcile waiting or running).
 INDEXES_ADDED_AFTER_0003 = ["jobs_one_reconcile"]
 # Tables they added (0006: invitations; 0007: end dates' notices, renewal requests; 0008:
-# approval previews; 0009: drift checks and their differences).
+# approval previews; 0009: drift checks and their differences; 0011: the mail outbox).
 TABLES_ADDED_AFTER_0003 = ["invitations", "end_date_notices", "renewal_requests", "previews",
-                           "drift_differences", "drift_checks"]
+                           "drift_differences", "drift_checks", "mail_outbox"]
 
 
 def make_store_as_before_migrations(store: Store, release: str) -> None:

@@ -1,13 +1,16 @@
 """Mail to volunteers and sysadmins, sent through the configured SMTP server.
 
 Each mail is a text template under `templates/`: its first line is
-`Subject: ...`, the rest is the body.
+`Subject: ...`, the rest is the body. A web request only composes a mail and
+queues it (outbox.py); the worker opens the SMTP session and sends it.
 """
 
 from __future__ import annotations
 
 import smtplib
 import ssl
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import make_msgid
@@ -52,15 +55,16 @@ class Mailer:
         message.set_content(body.lstrip("\n"))
         return message
 
-    def send(self, to: str, template: str, **context: object) -> None:
-        message = self.compose(to, template, **context)
+    @contextmanager
+    def session(self) -> Iterator[smtplib.SMTP]:
+        """A logged-in SMTP connection; MailError when the server cannot be reached."""
         try:
             with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
                 if self.starttls:
                     smtp.starttls(context=ssl.create_default_context())
                 if self.username:
                     smtp.login(self.username, self.password)
-                smtp.send_message(message)
+                yield smtp
         except (OSError, smtplib.SMTPException) as error:
             raise MailError(
                 f"the mail server {self.host}:{self.port} did not take the mail ({error})"

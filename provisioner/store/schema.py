@@ -254,3 +254,22 @@ drift_differences = sa.Table(
     sa.Column("identity", sa.String(254), nullable=False),
     sa.Column("what", sa.Text, nullable=False),
 )
+
+# Mail a web request sent (issue 18): composed in the request, sent by the worker on its
+# next poll, so no request waits on SMTP. A worker claims a row (claimed_by, until
+# claimed_until) with a conditional UPDATE, as jobs are claimed; the row is deleted once
+# the mail server took it, so a link a mail carries stays here only until then. Added by 0011.
+mail_outbox = sa.Table(
+    "mail_outbox", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("template", sa.String(64), nullable=False),    # which mail, for the logs
+    sa.Column("sender", sa.String(254), nullable=False),
+    sa.Column("recipient", sa.String(254), nullable=False),
+    sa.Column("message", sa.LargeBinary, nullable=False),    # the whole rendered mail
+    sa.Column("queued_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=False, index=True),
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("claimed_by", sa.String(128)),
+    sa.Column("claimed_until", sa.DateTime(timezone=True)),
+    sa.Column("last_error", sa.Text),                        # the kind of failure, in words
+)

@@ -10,7 +10,7 @@ from ..catalogue import Catalogue
 from ..clock import utc_now
 from ..directory import Directory
 from ..jobs import JobSettings, queue_access
-from ..mail import Mailer
+from ..outbox import MailOutbox
 from ..store import Store, audit
 from ..store.throttle import LimitSettings
 from .group_links import ServiceAddresses
@@ -21,7 +21,7 @@ from .terms import TermSettings
 class Portal:
     directory: Directory
     store: Store
-    mailer: Mailer
+    mailer: MailOutbox      # queues; the worker sends (outbox.py)
     catalogue: Catalogue
     secret_key: str = field(repr=False)
     public_url: str

@@ -138,10 +138,10 @@ def invite(portal: Portal, mail: str, slugs: Iterable[str], *, until: date | Non
         except AlreadyInvited as found:  # sent a moment ago, by another click or process
             raise AddressTaken(f"{mail} has an open invitation already, sent by "
                                f"{found.invitation.invited_by}") from None
-        portal.mailer.send(mail, "invitation", groups=names, end_date=until,
-                           inviter=inviter.display_name if inviter else "the sysadmins",
-                           days=portal.invitation_days, link=portal.link(f"/invitation/{token}"),
-                           display_name=invitation.display_name or "")
+        portal.mailer.send_in(connection, mail, "invitation", groups=names, end_date=until,
+                              inviter=inviter.display_name if inviter else "the sysadmins",
+                              days=portal.invitation_days, link=portal.link(f"/invitation/{token}"),
+                              display_name=invitation.display_name or "")
         audit.record(connection, at=now, action="invitation-sent", actor=actor,
                      remote_addr=remote_addr, detail=described(invitation))
     return invitation

@@ -38,6 +38,7 @@ def live_portal(directory, slapd_server, inbox, tmp_path, portal_settings):
     url = f"http://127.0.0.1:{port}"
     app = create_app({**app_config(slapd_server, f"sqlite:///{tmp_path / 'store.sqlite'}",
                                    inbox.port), "PUBLIC_URL": url, **portal_settings})
+    inbox.deliver_from(app)
     server = make_server("127.0.0.1", port, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="live-portal", daemon=True)
     thread.start()

@@ -29,6 +29,7 @@ def live_url(directory, slapd_server, inbox, tmp_path):
     app = create_app({**app_config(slapd_server, f"sqlite:///{tmp_path / 'store.sqlite'}", inbox.port),
                       "PUBLIC_URL": url,
                       "REGISTRATIONS_PER_ADDRESS_PER_HOUR": PEOPLE})  # all fifty come from 127.0.0.1
+    inbox.deliver_from(app)
     server = make_server("127.0.0.1", port, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

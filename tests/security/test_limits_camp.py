@@ -112,8 +112,9 @@ def test_per_account_lockout_is_unchanged_at_the_camp(app, campers):
 @pytest.fixture
 def limited_app(slapd_server, directory, inbox, tmp_path):
     """An app that takes three registrations an hour from one address."""
-    return create_app({**app_config(slapd_server, f"sqlite:///{tmp_path / 'store.sqlite'}", inbox.port),
-                       "REGISTRATIONS_PER_ADDRESS_PER_HOUR": 3})
+    return inbox.deliver_from(create_app({
+        **app_config(slapd_server, f"sqlite:///{tmp_path / 'store.sqlite'}", inbox.port),
+        "REGISTRATIONS_PER_ADDRESS_PER_HOUR": 3}))
 
 
 def test_registrations_from_one_address_are_limited_with_a_clear_answer(limited_app, directory, inbox):
