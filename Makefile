@@ -9,7 +9,7 @@ DEBIAN_PACKAGES := slapd ldap-utils chromium postgresql mailman3 dokuwiki php-cl
 	mailman3-web python3-django-auth-ldap python3-mailman-hyperkitty uwsgi-core uwsgi-plugin-python3 \
 	$(shell $(PYTHON) -c 'import ensurepip' 2>/dev/null || echo python3-venv)
 
-.PHONY: demo test lint test-deploy install debian-packages bench
+.PHONY: demo test lint test-deploy install debian-packages bench translations-extract translations-update translations-compile
 
 # e.g. make demo DEMO_ARGS="--port 5001 --folder /tmp/demo"; see README.md, "The demo"
 DEMO_ARGS ?=
@@ -25,7 +25,7 @@ lint: install
 	$(BIN)/ruff check provisioner playbooks bench tests app.py
 	$(BIN)/mypy
 
-install: debian-packages $(VENV)/.installed
+install: debian-packages $(VENV)/.installed translations-compile
 
 # site.yml over ssh into booted Debian roots (debootstrap, systemd-nspawn): an earlier release
 # upgraded by this checkout, a fresh install restoring a backup, a volunteer from registration
@@ -46,6 +46,19 @@ $(VENV)/.installed: pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test,demo]'
 	@touch $@
+
+# Translations (docs/translations.md): extract the English texts into messages.pot, merge them
+# into each language's messages.po, compile each into the messages.mo the portal reads.
+CATALOGUES := provisioner/translations
+translations-extract: $(VENV)/.installed
+	$(BIN)/pybabel extract --mapping-file babel.cfg --keywords _l --keywords Text \
+		--no-wrap --sort-by-file --project occupy-provisioner --output-file $(CATALOGUES)/messages.pot .
+
+translations-update: translations-extract
+	$(BIN)/pybabel update --no-wrap --input-file $(CATALOGUES)/messages.pot --output-dir $(CATALOGUES)
+
+translations-compile: $(VENV)/.installed
+	$(BIN)/pybabel compile --statistics --directory $(CATALOGUES)
 
 # e.g. make bench BENCH_ARGS="--only directory,portal --quick"; see bench/README.md
 BENCH_ARGS ?=

@@ -116,7 +116,8 @@ def accept_invitation(portal: Portal, token: str, acceptance: Acceptance, *,
         raise
     groups = [group_name(portal, slug) for slug in invitation.groups]
     try:
-        portal.mailer.send(person.mail, "invitation_accepted", uid=uid, groups=groups,
+        portal.mailer.send(person.mail, "invitation_accepted", language=person.language,
+                           uid=uid, groups=groups,
                            display_name=person.display_name, end_date=invitation.end_date,
                            login_link=portal.link("/login"))
     except MailError as error:

@@ -191,7 +191,8 @@ def _tell_deciders(portal: Portal, person: Person, group: Group, coordinators: s
             continue
         role = "a coordinator of " + deciding.title if uid in coordinators else "a sysadmin"
         try:
-            portal.mailer.send(recipient.mail, "join_request", display_name=recipient.display_name,
+            portal.mailer.send(recipient.mail, "join_request", language=recipient.language,
+                               display_name=recipient.display_name,
                                requester_name=person.display_name, requester_uid=person.uid,
                                group=group.title, role=role, link=portal.link(DECISIONS_PAGE))
         except MailError as error:
@@ -296,7 +297,8 @@ def decline_join(portal: Portal, request_id: int, reason: str = "", *, actor: st
 
 def _tell_volunteer(portal: Portal, person: Person, template: str, **context: object) -> None:
     try:
-        portal.mailer.send(person.mail, template, display_name=person.display_name, **context)
+        portal.mailer.send(person.mail, template, language=person.language,
+                           display_name=person.display_name, **context)
     except MailError as error:
         portal.audit("mail-failed", subject=person.uid, detail=f"{template}: {error}")
 

@@ -188,7 +188,7 @@ def delete_account(portal: Portal, uid: str, password: str, code: str | None = N
                                         dropped_details=EARLIER_VALUES)
     if deleted_now:
         try:
-            portal.mailer.send(person.mail, "account_deleted", uid=uid,
+            portal.mailer.send(person.mail, "account_deleted", language=person.language, uid=uid,
                                display_name=person.display_name)
         except MailError as error:
             portal.audit("mail-failed", subject=name, detail=f"account deleted: {type(error).__name__}")

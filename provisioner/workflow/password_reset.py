@@ -55,7 +55,8 @@ def request_password_reset(portal: Portal, mail: str, *, lifetime: timedelta = D
                         "pw": portal.directory.people.password_state(person.uid)},
                        portal.clock())
     try:
-        portal.mailer.send(person.mail, "reset", uid=person.uid, display_name=person.display_name,
+        portal.mailer.send(person.mail, "reset", language=person.language,
+                           uid=person.uid, display_name=person.display_name,
                            minutes=int(lifetime.total_seconds() // 60),
                            link=portal.link(f"/reset/{token}"))
     except MailError as error:

@@ -68,10 +68,16 @@ def store_password(portal: Portal, person: Person, password: str) -> None:
 def notify_password_changed(portal: Portal, person: Person) -> None:
     """Tell the owner, so that a change they did not make does not go unnoticed."""
     try:
-        portal.mailer.send(person.mail, "password_changed", uid=person.uid,
+        portal.mailer.send(person.mail, "password_changed", language=person.language, uid=person.uid,
                            display_name=person.display_name, reset_link=portal.link("/reset"))
     except MailError as error:
         portal.audit("mail-failed", subject=person.uid, detail=f"password changed: {error}")
+
+
+def set_language(portal: Portal, person: Person, language: str) -> None:
+    """Remember the language the person chose, for their pages and every mail to them."""
+    if person.language != language:
+        portal.directory.people.set_language(person, language)
 
 
 def change_display_name(portal: Portal, uid: str, display_name: str, *,
@@ -137,11 +143,12 @@ def request_email_change(portal: Portal, uid: str, new_mail: str, password: str,
                        {"uid": uid, "entry": person.entry_id, "from": person.mail, "to": new_mail,
                         "pw": portal.directory.people.password_state(uid)},
                        portal.clock())
-    portal.mailer.send(new_mail, "email_change", uid=uid, display_name=person.display_name,
+    portal.mailer.send(new_mail, "email_change", language=person.language,
+                       uid=uid, display_name=person.display_name,
                        hours=portal.verify_link_hours,
                        link=portal.link(f"/account/email/{token}"))
     try:
-        portal.mailer.send(person.mail, "email_change_notice", uid=uid,
+        portal.mailer.send(person.mail, "email_change_notice", language=person.language, uid=uid,
                            display_name=person.display_name, new_mail=new_mail,
                            hours=portal.verify_link_hours)
     except MailError as error:

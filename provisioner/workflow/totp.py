@@ -227,7 +227,8 @@ def _failed(portal: Portal, uid: str, why: str, remote_addr: str | None) -> None
 
 def _mail(portal: Portal, person: Person, template: str, **context: object) -> None:
     try:
-        portal.mailer.send(person.mail, template, display_name=person.display_name, uid=person.uid,
+        portal.mailer.send(person.mail, template, language=person.language,
+                           display_name=person.display_name, uid=person.uid,
                            **context)
     except MailError as error:
         portal.audit("mail-failed", subject=person.uid, detail=f"{template}: {error}")
