@@ -164,13 +164,13 @@ def verify_email(portal: Portal, token: str, *, remote_addr: str | None = None) 
     person = people.find(str(payload.get("uid", "")))
     if (person is None or person.mail != payload.get("mail")
             or person.entry_id != payload.get("entry")):
-        raise LinkInvalid("This link no longer matches a registration request.")
+        raise LinkInvalid(Text("This link no longer matches a registration request."))
     try:
         with lifecycle.transition(portal, VERIFY, person.uid, actor=person.uid, remote_addr=remote_addr,
                                   person=person) as step:
             others = [other for other in people.with_mail(person.mail) if other.uid != person.uid]
             if any(_proves_ownership(other) for other in others):
-                raise LinkInvalid("This address was confirmed for another username already.")
+                raise LinkInvalid(Text("This address was confirmed for another username already."))
             with portal.store.begin() as connection:
                 if not tokens.mark_used(connection, token, VERIFY_PURPOSE, now):
                     raise LinkInvalid(USED)
