@@ -24,7 +24,7 @@ from ..workflow import (
     reset_password,
 )
 from .forms import PortalForm, refuse
-from .language import gettext, ngettext, shown
+from .language import gettext, shown
 from .language import lazy_gettext as _l
 from .users import current_user, login_required
 
@@ -153,8 +153,7 @@ def password() -> ResponseReturnValue:
         except WorkflowError as error:
             flash(shown(error), "error")
         else:
-            flash(ngettext("Your password is changed. %(num)d other session was logged out.",
-                           "Your password is changed. %(num)d other sessions were logged out.", ended)
+            flash(gettext("Your password is changed. %(num)d other session(s) were logged out.", num=ended)
                   if ended else gettext("Your password is changed."))
             return redirect(url_for("account.overview"))
     status = 400 if request.method == "POST" else 200
