@@ -20,6 +20,7 @@ from job_helpers import add_volunteers
 from portal_actions import VOLUNTEER_PASSWORD, Visitor, registration
 
 ROOT = Path(__file__).resolve().parent.parent
+CATALOGUES = sorted(ROOT.glob("provisioner/translations/*/LC_MESSAGES/messages.po"))
 SPANISH = ROOT / "provisioner/translations/es/LC_MESSAGES/messages.po"
 
 
@@ -110,24 +111,30 @@ def test_english_stays_the_default(visitor):
     assert 'value="es"' in home and ">Español<" in home
 
 
-def test_the_spanish_catalogue_translates_every_marked_message():
+@pytest.mark.parametrize("catalogue_path", CATALOGUES, ids=lambda path: path.parent.parent.name)
+def test_each_catalogue_translates_every_marked_message(catalogue_path):
     """Every message `make translations-extract` finds (the templates, the code's gettext and
-    Text, the catalogue's working groups) is in the Spanish catalogue, translated and not fuzzy."""
+    Text, the catalogue's working groups) is in each language's catalogue, translated and not
+    fuzzy: Spanish ships complete for what is marked (the sysadmin pages are not yet)."""
     with open(ROOT / "babel.cfg") as config:
         method_map, options_map = parse_mapping_cfg(config)
     extracted = {message if isinstance(message, str) else message[0]
                  for _file, _line, message, _comments, _context in extract_from_dir(
                      str(ROOT), method_map, options_map, keywords={
                          "_": None, "gettext": None, "ngettext": (1, 2), "_l": None, "Text": None})}
-    with open(SPANISH, "rb") as source:
-        catalogue = read_po(source, locale="es")
+    with open(catalogue_path, "rb") as source:
+        catalogue = read_po(source)
     missing = sorted(message for message in extracted if message and message not in catalogue)
-    assert not missing, f"run make translations-update: not in the Spanish catalogue: {missing[:5]}"
+    assert not missing, f"run make translations-update: not in the catalogue: {missing[:5]}"
     untranslated = [message.id for message in catalogue if message.id and not (
         all(message.string) if isinstance(message.string, tuple) else message.string)]
     fuzzy = [message.id for message in catalogue if message.id and message.fuzzy]
     assert not untranslated and not fuzzy, (untranslated[:5], fuzzy[:5])
-    assert len(extracted) > 250
+    assert len(extracted) > 350
+
+
+def test_spanish_ships():
+    assert SPANISH in CATALOGUES
 
 
 def test_a_spanish_registration_keeps_the_language_only_from_the_page(visitor, directory):
