@@ -105,6 +105,13 @@ def test_the_switcher_keeps_the_page_and_ignores_a_language_without_catalogue(vi
     assert "¿Olvidaste tu contraseña?" in page(visitor.client.get("/"))
 
 
+def test_anonymous_visitors_are_asked_to_log_in_in_their_language(visitor):
+    sent = visitor.client.get("/account", headers={"Accept-Language": "es"})
+    assert sent.status_code == 302
+    login = page(visitor.client.get(sent.location, headers={"Accept-Language": "es"}))
+    assert "Inicia sesión para ver esta página." in login
+
+
 def test_english_stays_the_default(visitor):
     home = page(visitor.client.get("/", headers={"Accept-Language": "de, fr;q=0.8"}))
     assert '<html lang="en">' in home and "Register as a volunteer" in home

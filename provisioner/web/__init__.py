@@ -38,7 +38,7 @@ csrf = CSRFProtect()
 def init_app(app: Flask) -> None:
     security.init_app(app)
     csrf.init_app(app)
-    users.init_app(app)
+    users.init_app(app, localize=language.gettext)
     language.init_app(app)
     for module in (health, public, auth, account, dashboard, admin, coordinators, jobs, groups, settings,
                    totp, invitations, end_dates, drift):
