@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import flask_babel  # type: ignore[import-untyped]  # no py.typed marker, no stubs
 from babel import Locale
-from flask import Blueprint, Flask, redirect, request, url_for
+from flask import Blueprint, Flask, current_app, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 
 from .. import languages
@@ -27,7 +27,6 @@ COOKIE_DAYS = 365
 blueprint = Blueprint("language", __name__)
 
 gettext: Callable[..., str] = flask_babel.gettext
-ngettext: Callable[..., str] = flask_babel.ngettext
 # A text translated when shown (form labels, made once at import): a str to WTForms.
 lazy_gettext: Callable[..., str] = flask_babel.lazy_gettext
 
@@ -87,7 +86,7 @@ def switch() -> ResponseReturnValue:
     if chosen is None:
         return response
     response.set_cookie(COOKIE, chosen, max_age=COOKIE_DAYS * 86400, samesite="Lax", httponly=True,
-                        secure=request.is_secure)
+                        secure=current_app.config["SECURE_COOKIES"])
     if current_user.is_authenticated:
         set_language(get_portal(), current_user.person, chosen)
     return response
