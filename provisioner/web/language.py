@@ -23,6 +23,7 @@ from .users import current_user
 
 COOKIE = "language"
 COOKIE_DAYS = 365
+LONGEST_WAY_BACK = 512  # a longer path (a flood typed into the URL) is not echoed: home instead
 
 blueprint = Blueprint("language", __name__)
 
@@ -42,7 +43,7 @@ def init_app(app: Flask) -> None:
     # Whitespace inside {% trans %} collapses to one space, as babel.cfg extracts it.
     app.jinja_env.policies["ext.i18n.trimmed"] = True
     app.jinja_env.globals.update(languages=languages.available, language_name=languages.own_name,
-                                 page_language=page_language_code)
+                                 page_language=page_language_code, way_back=way_back)
     app.jinja_env.filters["translated"] = catalogue_text
     app.jinja_env.filters["day"] = lambda value: languages.day(value, page_language_code())
     app.register_blueprint(blueprint)
@@ -58,6 +59,12 @@ def page_language() -> str:
         return saved
     browser: str | None = request.accept_languages.best_match(languages.available())
     return languages.known(request.cookies.get(COOKIE)) or browser or languages.SOURCE_LANGUAGE
+
+
+def way_back() -> str | None:
+    """The page the switcher goes back to after switching: this one, when its path is short."""
+    path = request.full_path.rstrip("?")
+    return safe_next(path) if len(path) <= LONGEST_WAY_BACK else None
 
 
 def shown(said: object) -> str:
