@@ -140,7 +140,7 @@ def approve(request_id: int) -> ResponseReturnValue:
         decided = approve_join(get_portal(), request_id, actor=current_user.uid,
                                remote_addr=request.remote_addr)
     except REFUSALS as error:
-        _refused("approved", error)
+        _refused(gettext("Not approved"), error)
     else:
         flash(f"{decided.uid} is now in {_group_name(decided.slug)}; their access is being set up.")
     return redirect(url_for(".requests_to_decide_page"))
@@ -153,7 +153,7 @@ def decline(request_id: int) -> ResponseReturnValue:
         decided = decline_join(get_portal(), request_id, request.form.get("reason", ""),
                                actor=current_user.uid, remote_addr=request.remote_addr)
     except REFUSALS as error:
-        _refused("declined", error)
+        _refused(gettext("Not declined"), error)
     else:
         flash(f"{decided.uid}'s request to join {_group_name(decided.slug)} is declined "
               "and they have been told.")
