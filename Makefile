@@ -11,7 +11,7 @@ DEBIAN_PACKAGES := slapd ldap-utils chromium postgresql mailman3 dokuwiki php-cl
 	$(shell $(PYTHON) -c 'import ensurepip' 2>/dev/null || echo python3-venv) \
 	$(shell command -v npm >/dev/null || echo npm)
 
-.PHONY: demo test lint test-deploy install debian-packages bench
+.PHONY: demo test lint test-deploy install debian-packages bench translations-extract translations-update translations-compile
 
 # e.g. make demo DEMO_ARGS="--port 5001 --folder /tmp/demo"; see README.md, "The demo"
 DEMO_ARGS ?=
@@ -27,7 +27,7 @@ lint: install
 	$(BIN)/ruff check provisioner playbooks bench tests app.py
 	$(BIN)/mypy
 
-install: debian-packages $(VENV)/.installed node_modules/.package-lock.json
+install: debian-packages $(VENV)/.installed node_modules/.package-lock.json translations-compile
 
 # site.yml over ssh into booted Debian roots (debootstrap, systemd-nspawn): an earlier release
 # upgraded by this checkout, a fresh install restoring a backup, a volunteer from registration
@@ -52,6 +52,19 @@ $(VENV)/.installed: pyproject.toml
 # axe-core, pinned by package.json and package-lock.json, for tests/browser/accessibility.py.
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund --silent
+
+# Translations (docs/translations.md): extract the English texts into messages.pot, merge them
+# into each language's messages.po, compile each into the messages.mo the portal reads.
+CATALOGUES := provisioner/translations
+translations-extract: $(VENV)/.installed
+	$(BIN)/pybabel extract --mapping-file babel.cfg --keywords _l --keywords Text \
+		--no-wrap --sort-by-file --project occupy-provisioner --output-file $(CATALOGUES)/messages.pot .
+
+translations-update: translations-extract
+	$(BIN)/pybabel update --no-wrap --input-file $(CATALOGUES)/messages.pot --output-dir $(CATALOGUES)
+
+translations-compile: $(VENV)/.installed
+	$(BIN)/pybabel compile --statistics --directory $(CATALOGUES)
 
 # e.g. make bench BENCH_ARGS="--only directory,portal --quick"; see bench/README.md
 BENCH_ARGS ?=

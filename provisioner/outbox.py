@@ -54,19 +54,22 @@ class MailOutbox:
     store: Store
     clock: Callable[[], datetime] = field(default=utc_now)
 
-    def send(self, to: str, template: str, **context: object) -> None:
-        """Queue one mail; MailError when the store cannot take it (nothing is queued then)."""
-        message = self.mailer.compose(to, template, **context)
+    def send(self, to: str, template: str, *, language: str | None = None, **context: object) -> None:
+        """Queue one mail, in `language`; MailError when the store cannot take it (nothing is
+        queued then)."""
+        message = self.mailer.compose(to, template, language=language, **context)
         try:
             with self.store.begin() as connection:
                 self._enqueue(connection, to, template, message.as_bytes())
         except StoreUnavailable as error:
             raise MailError(f"the mail could not be queued ({error})") from None
 
-    def send_in(self, connection: Connection, to: str, template: str, **context: object) -> None:
+    def send_in(self, connection: Connection, to: str, template: str, *, language: str | None = None,
+                **context: object) -> None:
         """Queue one mail in the caller's transaction: it goes only if that commits. (On
         SQLite a transaction of its own would wait for the write lock the caller holds.)"""
-        self._enqueue(connection, to, template, self.mailer.compose(to, template, **context).as_bytes())
+        message = self.mailer.compose(to, template, language=language, **context)
+        self._enqueue(connection, to, template, message.as_bytes())
 
     def _enqueue(self, connection: Connection, to: str, template: str, message: bytes) -> None:
         queue.enqueue(connection, template=template, sender=self.mailer.sender, recipient=to,

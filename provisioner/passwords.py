@@ -9,6 +9,7 @@ from importlib import resources
 from zxcvbn import zxcvbn
 
 from .directory import usable_password
+from .languages import Text
 
 MIN_LENGTH = 12
 MAX_LENGTH = 1024
@@ -46,19 +47,19 @@ def check_new_password(password: str, *, personal: Iterable[str] = ()) -> None:
     words of the display name); the messages never repeat the password.
     """
     if len(password) < MIN_LENGTH:
-        raise WeakPassword(f"a password needs at least {MIN_LENGTH} characters")
+        raise WeakPassword(Text("a password needs at least %(least)d characters", least=MIN_LENGTH))
     if len(password) > MAX_LENGTH:
-        raise WeakPassword(f"a password has at most {MAX_LENGTH} characters")
+        raise WeakPassword(Text("a password has at most %(most)d characters", most=MAX_LENGTH))
     if not usable_password(password):
-        raise WeakPassword("a password cannot contain control characters (such as line breaks) "
-                           "or mix right-to-left and left-to-right letters: the directory "
-                           "could not check it at login")
+        raise WeakPassword(Text("a password cannot contain control characters (such as line breaks) "
+                                "or mix right-to-left and left-to-right letters: the directory "
+                                "could not check it at login"))
     lowered = password.lower()
     if lowered in common_passwords():
-        raise WeakPassword("a password cannot be one of the most common passwords")
+        raise WeakPassword(Text("a password cannot be one of the most common passwords"))
     personal = [item.strip().lower() for item in personal if item.strip()]
     if any(len(item) >= MIN_PERSONAL_LENGTH and item in lowered for item in personal):
-        raise WeakPassword("a password cannot contain your username, email or name")
+        raise WeakPassword(Text("a password cannot contain your username, email or name"))
     _check_guessability(password, personal)
 
 

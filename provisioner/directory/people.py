@@ -45,6 +45,7 @@ class NewPerson:
     availability: str | None = None
     note: str | None = None
     end_date: date | None = None
+    language: str | None = None  # preferredLanguage: the pages and mails it is shown
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,7 @@ class Person:
     entry_id: str | None = None  # entryUUID: stays through a move, new for a new entry
     locked_at: datetime | None = None  # ppolicy's pwdAccountLockedTime, or LOCKED_UNTIL_UNLOCKED
     end_date: date | None = None  # the account's last day; after it its access is revoked
+    language: str | None = None  # preferredLanguage, as a language code (es, pt_BR)
 
 
 # Python name -> LDAP attribute, for everything a Person carries.
@@ -81,6 +83,7 @@ ATTRIBUTES = {
     "entry_id": "entryUUID",
     "locked_at": "pwdAccountLockedTime",
     "end_date": "occupyEndDate",
+    "language": "preferredLanguage",
 }
 END_DATE_CLASS = "occupyTerm"  # the auxiliary class that may hold occupyEndDate
 
@@ -169,6 +172,7 @@ class People:
             entry_id=text("entry_id"),
             locked_at=_lock_time(text("locked_at")),
             end_date=_end_date(text("end_date")),
+            language=text("language"),
         )
 
     def _read_attributes(self) -> list[str]:
@@ -192,6 +196,7 @@ class People:
             "occupyAvailability": new.availability,
             "occupyNote": new.note,
             "occupyEndDate": _day_stamp(new.end_date) if new.end_date else None,
+            "preferredLanguage": new.language,
         })
         return self.get(new.uid)
 
@@ -362,6 +367,10 @@ class People:
             "givenName": [(ldap3.MODIFY_REPLACE, [given_name] if given_name else [])],
             "sn": [(ldap3.MODIFY_REPLACE, [surname])],
         })
+
+    def set_language(self, who: str | Person, language: str) -> None:
+        """`who` is a uid, or the entry as read: then written at its DN."""
+        self._conn.modify(self._entry(who).dn, {"preferredLanguage": [(ldap3.MODIFY_REPLACE, [language])]})
 
     def set_mail(self, uid: str, mail: str) -> None:
         """AlreadyExists when another entry has this address (the unique overlay)."""

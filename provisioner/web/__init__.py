@@ -24,12 +24,14 @@ from . import (
     health,
     invitations,
     jobs,
+    language,
     public,
     security,
     settings,
     totp,
     users,
 )
+from .language import gettext as _
 
 csrf = CSRFProtect()
 
@@ -37,8 +39,9 @@ csrf = CSRFProtect()
 def init_app(app: Flask) -> None:
     security.init_app(app)
     csrf.init_app(app)
-    users.init_app(app)
+    users.init_app(app, localize=language.gettext)
     form_errors.init_app(app)
+    language.init_app(app)
     for module in (health, public, auth, account, dashboard, admin, coordinators, jobs, groups, settings,
                    totp, invitations, end_dates, drift):
         app.register_blueprint(module.blueprint)
@@ -52,24 +55,26 @@ def init_app(app: Flask) -> None:
 
 
 def _csrf_failed(error: CSRFError) -> ResponseReturnValue:
-    return render_template("error.html", title="Form expired",
-                           message="This form was too old or not sent from this site. "
-                                   "Go back, reload the page and send it again."), 400
+    return render_template("error.html", title=_("Form expired"),
+                           message=_("This form was too old or not sent from this site. "
+                                     "Go back, reload the page and send it again.")), 400
 
 
 def _back_end_failed(error: Exception) -> ResponseReturnValue:
     current_app.logger.error("back end failed: %s", error)
-    return render_template("error.html", title="Please try again in a few minutes",
-                           message="Part of the portal is not reachable right now, so nothing "
-                                   "was saved. The error is logged for the sysadmins."), 503
+    return render_template("error.html", title=_("Please try again in a few minutes"),
+                           message=_("Part of the portal is not reachable right now, so nothing "
+                                     "was saved. The error is logged for the sysadmins.")), 503
 
 
 def _not_allowed(error: NotAllowed) -> ResponseReturnValue:
-    return render_template("error.html", title="Forbidden", message=str(error)), 403
+    return render_template("error.html", title=_("Forbidden"), message=str(error)), 403
 
 
 def _http_error(error: HTTPException) -> ResponseReturnValue:
-    messages = {403: "You may not open this page.", 404: "There is no such page.",
-                413: "What you sent is too large."}
+    messages = {403: (_("Forbidden"), _("You may not open this page.")),
+                404: (_("Not Found"), _("There is no such page.")),
+                413: (_("Request Entity Too Large"), _("What you sent is too large."))}
     code = error.code or 500  # each exception registered above has its code
-    return render_template("error.html", title=error.name, message=messages[code]), code
+    title, message = messages[code]
+    return render_template("error.html", title=title, message=message), code

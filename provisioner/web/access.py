@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..languages import Text
 from ..workflow.provisioning import CANCELLED, FAILED, QUEUED, RUNNING, Job
 
-SERVICE_LABELS = {"directory": "Account check", "lists": "Mailing lists", "wiki": "Wiki",
-                  "redmine": "Redmine"}
-RESULT_LABELS = {"ok": "Done", "changed": "Done", "failed": "Failed", "not_offered": "Not offered"}
-JOB_STATE_LABELS = {QUEUED: "Waiting", RUNNING: "In progress", "succeeded": "Done",
-                    FAILED: "Failed", CANCELLED: "Cancelled"}
+# English, which the account page shows in its own language (its `translated` filter).
+SERVICE_LABELS = {"directory": Text("Account check"), "lists": Text("Mailing lists"), "wiki": Text("Wiki"),
+                  "redmine": Text("Redmine")}
+RESULT_LABELS = {"ok": Text("Done"), "changed": Text("Done"), "failed": Text("Failed"),
+                 "not_offered": Text("Not offered")}
+JOB_STATE_LABELS = {QUEUED: Text("Waiting"), RUNNING: Text("In progress"), "succeeded": Text("Done"),
+                    FAILED: Text("Failed"), CANCELLED: Text("Cancelled")}
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,7 @@ def service_access(job: Job | None) -> list[ServiceAccess]:
             lines[result.service] = ServiceAccess(
                 SERVICE_LABELS.get(result.service, result.service), state, result.message)
     if job.state in (QUEUED, RUNNING) or not lines:
-        return [ServiceAccess("All services", JOB_STATE_LABELS[job.state],
-                              "Access is being " + ("removed" if job.kind == "revoke" else "set up"))]
+        return [ServiceAccess(Text("All services"), JOB_STATE_LABELS[job.state],
+                              Text("Access is being removed") if job.kind == "revoke"
+                              else Text("Access is being set up"))]
     return list(lines.values())

@@ -19,15 +19,17 @@ from ..workflow.own_data import delete_account, own_data
 from ..workflow.provisioning import latest_job_of
 from .access import service_access
 from .forms import PortalForm, refuse
+from .language import gettext, shown
+from .language import lazy_gettext as _l
 from .users import current_user, login_required, logout_user
 
 blueprint = Blueprint("account", __name__, url_prefix="/account")
 
 
 class DeleteAccountForm(PortalForm):
-    password = PasswordField("Your password", validators=[DataRequired(), Length(max=1024)],
+    password = PasswordField(_l("Your password"), validators=[DataRequired(), Length(max=1024)],
                              render_kw={"autocomplete": "current-password"})
-    code = StringField("The code of your authenticator app, or a recovery code",
+    code = StringField(_l("The code of your authenticator app, or a recovery code"),
                        validators=[Length(max=64)], render_kw={"autocomplete": "one-time-code"})
 
 
@@ -67,26 +69,26 @@ def delete() -> ResponseReturnValue:
             delete_account(portal, uid, form.password.data or "", form.code.data or None,
                            actor=uid, remote_addr=request.remote_addr)
         except TooManyAttempts as refused:
-            refuse(form.password, str(refused))
+            refuse(form.password, refused)
             return (render_template("account_delete.html", form=form, asks_code=asks_code), 429,
                     {"Retry-After": str(refused.retry_after)})
         except InvalidInput as refused:
             for name, reason in refused.errors.items():
                 refuse(getattr(form, name), reason)
         except WorkflowError as error:
-            flash(str(error), "error")
+            flash(shown(error), "error")
         except DirectoryError:
             # Stopped after the store's part: the sessions are gone, the entry and password stay.
             logout_user()
             session.clear()
-            flash("Deleting your account stopped half-way: the directory did not answer as it "
-                  "should. Log in and delete it again to finish.", "error")
+            flash(gettext("Deleting your account stopped half-way: the directory did not answer as it "
+                          "should. Log in and delete it again to finish."), "error")
             return redirect(url_for("auth.login"))
         else:
             logout_user()
             session.clear()
-            flash("Your account is deleted. A mail tells you so; your access to the lists, "
-                  "the wiki and Redmine is being taken away.")
+            flash(gettext("Your account is deleted. A mail tells you so; your access to the lists, "
+                          "the wiki and Redmine is being taken away."))
             return redirect(url_for("public.index"))
         status = 400
     elif request.method == "POST":

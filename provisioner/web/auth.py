@@ -30,6 +30,8 @@ from ..workflow import (
 from ..workflow.limits import TooManyAttempts, limited_log_in, limited_second_factor
 from ..workflow.totp import LOGIN_CODE_TIME
 from .forms import LoginForm, PortalForm, refuse
+from .language import gettext, shown
+from .language import lazy_gettext as _l
 from .security import ENROL_FIRST, safe_next
 from .users import User, current_user, login_required, login_user, logout_user
 
@@ -47,8 +49,8 @@ class PendingLogin(TypedDict):
 
 
 class CodeForm(PortalForm):
-    code = StringField("Code", validators=[DataRequired(), Length(max=64)],
-                       description="6 digits from your authenticator app, or a recovery code",
+    code = StringField(_l("Code"), validators=[DataRequired(), Length(max=64)],
+                       description=_l("6 digits from your authenticator app, or a recovery code"),
                        render_kw={"autocomplete": "one-time-code", "inputmode": "text",
                                   "autocapitalize": "none", "spellcheck": "false"})
 
@@ -118,8 +120,8 @@ def second_step() -> ResponseReturnValue:
         return redirect(url_for("account.overview"))
     if pending is None:
         session.pop(PENDING_LOGIN, None)
-        flash("Please enter your username and password again: the page for the code stays open "
-              f"{int(LOGIN_CODE_TIME.total_seconds() // 60)} minutes.", "error")
+        flash(gettext("Please enter your username and password again: the page for the code stays open "
+                      "%(minutes)d minutes.", minutes=int(LOGIN_CODE_TIME.total_seconds() // 60)), "error")
         return redirect(url_for(".login"))
     form = CodeForm()
     if not form.validate_on_submit():
@@ -129,20 +131,21 @@ def second_step() -> ResponseReturnValue:
         done = limited_second_factor(portal, pending["uid"], form.code.data or "",
                                      remote_addr=request.remote_addr)
     except TooManyAttempts as refused:
-        refuse(form.code, str(refused))
+        refuse(form.code, refused)
         return render_template("totp/code.html", form=form), 429, {"Retry-After": str(refused.retry_after)}
     except InvalidInput as refused:
         refuse(form.code, refused.errors["code"])
         return render_template("totp/code.html", form=form), 401
     except WorkflowError as error:
         session.pop(PENDING_LOGIN, None)
-        flash(str(error), "error")
+        flash(shown(error), "error")
         return redirect(url_for(".login"))
     target = safe_next(pending.get("next"))
     begin_session(portal, done.person)
     if done.recovery_code_used:
-        flash(f"You logged in with a recovery code; {done.recovery_codes_left} left, each usable once. "
-              "If you lost your authenticator, set up a new one on the two-step login page.")
+        flash(gettext("You logged in with a recovery code; %(left)d left, each usable once. If you "
+                      "lost your authenticator, set up a new one on the two-step login page.",
+                      left=done.recovery_codes_left))
     return redirect(target or _home())
 
 
@@ -152,7 +155,7 @@ def logout() -> ResponseReturnValue:
         end_session(get_portal(), current_user.session_token)
     logout_user()
     session.clear()
-    flash("You are logged out.")
+    flash(gettext("You are logged out."))
     return redirect(url_for("public.index"))
 
 
@@ -164,5 +167,5 @@ def logout_everywhere() -> ResponseReturnValue:
     end_all_sessions(get_portal(), uid, actor=uid, remote_addr=request.remote_addr)
     logout_user()
     session.clear()
-    flash("You are logged out everywhere.")
+    flash(gettext("You are logged out everywhere."))
     return redirect(url_for("public.index"))

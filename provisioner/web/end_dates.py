@@ -20,6 +20,7 @@ from ..workflow.renewals import (
     request_renewal_by_link,
 )
 from ..workflow.terms import parse_end_date
+from .language import gettext, shown
 from .security import login_first
 from .users import current_user, login_required
 
@@ -57,7 +58,7 @@ def renewal_page(token: str) -> ResponseReturnValue:
     try:
         person = check_renewal_link(get_portal(), token)
     except LinkInvalid as error:
-        return render_template("renewal/link_failed.html", reason=str(error)), 400
+        return render_template("renewal/link_failed.html", reason=shown(error)), 400
     return render_template("renewal/ask.html", person=person, token=token, max_note=MAX_NOTE)
 
 
@@ -67,11 +68,11 @@ def ask_by_link(token: str) -> ResponseReturnValue:
         _, made = request_renewal_by_link(get_portal(), token, request.form.get("note", ""),
                                           remote_addr=request.remote_addr)
     except LinkInvalid as error:
-        return render_template("renewal/link_failed.html", reason=str(error)), 400
+        return render_template("renewal/link_failed.html", reason=shown(error)), 400
     except InvalidInput as error:
         person = check_renewal_link(get_portal(), token)
         return render_template("renewal/ask.html", person=person, token=token, max_note=MAX_NOTE,
-                               errors=error.errors), 400
+                               errors={name: shown(reason) for name, reason in error.errors.items()}), 400
     return render_template("renewal/asked.html", made=made)
 
 
@@ -82,10 +83,10 @@ def ask_from_account() -> ResponseReturnValue:
         _, made = request_renewal(get_portal(), current_user.uid, request.form.get("note", ""),
                                   actor=current_user.uid, remote_addr=request.remote_addr)
     except WorkflowError as error:
-        _refused("Not asked", error)
+        _refused(gettext("Not asked"), error)
     else:
-        flash("Your request to renew your account is sent to your working groups' coordinators."
-              if made else "You asked already: your request is waiting for a decision.")
+        flash(gettext("Your request to renew your account is sent to your working groups' coordinators.")
+              if made else gettext("You asked already: your request is waiting for a decision."))
     return redirect(url_for("account.overview"))
 
 

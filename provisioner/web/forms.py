@@ -20,7 +20,10 @@ from wtforms.form import BaseForm
 from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from ..languages import Text
 from ..workflow import AVAILABILITY
+from .language import lazy_gettext as _l
+from .language import shown
 
 MAX_SHOWN = 256  # a refused value longer than this (or its field's limit) is not shown again
 
@@ -28,12 +31,13 @@ MAX_SHOWN = 256  # a refused value longer than this (or its field's limit) is no
 # Line breaks and tabs are text in a multi-line field; every other control character
 # is refused everywhere, before any value reaches the directory, a mail or a playbook.
 MULTILINE_WHITESPACE = frozenset("\t\n\r")
-CONTROL_REFUSED = "remove the control characters (such as line breaks) from this field"
+CONTROL_REFUSED = Text("remove the control characters (such as line breaks) from this field")
 
 
-def refuse(field: Field, reason: str) -> None:
-    """Show a refusal under the field, after the form was validated (the workflow's, say)."""
-    field.errors = [*field.errors, reason]
+def refuse(field: Field, reason: str | BaseException) -> None:
+    """Show a refusal under the field, after the form was validated (the workflow's, say),
+    in the page's language."""
+    field.errors = [*field.errors, shown(reason)]
 
 
 class PortalForm(FlaskForm):  # type: ignore[misc]  # FlaskForm is untyped (Flask-WTF)
@@ -75,30 +79,35 @@ class CheckboxesField(SelectMultipleField):
                    for choice in self.choices or ()}
         if len(self.data or ()) > len(offered) or not set(self.data or ()) <= offered:
             self.data = [value for value in self.data or () if value in offered]
-            raise ValidationError("choose from the list")
+            raise ValidationError(_l("choose from the list"))
 
 
 class RegistrationForm(PortalForm):
-    uid = StringField("Username", validators=[DataRequired(), Length(max=64)],
-                      description="3 to 32 lowercase letters, digits and hyphens, starting with a letter")
-    display_name = StringField("Your name, as others will see it",
+    uid = StringField(_l("Username"), validators=[DataRequired(), Length(max=64)],
+                      description=_l("3 to 32 lowercase letters, digits and hyphens, starting with a letter"))
+    display_name = StringField(_l("Your name, as others will see it"),
                                validators=[DataRequired(), Length(max=128)])
-    mail = EmailField("Email", validators=[DataRequired(), Length(max=254)])
-    password = PasswordField("Password", validators=[DataRequired(), Length(max=1024)],
-                             description="At least 12 characters; a few unusual words work well")
-    password_again = PasswordField("Password again", validators=[
-        DataRequired(), EqualTo("password", message="the two passwords differ")])
-    groups = CheckboxesField("Working groups you want to join", choices=[])
-    skills = StringField("Skills you offer (separated by commas)", validators=[Length(max=1400)])
+    mail = EmailField(_l("Email"), validators=[DataRequired(), Length(max=254)])
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=1024)],
+                             description=_l("At least 12 characters; a few unusual words work well"))
+    password_again = PasswordField(_l("Password again"), validators=[
+        DataRequired(), EqualTo("password", message=_l("the two passwords differ"))])
+    groups = CheckboxesField(_l("Working groups you want to join"), choices=[])
+    skills = StringField(_l("Skills you offer (separated by commas)"), validators=[Length(max=1400)])
     availability = RadioField(
-        "Time you can give", validators=[InputRequired()],
-        choices=[SelectChoice(value, label) for value, label in AVAILABILITY.items()])
-    note = TextAreaField("A note for the sysadmins (optional)", validators=[Length(max=2000)])
+        _l("Time you can give"), validators=[InputRequired()], choices=[])
+    note = TextAreaField(_l("A note for the sysadmins (optional)"), validators=[Length(max=2000)])
+
+    def __init__(self, *args: object, **kwargs: object):
+        super().__init__(*args, **kwargs)
+        # WTForms keeps a choice's label as made; each form is made in its request's language.
+        self.availability.choices = [SelectChoice(value, shown(label))
+                                     for value, label in AVAILABILITY.items()]
 
 
 class LoginForm(PortalForm):
-    uid = StringField("Username", validators=[DataRequired(), Length(max=64)])
-    password = PasswordField("Password", validators=[DataRequired(), Length(max=1024)])
+    uid = StringField(_l("Username"), validators=[DataRequired(), Length(max=64)])
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=1024)])
 
 
 class InvitationAcceptForm(PortalForm):

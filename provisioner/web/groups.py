@@ -24,6 +24,7 @@ from ..workflow.end_dates import members_with_end_dates
 from ..workflow.memberships import MAX_REASON, coordinates_any
 from ..workflow.renewals import renewals_to_decide
 from ..workflow.teams import MAX_TEAM_DESCRIPTION, MAX_TEAM_NAME, create_team
+from .language import catalogue_text, gettext, shown
 from .security import login_first
 from .users import current_user, login_required
 
@@ -56,8 +57,10 @@ def _navigation() -> dict[str, Callable[[], bool]]:
 
 
 def _refused(verb: str, error: Exception) -> None:
-    reasons = "; ".join(error.errors.values()) if isinstance(error, InvalidInput) else str(error)
-    flash(f"Not {verb}: {reasons}", "error")
+    """`verb` is the refusal's start, as the page's language says it ("Not sent")."""
+    said = error.errors.values() if isinstance(error, InvalidInput) else [error]
+    reasons = "; ".join(map(shown, said))
+    flash(f"{verb}: {reasons}", "error")
 
 
 # A volunteer's own working groups.
@@ -76,14 +79,15 @@ def join() -> ResponseReturnValue:
         join_request, made = request_to_join(get_portal(), current_user.uid, request.form.get("group"),
                                              remote_addr=request.remote_addr)
     except REFUSALS as error:
-        _refused("sent", error)
+        _refused(gettext("Not sent"), error)
     else:
         name = _group_name(join_request.slug)
         if made:
-            flash(f"Your request to join {name} is sent to its coordinators. "
-                  "You will get a mail when they decide.")
+            flash(gettext("Your request to join %(name)s is sent to its coordinators. "
+                          "You will get a mail when they decide.", name=name))
         else:
-            flash(f"You already asked to join {name}: your request is waiting for its coordinators.")
+            flash(gettext("You already asked to join %(name)s: your request is waiting for its "
+                          "coordinators.", name=name))
     return redirect(url_for(".mine"))
 
 
@@ -94,10 +98,10 @@ def leave() -> ResponseReturnValue:
         group = leave_group(get_portal(), current_user.uid, request.form.get("group"),
                             remote_addr=request.remote_addr)
     except REFUSALS as error:
-        _refused("left", error)
+        _refused(gettext("Not left"), error)
     else:
-        flash(f"You left {group.title}. Your access to its mailing list, wiki and project "
-              "is being removed.")
+        flash(gettext("You left %(name)s. Your access to its mailing list, wiki and project "
+                      "is being removed.", name=catalogue_text(group.title)))
     return redirect(url_for(".mine"))
 
 
@@ -109,9 +113,10 @@ def new_team(wg: str) -> ResponseReturnValue:
                            request.form.get("description", ""), actor=current_user.uid,
                            remote_addr=request.remote_addr)
     except REFUSALS as error:
-        _refused("created", error)
+        _refused(gettext("Not created"), error)
     else:
-        flash(f"The team {team.title} is created; its members may now ask to join it.")
+        flash(gettext("The team %(name)s is created; its members may now ask to join it.",
+                      name=team.title))
     return redirect(url_for(".mine"))
 
 
@@ -135,7 +140,7 @@ def approve(request_id: int) -> ResponseReturnValue:
         decided = approve_join(get_portal(), request_id, actor=current_user.uid,
                                remote_addr=request.remote_addr)
     except REFUSALS as error:
-        _refused("approved", error)
+        _refused(gettext("Not approved"), error)
     else:
         flash(f"{decided.uid} is now in {_group_name(decided.slug)}; their access is being set up.")
     return redirect(url_for(".requests_to_decide_page"))
@@ -148,7 +153,7 @@ def decline(request_id: int) -> ResponseReturnValue:
         decided = decline_join(get_portal(), request_id, request.form.get("reason", ""),
                                actor=current_user.uid, remote_addr=request.remote_addr)
     except REFUSALS as error:
-        _refused("declined", error)
+        _refused(gettext("Not declined"), error)
     else:
         flash(f"{decided.uid}'s request to join {_group_name(decided.slug)} is declined "
               "and they have been told.")
@@ -159,4 +164,4 @@ def _group_name(slug: str) -> str:
     portal = get_portal()
     teams = read_teams(portal.directory, portal.catalogue) if "." in slug else {}
     group = resolve(portal.catalogue, teams, slug)
-    return group.title if group else slug
+    return catalogue_text(group.title) if group else slug

@@ -22,6 +22,7 @@ from ..workflow.sign_up_sheet import (
     import_sheet,
 )
 from .forms import CheckboxesField, InvitationAcceptForm, PortalForm, refuse
+from .language import gettext, shown
 from .security import login_first
 from .users import current_user
 
@@ -125,7 +126,7 @@ def accept(token: str) -> ResponseReturnValue:
     try:
         invitation = invitation_for_link(portal, token)
     except LinkInvalid as error:
-        return render_template("invitations/link_failed.html", reason=str(error)), 400
+        return render_template("invitations/link_failed.html", reason=shown(error)), 400
     form = InvitationAcceptForm()
     if request.method == "GET" and invitation.display_name:
         form.display_name.data = invitation.display_name
@@ -135,14 +136,14 @@ def accept(token: str) -> ResponseReturnValue:
         try:
             person = accept_invitation(portal, token, acceptance, remote_addr=request.remote_addr)
         except LinkInvalid as error:
-            return render_template("invitations/link_failed.html", reason=str(error)), 400
+            return render_template("invitations/link_failed.html", reason=shown(error)), 400
         except InvalidInput as refused:
             for name, reason in refused.errors.items():
                 refuse(getattr(form, name), reason)
         except (WorkflowError, DirectoryError) as error:
-            flash(str(error), "error")
+            flash(shown(error), "error")
         else:
-            flash(f"Your account {person.uid} is ready: log in with it.")
+            flash(gettext("Your account %(uid)s is ready: log in with it.", uid=person.uid))
             return redirect(url_for("auth.login"))
     status = 400 if request.method == "POST" else 200
     groups = [group.name for slug in invitation.groups if (group := portal.catalogue.get(slug))]

@@ -9,7 +9,8 @@ from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]  #
 from ..resources import get_catalogue, get_portal
 from ..workflow import InvalidInput, LinkInvalid, Registration, register, verify_email
 from ..workflow.limits import TooManyAttempts
-from .forms import RegistrationForm
+from .forms import RegistrationForm, refuse
+from .language import catalogue_text, get_locale, shown
 
 blueprint = Blueprint("public", __name__)
 
@@ -22,22 +23,22 @@ def index() -> ResponseReturnValue:
 @blueprint.route("/register", methods=["GET", "POST"])
 def register_volunteer() -> ResponseReturnValue:
     form = RegistrationForm()
-    form.groups.choices = [SelectChoice(wg.slug, wg.name) for wg in get_catalogue()]
+    form.groups.choices = [SelectChoice(wg.slug, catalogue_text(wg.name)) for wg in get_catalogue()]
     if form.validate_on_submit():
         registration = Registration(
             uid=(form.uid.data or "").strip(), display_name=form.display_name.data or "",
             mail=(form.mail.data or "").strip(), password=form.password.data or "",
             groups=tuple(form.groups.data or ()), availability=form.availability.data,
             skills=tuple(s.strip() for s in (form.skills.data or "").split(",") if s.strip()),
-            note=form.note.data or "",
+            note=form.note.data or "", language=str(get_locale()),
         )
         try:
             register(get_portal(), registration, remote_addr=request.remote_addr)
         except InvalidInput as refused:
             for name, reason in refused.errors.items():
-                getattr(form, name).errors.append(reason)
+                refuse(getattr(form, name), reason)
         except TooManyAttempts as refused:
-            flash(str(refused), "error")
+            flash(shown(refused), "error")
             return (render_template("register.html", form=form), 429,
                     {"Retry-After": str(refused.retry_after)})
         else:
@@ -62,5 +63,5 @@ def confirm(token: str) -> ResponseReturnValue:
     try:
         verify_email(get_portal(), token, remote_addr=request.remote_addr)
     except LinkInvalid as error:
-        return render_template("verify_failed.html", reason=str(error)), 400
+        return render_template("verify_failed.html", reason=shown(error)), 400
     return render_template("verified.html")

@@ -23,7 +23,9 @@ from ..workflow import (
     request_password_reset,
     reset_password,
 )
-from .forms import PortalForm
+from .forms import PortalForm, refuse
+from .language import gettext, shown
+from .language import lazy_gettext as _l
 from .users import current_user, login_required
 
 blueprint = Blueprint("settings", __name__)
@@ -34,30 +36,30 @@ CURRENT_PASSWORD = {"autocomplete": "current-password"}
 
 
 class ResetRequestForm(PortalForm):
-    mail = EmailField("Your account's email address", validators=[DataRequired(), Length(max=254)])
+    mail = EmailField(_l("Your account's email address"), validators=[DataRequired(), Length(max=254)])
 
 
 class NewPasswordForm(PortalForm):
-    password = PasswordField("New password", validators=[DataRequired(), Length(max=1024)],
+    password = PasswordField(_l("New password"), validators=[DataRequired(), Length(max=1024)],
                              description=STRONG_HINT, render_kw=NEW_PASSWORD)
-    password_again = PasswordField("New password again", render_kw=NEW_PASSWORD, validators=[
-        DataRequired(), EqualTo("password", message="the two passwords differ")])
+    password_again = PasswordField(_l("New password again"), render_kw=NEW_PASSWORD, validators=[
+        DataRequired(), EqualTo("password", message=_l("the two passwords differ"))])
 
 
 class ChangePasswordForm(NewPasswordForm):
-    old_password = PasswordField("Current password", validators=[DataRequired(), Length(max=1024)],
+    old_password = PasswordField(_l("Current password"), validators=[DataRequired(), Length(max=1024)],
                                  render_kw=CURRENT_PASSWORD)
 
 
 class DisplayNameForm(PortalForm):
-    display_name = StringField("Your name, as others will see it",
+    display_name = StringField(_l("Your name, as others will see it"),
                                validators=[DataRequired(), Length(max=128)])
 
 
 class EmailChangeForm(PortalForm):
-    mail = EmailField("New email address", validators=[DataRequired(), Length(max=254)])
-    password = PasswordField("Current password", validators=[DataRequired(), Length(max=1024)],
-                             description="To be sure it is you asking", render_kw=CURRENT_PASSWORD)
+    mail = EmailField(_l("New email address"), validators=[DataRequired(), Length(max=254)])
+    password = PasswordField(_l("Current password"), validators=[DataRequired(), Length(max=1024)],
+                             description=_l("To be sure it is you asking"), render_kw=CURRENT_PASSWORD)
 
 
 def _reset_lifetime() -> timedelta:
@@ -66,11 +68,11 @@ def _reset_lifetime() -> timedelta:
 
 def _show_refused(form: PortalForm, refused: InvalidInput) -> None:
     for name, reason in refused.errors.items():
-        getattr(form, name).errors.append(reason)
+        refuse(getattr(form, name), reason)
 
 
 def _link_failed(error: LinkInvalid, retry: str) -> tuple[str, int]:
-    return render_template("settings/link_failed.html", reason=str(error), retry=retry), 400
+    return render_template("settings/link_failed.html", reason=shown(error), retry=retry), 400
 
 
 # Password reset: for people who are not logged in.
@@ -106,7 +108,7 @@ def reset_with_link(token: str) -> ResponseReturnValue:
         if form.validate_on_submit():
             reset_password(portal, token, form.password.data or "", lifetime=_reset_lifetime(),
                            remote_addr=request.remote_addr)
-            flash("Your new password is set and you are logged out everywhere. Log in with it.")
+            flash(gettext("Your new password is set and you are logged out everywhere. Log in with it."))
             return redirect(url_for("auth.login"))
     except LinkInvalid as error:
         return _link_failed(error, url_for(".reset_request"))
@@ -129,9 +131,9 @@ def name() -> ResponseReturnValue:
         except InvalidInput as refused:
             _show_refused(form, refused)
         except WorkflowError as error:
-            flash(str(error), "error")
+            flash(shown(error), "error")
         else:
-            flash("Your name is changed.")
+            flash(gettext("Your name is changed."))
             return redirect(url_for("account.overview"))
     status = 400 if request.method == "POST" else 200
     return render_template("settings/name.html", form=form), status
@@ -149,10 +151,10 @@ def password() -> ResponseReturnValue:
         except InvalidInput as refused:
             _show_refused(form, refused)
         except WorkflowError as error:
-            flash(str(error), "error")
+            flash(shown(error), "error")
         else:
-            others = f" {ended} other session(s) were logged out." if ended else ""
-            flash("Your password is changed." + others)
+            flash(gettext("Your password is changed. %(num)d other session(s) were logged out.", num=ended)
+                  if ended else gettext("Your password is changed."))
             return redirect(url_for("account.overview"))
     status = 400 if request.method == "POST" else 200
     return render_template("settings/password.html", form=form), status
@@ -170,11 +172,11 @@ def email() -> ResponseReturnValue:
         except InvalidInput as refused:
             _show_refused(form, refused)
         except WorkflowError as error:
-            flash(str(error), "error")
+            flash(shown(error), "error")
         else:
-            flash(f"We sent a link to {new_mail}. Open it within {portal.verify_link_hours} hours "
-                  f"to confirm the address; until then your address stays "
-                  f"{current_user.person.mail}.")
+            flash(gettext("We sent a link to %(new_mail)s. Open it within %(hours)d hours to confirm the "
+                          "address; until then your address stays %(mail)s.", new_mail=new_mail,
+                          hours=portal.verify_link_hours, mail=current_user.person.mail))
             return redirect(url_for("account.overview"))
     status = 400 if request.method == "POST" else 200
     return render_template("settings/email.html", form=form), status

@@ -29,6 +29,7 @@ from ..workflow import (
 from ..workflow.totp import ENROLMENT_TIME
 from .auth import CodeForm, begin_session
 from .forms import refuse
+from .language import gettext, shown
 from .security import login_first, safe_next
 from .users import current_user, login_required
 
@@ -62,9 +63,10 @@ def enrol() -> ResponseReturnValue:
     target = safe_next(request.args.get("next"))
     secret = _pending_secret(portal)
     form = CodeForm()
-    form.code.description = "The 6 digits the app shows now"
+    form.code.description = gettext("The 6 digits the app shows now")
     if request.method == "POST" and secret is None:
-        flash("This set-up took too long and starts again: add the new key below to your app.", "error")
+        flash(gettext("This set-up took too long and starts again: add the new key below to your app."),
+              "error")
     elif secret is not None and form.validate_on_submit():
         person, old_session = current_user.person, current_user.session_token
         try:
@@ -73,7 +75,7 @@ def enrol() -> ResponseReturnValue:
         except InvalidInput as refused:
             refuse(form.code, refused.errors["code"])
         except WorkflowError as error:
-            flash(str(error), "error")
+            flash(shown(error), "error")
             secret = None
         else:
             # A new session once the second factor is confirmed; the old one ends.

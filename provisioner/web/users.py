@@ -14,6 +14,7 @@ from flask import Flask
 from flask.typing import ResponseReturnValue
 
 from ..directory import Person
+from ..languages import Text
 from ..resources import get_portal
 from ..workflow import is_sysadmin, resume_session
 
@@ -60,9 +61,11 @@ def load_user(session_token: str) -> User | None:
     return User(person, is_sysadmin(portal, person), session_token) if person else None
 
 
-def init_app(app: Flask) -> None:
+def init_app(app: Flask, *, localize: Callable[[str], str]) -> None:
+    """`localize` translates the flash that sends anonymous visitors to log in."""
     manager = flask_login.LoginManager(app)
+    manager.localize_callback = localize
     manager.login_view = "auth.login"
-    manager.login_message = "Please log in to see this page."
+    manager.login_message = Text("Please log in to see this page.")
     manager.session_protection = "strong"
     manager.user_loader(load_user)

@@ -43,6 +43,7 @@ from .self_service import (
     check_email_change_link,
     confirm_email_change,
     request_email_change,
+    set_language,
 )
 from .suspension import reinstate, suspend
 from .totp import (
@@ -73,6 +74,7 @@ __all__ = [
     "CoordinatorChange", "GroupCoordinators", "coordinators", "set_coordinator",
     "change_display_name", "change_password", "check_email_change_link", "check_reset_link",
     "confirm_email_change", "request_email_change", "request_password_reset", "reset_password",
+    "set_language",
     "SecondFactor", "TotpStatus", "check_second_factor", "confirm_enrolment", "enrolled_uids",
     "has_totp", "must_enrol", "new_secret", "provisioning_uri", "reset_totp", "totp_required",
     "totp_status",

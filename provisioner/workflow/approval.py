@@ -95,9 +95,10 @@ def approve(portal: Portal, uid: str, groups: Iterable[str] | None, *, actor: st
             # Last: until then, the request stays queued.
             directory.people.set_status(account, APPROVE.target_status)
     try:
-        portal.mailer.send(person.mail, "welcome", uid=uid, display_name=person.display_name,
+        portal.mailer.send(person.mail, "welcome", language=person.language,
+                           uid=uid, display_name=person.display_name,
                            groups=[group.name for group in chosen],
-                           end_date=end_date.isoformat() if end_date else None,
+                           end_date=end_date,
                            login_link=portal.link("/login"))
     except MailError as error:
         portal.audit("mail-failed", actor=actor, subject=uid, detail=f"welcome: {error}")
@@ -144,7 +145,8 @@ def reject(portal: Portal, uid: str, reason: str, *, actor: str,
             raise WorkflowError(f"{uid} is already being approved: if that approval stopped "
                                 f"half-way, approve {uid} again to finish it")
         with _deciding(portal, person, REJECT.name, actor=actor) as mark_decided:
-            portal.mailer.send(person.mail, "rejected", uid=uid, display_name=person.display_name,
+            portal.mailer.send(person.mail, "rejected", language=person.language,
+                               uid=uid, display_name=person.display_name,
                                reason=reason)
             portal.directory.people.delete(uid)
             with portal.store.begin() as connection:

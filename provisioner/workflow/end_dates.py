@@ -165,7 +165,7 @@ def _remind(portal: Portal, person: Person, end: date) -> bool:
     """Mail the reminder unless it went for this end date; True when it goes now."""
     days_left = (end - portal.clock().date()).days
     return _mail_once(portal, person, end, notices.REMINDER, "end_date_reminder",
-                      end_date=end.isoformat(), days_left=days_left)
+                      end_date=end, days_left=days_left)
 
 
 def _end(portal: Portal, person: Person, end: date, actor: Actor) -> None:
@@ -186,7 +186,7 @@ def _end(portal: Portal, person: Person, end: date, actor: Actor) -> None:
 def _tell_ended(portal: Portal, person: Person, end: date) -> bool:
     """The mail that their access ended, once; False when it went before."""
     return _mail_once(portal, person, end, notices.EXPIRY_MAIL, "account_expired",
-                      end_date=end.isoformat())
+                      end_date=end)
 
 
 def _mail_once(portal: Portal, person: Person, end: date, kind: str, template: str,
@@ -195,7 +195,8 @@ def _mail_once(portal: Portal, person: Person, end: date, kind: str, template: s
         if not notices.claim(connection, person.uid, end, kind, at=portal.clock()):
             return False
     try:
-        portal.mailer.send(person.mail, template, display_name=person.display_name, uid=person.uid,
+        portal.mailer.send(person.mail, template, language=person.language,
+                           display_name=person.display_name, uid=person.uid,
                            link=renewal_link(portal, person), **context)
     except MailError as error:
         with portal.store.begin() as connection:   # the next run tries again

@@ -15,6 +15,7 @@ from datetime import date
 
 from ..directory import InvalidValue
 from ..directory.people import check_mail
+from ..languages import Text
 from ..passwords import WeakPassword, check_new_password
 
 USERNAME_PATTERN = re.compile(r"[a-z][a-z0-9-]{2,31}")
@@ -39,7 +40,7 @@ NAME_PUNCTUATION = frozenset(" .,'’-()/&")
 ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
 ADDRESS_PATTERN = re.compile(
     rf"{ATEXT}(?:\.{ATEXT})*@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{{0,61}}[A-Za-z0-9])?\.)+[A-Za-z]{{2,63}}")
-ADDRESS_HINT = "an email address such as name@example.org"
+ADDRESS_HINT = Text("an email address such as name@example.org")
 
 MAX_SKILLS = 20
 MAX_SKILL_LENGTH = 64
@@ -48,10 +49,10 @@ MAX_NOTE = 2000
 
 def check_username(uid: str) -> str | None:
     if not USERNAME_PATTERN.fullmatch(uid):
-        return ("3 to 32 characters: lowercase letters, digits and hyphens, "
-                "starting with a letter")
+        return Text("3 to 32 characters: lowercase letters, digits and hyphens, "
+                    "starting with a letter")
     if uid in RESERVED_USERNAMES or uid.startswith(RESERVED_PREFIXES):
-        return "this username is reserved, please choose another"
+        return Text("this username is reserved, please choose another")
     return None
 
 
@@ -63,9 +64,9 @@ def normalise_display_name(name: str) -> str:
 def check_display_name(name: str) -> str | None:
     """For a name already normalised."""
     if not name or len(name) > MAX_DISPLAY_NAME:
-        return f"your name, 1 to {MAX_DISPLAY_NAME} characters"
+        return Text("your name, 1 to %(most)d characters", most=MAX_DISPLAY_NAME)
     if any(ch not in NAME_PUNCTUATION and unicodedata.category(ch)[0] not in "LMN" for ch in name):
-        return "use letters, digits, spaces and . , ' - ( ) / & only"
+        return Text("use letters, digits, spaces and . , ' - ( ) / & only")
     return None
 
 
@@ -87,7 +88,8 @@ def check_password(password: str, personal: Iterable[str]) -> str | None:
     try:
         check_new_password(password, personal=personal)
     except WeakPassword as error:
-        return str(error)
+        reason: str = error.args[0]  # a Text, which a page shows in its language
+        return reason
     return None
 
 
@@ -95,13 +97,14 @@ def check_skills(skills: Iterable[str]) -> str | None:
     skills = list(skills)
     if len(skills) > MAX_SKILLS or any(len(skill) > MAX_SKILL_LENGTH or not skill.isprintable()
                                        for skill in skills):
-        return f"up to {MAX_SKILLS} skills of up to {MAX_SKILL_LENGTH} characters"
+        return Text("up to %(skills)d skills of up to %(most)d characters", skills=MAX_SKILLS,
+                    most=MAX_SKILL_LENGTH)
     return None
 
 
 def check_note(note: str) -> str | None:
     if len(note) > MAX_NOTE:
-        return f"at most {MAX_NOTE} characters"
+        return Text("at most %(most)d characters", most=MAX_NOTE)
     return None
 
 

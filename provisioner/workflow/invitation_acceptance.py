@@ -18,6 +18,7 @@ from datetime import datetime
 
 from ..directory import AlreadyExists, DirectoryError, NewPerson, Person, Status
 from ..jobs import GRANT
+from ..languages import Text
 from ..mail import MailError
 from ..store import StoreUnavailable
 from ..store import invitations as stored
@@ -38,8 +39,8 @@ from .lifecycle import ACCEPT_INVITATION, TransitionRefused
 
 MAX_TOKEN = 128          # ours are 43 characters; anything longer is not worth hashing
 INVITED_NOTE = "Invited by {inviter} (invitation {id})"  # marks the entry as the invitation's own
-USERNAME_TAKEN = "this username is taken, please choose another"
-NOT_VALID = "This invitation link is not valid. Copy the whole link from the mail."
+USERNAME_TAKEN = Text("this username is taken, please choose another")
+NOT_VALID = Text("This invitation link is not valid. Copy the whole link from the mail.")
 
 
 @dataclass(frozen=True)
@@ -61,13 +62,14 @@ def invitation_for_link(portal: Portal, token: str) -> Invitation:
     state = invitation.state_at(now)
     if state == USED:
         _finish_used(portal, invitation)
-        raise LinkInvalid(f"This invitation was used already: the account {invitation.uid} was made "
-                          "with it. Log in with it, or reset its password if you forgot it.")
+        raise LinkInvalid(Text("This invitation was used already: the account %(uid)s was made with it. "
+                               "Log in with it, or reset its password if you forgot it.", uid=invitation.uid))
     if state == WITHDRAWN:
-        raise LinkInvalid("This invitation was withdrawn. Ask whoever invited you for a new one.")
+        raise LinkInvalid(Text("This invitation was withdrawn. Ask whoever invited you for a new one."))
     if state == EXPIRED:
-        raise LinkInvalid(f"This invitation expired on {invitation.expires_at:%Y-%m-%d}. Ask "
-                          f"whoever invited you ({invitation.invited_by}) for a new one.")
+        raise LinkInvalid(Text("This invitation expired on %(day)s. Ask whoever invited you (%(inviter)s) "
+                               "for a new one.", day=f"{invitation.expires_at:%Y-%m-%d}",
+                               inviter=invitation.invited_by))
     return invitation
 
 
@@ -104,9 +106,9 @@ def accept_invitation(portal: Portal, token: str, acceptance: Acceptance, *,
         claimed_at = stored.claim(connection, invitation.id, uid, now=portal.clock())
     if claimed_at is None:
         invitation_for_link(portal, token)  # used, withdrawn or expired meanwhile: say so
-        raise WorkflowError("This invitation is being used right now. If you sent the form twice, "
-                            "wait a moment and log in; if it stopped half-way, try again in a few "
-                            "minutes.")
+        raise WorkflowError(Text("This invitation is being used right now. If you sent the form twice, "
+                                 "wait a moment and log in; if it stopped half-way, try again in a few "
+                                 "minutes."))
     try:
         _remove_leftover(portal, invitation)
         person = _make_account(portal, invitation, acceptance, claimed_at, remote_addr)
@@ -116,7 +118,8 @@ def accept_invitation(portal: Portal, token: str, acceptance: Acceptance, *,
         raise
     groups = [group_name(portal, slug) for slug in invitation.groups]
     try:
-        portal.mailer.send(person.mail, "invitation_accepted", uid=uid, groups=groups,
+        portal.mailer.send(person.mail, "invitation_accepted", language=person.language,
+                           uid=uid, groups=groups,
                            display_name=person.display_name, end_date=invitation.end_date,
                            login_link=portal.link("/login"))
     except MailError as error:
@@ -144,8 +147,8 @@ def _make_account(portal: Portal, invitation: Invitation, acceptance: Acceptance
         with lifecycle.transition(portal, ACCEPT_INVITATION, uid, actor=uid,
                                   remote_addr=remote_addr) as step:
             if any(not holder.pending for holder in people.with_mail(invitation.mail)):
-                raise WorkflowError(f"{invitation.mail} has an account already: log in with it, "
-                                    "or reset its password if you forgot it.")
+                raise WorkflowError(Text("%(mail)s has an account already: log in with it, or reset its "
+                                         "password if you forgot it.", mail=invitation.mail))
             person = people.add(NewPerson(
                 uid=uid, display_name=normalise_display_name(acceptance.display_name),
                 mail=invitation.mail, status=Status.VERIFIED, requested_groups=invitation.groups,
@@ -158,7 +161,7 @@ def _make_account(portal: Portal, invitation: Invitation, acceptance: Acceptance
                 with portal.store.begin() as connection:  # the job, its audit entry, the used link
                     if not stored.mark_used(connection, invitation.id, uid, claimed_at,
                                             now=portal.clock()):
-                        raise WorkflowError("This invitation was used by another acceptance.")
+                        raise WorkflowError(Text("This invitation was used by another acceptance."))
                     queue.enqueue(connection, GRANT, {uid: list(invitation.groups)}, created_by=uid,
                                   now=portal.clock(), max_attempts=portal.jobs.max_attempts)
                     step.record(connection, detail=f"{described(invitation)}; invited by "
@@ -173,6 +176,6 @@ def _make_account(portal: Portal, invitation: Invitation, acceptance: Acceptance
         raise InvalidInput({"uid": USERNAME_TAKEN}) from None
     except AlreadyExists:  # someone took the username, or the address, a moment ago
         if people.find(uid) is None:
-            raise WorkflowError(f"{invitation.mail} has an account already.") from None
+            raise WorkflowError(Text("%(mail)s has an account already.", mail=invitation.mail)) from None
         raise InvalidInput({"uid": USERNAME_TAKEN}) from None
     return person

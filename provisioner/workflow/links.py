@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 
 from itsdangerous import BadSignature, URLSafeSerializer
 
+from ..languages import Text
 from .errors import LinkInvalid
 
 
@@ -25,10 +26,10 @@ def read_token(secret_key: str, purpose: str, token: str, *, max_age: timedelta,
     try:
         payload = serializer.loads(token)
     except BadSignature:
-        raise LinkInvalid("This link is not valid. Copy the whole link from the mail.") from None
+        raise LinkInvalid(Text("This link is not valid. Copy the whole link from the mail.")) from None
     if not isinstance(payload, dict) or not isinstance(payload.get("iat"), int):
-        raise LinkInvalid("This link is not valid. Copy the whole link from the mail.")
+        raise LinkInvalid(Text("This link is not valid. Copy the whole link from the mail."))
     age = now.timestamp() - payload["iat"]
     if age > max_age.total_seconds() or age < -300:
-        raise LinkInvalid("This link has expired.")
+        raise LinkInvalid(Text("This link has expired."))
     return payload

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from ..catalogue import TEAM_JOINER, Group, Team, WorkingGroup
 from ..directory import SYSADMINS_GROUP, Person
 from ..jobs import GRANT, REVOKE
+from ..languages import Text
 from ..mail import MailError
 from ..store import group_requests
 from ..store.group_requests import APPROVED, DECLINED, JoinRequest
@@ -64,7 +65,7 @@ def working_group(portal: Portal, slug: object) -> WorkingGroup:
     """The catalogue's group for `slug`; anything else is refused before the directory is asked."""
     group = portal.catalogue.get(slug) if isinstance(slug, str) else None
     if group is None:
-        raise InvalidInput({"group": "there is no such working group in the catalogue"})
+        raise InvalidInput({"group": Text("there is no such working group in the catalogue")})
     return group
 
 
@@ -74,7 +75,7 @@ def any_group(portal: Portal, slug: object) -> Group:
         return working_group(portal, slug)
     group = resolve(portal.catalogue, read_teams(portal.directory, portal.catalogue), slug)
     if group is None:
-        raise InvalidInput({"group": "there is no such team"})
+        raise InvalidInput({"group": Text("there is no such team")})
     return group
 
 
@@ -159,7 +160,7 @@ def request_to_join(portal: Portal, uid: str, slug: object, *,
     group = any_group(portal, slug)
     person = active_person(portal, uid)
     if person is None:
-        raise WorkflowError("Only an active account can join a working group.")
+        raise WorkflowError(Text("Only an active account can join a working group."))
     theirs = groups_of(portal, uid)
     if group.slug in theirs:
         raise WorkflowError(f"You are already in {group.title}.")
@@ -191,7 +192,8 @@ def _tell_deciders(portal: Portal, person: Person, group: Group, coordinators: s
             continue
         role = "a coordinator of " + deciding.title if uid in coordinators else "a sysadmin"
         try:
-            portal.mailer.send(recipient.mail, "join_request", display_name=recipient.display_name,
+            portal.mailer.send(recipient.mail, "join_request", language=recipient.language,
+                               display_name=recipient.display_name,
                                requester_name=person.display_name, requester_uid=person.uid,
                                group=group.title, role=role, link=portal.link(DECISIONS_PAGE))
         except MailError as error:
@@ -221,7 +223,7 @@ def _request_for(portal: Portal, request_id: int, actor: str, verb: str, *,
     with portal.store.begin() as connection:
         request = group_requests.get(connection, request_id)
     if request is None:
-        raise WorkflowError("There is no such request.")
+        raise WorkflowError(Text("There is no such request."))
     decider = active_person(portal, actor)
     if decider is None or request.slug not in groups_decided_by(portal, decider):
         portal.audit("join-decision-refused", actor=actor, subject=request.uid,
@@ -238,7 +240,7 @@ def _as_decided(portal: Portal, request_id: int) -> JoinRequest:
     with portal.store.begin() as connection:
         request = group_requests.get(connection, request_id)
     if request is None:
-        raise WorkflowError("There is no such request.")
+        raise WorkflowError(Text("There is no such request."))
     return request
 
 
@@ -296,7 +298,8 @@ def decline_join(portal: Portal, request_id: int, reason: str = "", *, actor: st
 
 def _tell_volunteer(portal: Portal, person: Person, template: str, **context: object) -> None:
     try:
-        portal.mailer.send(person.mail, template, display_name=person.display_name, **context)
+        portal.mailer.send(person.mail, template, language=person.language,
+                           display_name=person.display_name, **context)
     except MailError as error:
         portal.audit("mail-failed", subject=person.uid, detail=f"{template}: {error}")
 

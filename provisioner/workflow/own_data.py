@@ -37,6 +37,7 @@ from sqlalchemy.engine import Connection
 
 from ..directory import SYSADMINS_GROUP, NotFound, Person
 from ..jobs import REVOKE
+from ..languages import Text
 from ..mail import MailError
 from ..store import group_requests, invitations, personal_data, renewal_requests
 from ..store import jobs as queue
@@ -53,12 +54,12 @@ from .totp import has_totp, totp_status
 
 PSEUDONYM_PREFIX = "deleted:"   # a colon: no uid can look like a pseudonym (UID_PATTERN)
 DELETION_PURPOSE = "account-deletion"
-CODE_NEEDED = "enter the 6-digit code of your authenticator app, or a recovery code"
+CODE_NEEDED = Text("enter the 6-digit code of your authenticator app, or a recovery code")
 # Audit actions whose detail holds a person's earlier name or address: dropped on deletion.
 EARLIER_VALUES = ("name-changed", "email-change-requested", "email-changed")
-ALREADY_DELETED = "This account has just been deleted."
-LAST_SYSADMIN = ("You are the last sysadmin: make someone else a sysadmin before deleting "
-                 "your account.")
+ALREADY_DELETED = Text("This account has just been deleted.")
+LAST_SYSADMIN = Text("You are the last sysadmin: make someone else a sysadmin before deleting "
+                     "your account.")
 
 
 def pseudonym(portal: Portal, uid: str) -> str:
@@ -76,7 +77,7 @@ def own_data(portal: Portal, uid: str, *, actor: Actor) -> dict[str, Any]:
     require(portal, Role.ACCOUNT_HOLDER, actor, subject=uid)
     person = portal.directory.people.find(uid)
     if not has_open_account(person):
-        raise WorkflowError("Only an active account's data can be downloaded.")
+        raise WorkflowError(Text("Only an active account's data can be downloaded."))
     totp = totp_status(portal, uid)
     with portal.store.begin() as connection:
         job = queue.latest_for(connection, uid)
@@ -155,7 +156,7 @@ def delete_account(portal: Portal, uid: str, password: str, code: str | None = N
     with lifecycle.transition(portal, DELETE, uid, actor=actor, remote_addr=remote_addr) as step:
         person = step.entry
         if person.pending:  # ACTIVE is only ever set in ou=people; checked all the same
-            raise WorkflowError("Only an account can be deleted.")
+            raise WorkflowError(Text("Only an account can be deleted."))
         if is_sysadmin(portal, person) and _open_sysadmins(portal) <= 1:
             raise WorkflowError(LAST_SYSADMIN)
         _check_it_is_them(portal, person, password, code, remote_addr)
@@ -188,7 +189,7 @@ def delete_account(portal: Portal, uid: str, password: str, code: str | None = N
                                         dropped_details=EARLIER_VALUES)
     if deleted_now:
         try:
-            portal.mailer.send(person.mail, "account_deleted", uid=uid,
+            portal.mailer.send(person.mail, "account_deleted", language=person.language, uid=uid,
                                display_name=person.display_name)
         except MailError as error:
             portal.audit("mail-failed", subject=name, detail=f"account deleted: {type(error).__name__}")
@@ -240,7 +241,7 @@ def forget_rejected(portal: Portal, *, retention: timedelta, now: datetime | Non
     their rejection: the uid may belong to someone else since); returns how many requests."""
     require(portal, Role.HOST_OPERATOR, actor)
     if retention < timedelta(0):
-        raise WorkflowError("the retention of rejected requests cannot be negative")
+        raise WorkflowError(Text("the retention of rejected requests cannot be negative"))
     cutoff = (now or portal.clock()) - retention
     with portal.store.begin() as connection:
         rejections = personal_data.rejected_before(connection, cutoff, action=REJECT.audit_action,

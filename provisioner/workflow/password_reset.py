@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from ..directory import Person
+from ..languages import Text
 from ..mail import MailError
 from ..store import sessions, tokens
 from .context import Portal
@@ -25,7 +26,7 @@ from .self_service import check_password_rules, notify_password_changed, store_p
 RESET_PURPOSE = "password-reset"
 DEFAULT_LIFETIME = timedelta(minutes=60)
 # The same words for a link to a pending, suspended, deleted or replaced account.
-NO_LONGER_VALID = "This link no longer works. Ask for a new one if you still need it."
+NO_LONGER_VALID = Text("This link no longer works. Ask for a new one if you still need it.")
 
 
 def request_password_reset(portal: Portal, mail: str, *, lifetime: timedelta = DEFAULT_LIFETIME,
@@ -55,7 +56,8 @@ def request_password_reset(portal: Portal, mail: str, *, lifetime: timedelta = D
                         "pw": portal.directory.people.password_state(person.uid)},
                        portal.clock())
     try:
-        portal.mailer.send(person.mail, "reset", uid=person.uid, display_name=person.display_name,
+        portal.mailer.send(person.mail, "reset", language=person.language,
+                           uid=person.uid, display_name=person.display_name,
                            minutes=int(lifetime.total_seconds() // 60),
                            link=portal.link(f"/reset/{token}"))
     except MailError as error:
@@ -75,8 +77,8 @@ def check_reset_link(portal: Portal, token: str, *,
     with portal.store.begin() as connection:
         used = tokens.was_used(connection, token)
     if used or portal.directory.people.password_state(person.uid) != payload.get("pw"):
-        raise LinkInvalid("This link was used already, or your password has changed since it "
-                          "was sent. Ask for a new one if you still need it.")
+        raise LinkInvalid(Text("This link was used already, or your password has changed since it "
+                               "was sent. Ask for a new one if you still need it."))
     return person
 
 
@@ -94,7 +96,7 @@ def reset_password(portal: Portal, token: str, password: str, *,
         # Marked in the same transaction as the change: if the directory refuses,
         # the link stays usable; if two tabs race, one of them wins.
         if not tokens.mark_used(connection, token, RESET_PURPOSE, now):
-            raise LinkInvalid("This link was used already. Ask for a new one if you still need it.")
+            raise LinkInvalid(Text("This link was used already. Ask for a new one if you still need it."))
         store_password(portal, person, password)
         ended = sessions.end_all(connection, person.uid, now=now)
     portal.audit("password-reset", actor=person.uid, subject=person.uid, remote_addr=remote_addr,

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from ..directory import AlreadyExists, DirectoryError, NewPerson, NotFound, Person, Status
+from ..languages import Text
 from ..mail import MailError
 from ..store import tokens
 from . import lifecycle
@@ -33,13 +34,13 @@ from .links import make_token, read_token
 from .permissions import HOST_OPERATOR, Actor
 
 AVAILABILITY = {
-    "hour": "An hour",
-    "day": "A day",
-    "task": "A specific task",
-    "ongoing": "Ongoing",
+    "hour": Text("An hour"),
+    "day": Text("A day"),
+    "task": Text("A specific task"),
+    "ongoing": Text("Ongoing"),
 }
 VERIFY_PURPOSE = "verify-email"
-USED = "This link was used already: your address is confirmed."
+USED = Text("This link was used already: your address is confirmed.")
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,7 @@ class Registration:
     skills: tuple[str, ...] = ()
     availability: str = ""
     note: str = ""
+    language: str | None = None  # the page's, kept on the request and the account after it
 
 
 class AddressTaken(WorkflowError):
@@ -69,10 +71,10 @@ def validate(portal: Portal, registration: Registration) -> None:
         "password": check_password(registration.password, personal_words(
             registration.uid, registration.mail, registration.display_name)),
         "groups": (None if all(slug in portal.catalogue for slug in registration.groups)
-                   else "choose working groups from the list"),
+                   else Text("choose working groups from the list")),
         "skills": check_skills(registration.skills),
         "availability": (None if registration.availability in AVAILABILITY
-                         else "choose how much time you can give"),
+                         else Text("choose how much time you can give")),
         "note": check_note(registration.note),
     }
     errors = {field: reason for field, reason in checks.items() if reason}
@@ -104,13 +106,14 @@ def register(portal: Portal, registration: Registration, *, remote_addr: str | N
                 requested_groups=tuple(dict.fromkeys(registration.groups)),
                 skills=tuple(skill.strip() for skill in registration.skills if skill.strip()),
                 availability=registration.availability, note=registration.note.strip() or None,
+                language=registration.language,
             ))  # AlreadyExists: someone else took the uid a moment ago
             try:
                 people.set_password(person.uid, registration.password)
                 token = make_token(portal.secret_key, VERIFY_PURPOSE,
                                    {"uid": person.uid, "mail": person.mail, "entry": person.entry_id},
                                    portal.clock())
-                portal.mailer.send(person.mail, "verify", uid=person.uid,
+                portal.mailer.send(person.mail, "verify", language=person.language, uid=person.uid,
                                    display_name=person.display_name, hours=portal.verify_link_hours,
                                    link=portal.link(f"/verify/{token}"))
             except (DirectoryError, MailError):
@@ -137,10 +140,11 @@ def _proves_ownership(person: Person) -> bool:
 
 def _answer_taken(portal: Portal, registration: Registration, holder: Person | None) -> None:
     if holder is not None:  # the mail goes to the address that holder proved is theirs
-        portal.mailer.send(registration.mail, "address_taken", uid=holder.uid,
+        portal.mailer.send(registration.mail, "address_taken", language=registration.language, uid=holder.uid,
                            reset_link=portal.link("/reset"))
     else:
-        portal.mailer.send(registration.mail, "username_taken", uid=registration.uid,
+        portal.mailer.send(registration.mail, "username_taken", language=registration.language,
+                           uid=registration.uid,
                            display_name=registration.display_name,
                            register_link=portal.link("/register"))
 
@@ -160,13 +164,13 @@ def verify_email(portal: Portal, token: str, *, remote_addr: str | None = None) 
     person = people.find(str(payload.get("uid", "")))
     if (person is None or person.mail != payload.get("mail")
             or person.entry_id != payload.get("entry")):
-        raise LinkInvalid("This link no longer matches a registration request.")
+        raise LinkInvalid(Text("This link no longer matches a registration request."))
     try:
         with lifecycle.transition(portal, VERIFY, person.uid, actor=person.uid, remote_addr=remote_addr,
                                   person=person) as step:
             others = [other for other in people.with_mail(person.mail) if other.uid != person.uid]
             if any(_proves_ownership(other) for other in others):
-                raise LinkInvalid("This address was confirmed for another username already.")
+                raise LinkInvalid(Text("This address was confirmed for another username already."))
             with portal.store.begin() as connection:
                 if not tokens.mark_used(connection, token, VERIFY_PURPOSE, now):
                     raise LinkInvalid(USED)

@@ -117,7 +117,8 @@ def _tell_deciders(portal: Portal, person: Person, deciders: dict[str, tuple[Per
     state = f"which ended after {end}" if person.status == Status.EXPIRED else f"which ends on {end}"
     for uid, (recipient, role) in deciders.items():
         try:
-            portal.mailer.send(recipient.mail, "renewal_request", display_name=recipient.display_name,
+            portal.mailer.send(recipient.mail, "renewal_request", language=recipient.language,
+                               display_name=recipient.display_name,
                                requester_name=person.display_name, requester_uid=person.uid,
                                state=state, role=role, link=portal.link(DECISIONS_PAGE))
         except MailError as error:
@@ -167,7 +168,7 @@ def renew(portal: Portal, request_id: int, end_date: date | None, *, actor: Acto
         with portal.store.begin() as connection:
             store.reopen(connection, request.id)
         raise
-    _tell(portal, person, "account_renewed", end_date=end_date.isoformat() if end_date else None,
+    _tell(portal, person, "account_renewed", end_date=end_date,
           restored=restored, login_link=portal.link("/login"))
     return _decided(portal, request.id)
 
@@ -193,7 +194,8 @@ def decline_renewal(portal: Portal, request_id: int, reason: str, *, actor: Acto
 
 def _tell(portal: Portal, person: Person, template: str, **context: object) -> None:
     try:
-        portal.mailer.send(person.mail, template, display_name=person.display_name, uid=person.uid,
+        portal.mailer.send(person.mail, template, language=person.language,
+                           display_name=person.display_name, uid=person.uid,
                            **context)
     except MailError as error:
         portal.audit("mail-failed", subject=person.uid, detail=f"{template}: {error}")

@@ -14,6 +14,7 @@ from datetime import timedelta
 
 from ..directory import AlreadyExists, InvalidValue, Person
 from ..jobs import GRANT
+from ..languages import Text
 from ..mail import MailError
 from ..store import audit, sessions, tokens
 from ..store import jobs as queue
@@ -32,14 +33,14 @@ from .memberships import groups_of
 from .permissions import has_open_account
 
 EMAIL_CHANGE_PURPOSE = "email-change"
-UNCHANGED_HINT = "choose a password different from the current one"
-WRONG_CURRENT = "this is not your current password"
+UNCHANGED_HINT = Text("choose a password different from the current one")
+WRONG_CURRENT = Text("this is not your current password")
 
 
 def _active_person(portal: Portal, uid: str) -> Person:
     person = portal.directory.people.get(uid)
     if not has_open_account(person):
-        raise WorkflowError("Only an active account can be changed.")
+        raise WorkflowError(Text("Only an active account can be changed."))
     return person
 
 
@@ -68,10 +69,16 @@ def store_password(portal: Portal, person: Person, password: str) -> None:
 def notify_password_changed(portal: Portal, person: Person) -> None:
     """Tell the owner, so that a change they did not make does not go unnoticed."""
     try:
-        portal.mailer.send(person.mail, "password_changed", uid=person.uid,
+        portal.mailer.send(person.mail, "password_changed", language=person.language, uid=person.uid,
                            display_name=person.display_name, reset_link=portal.link("/reset"))
     except MailError as error:
         portal.audit("mail-failed", subject=person.uid, detail=f"password changed: {error}")
+
+
+def set_language(portal: Portal, person: Person, language: str) -> None:
+    """Remember the language the person chose, for their pages and every mail to them."""
+    if person.language != language:
+        portal.directory.people.set_language(person, language)
 
 
 def change_display_name(portal: Portal, uid: str, display_name: str, *,
@@ -131,17 +138,18 @@ def request_email_change(portal: Portal, uid: str, new_mail: str, password: str,
                      detail="wrong current password")
         raise InvalidInput({"password": WRONG_CURRENT})
     if new_mail == person.mail:
-        raise InvalidInput({"mail": "this is already your address"})
+        raise InvalidInput({"mail": Text("this is already your address")})
     _refuse_if_taken(portal, person, new_mail, remote_addr=remote_addr)
     token = make_token(portal.secret_key, EMAIL_CHANGE_PURPOSE,
                        {"uid": uid, "entry": person.entry_id, "from": person.mail, "to": new_mail,
                         "pw": portal.directory.people.password_state(uid)},
                        portal.clock())
-    portal.mailer.send(new_mail, "email_change", uid=uid, display_name=person.display_name,
+    portal.mailer.send(new_mail, "email_change", language=person.language,
+                       uid=uid, display_name=person.display_name,
                        hours=portal.verify_link_hours,
                        link=portal.link(f"/account/email/{token}"))
     try:
-        portal.mailer.send(person.mail, "email_change_notice", uid=uid,
+        portal.mailer.send(person.mail, "email_change_notice", language=person.language, uid=uid,
                            display_name=person.display_name, new_mail=new_mail,
                            hours=portal.verify_link_hours)
     except MailError as error:
@@ -157,8 +165,8 @@ def _refuse_if_taken(portal: Portal, person: Person, mail: str, *,
     if holder is not None and holder.uid != person.uid:
         portal.audit("email-change-refused", actor=person.uid, subject=person.uid,
                      remote_addr=remote_addr, detail="address used by another account")
-        raise InvalidInput({"mail": "this address belongs to another account or request: "
-                                    "use another one"})
+        raise InvalidInput({"mail": Text("this address belongs to another account or request: "
+                                         "use another one")})
 
 
 def check_email_change_link(portal: Portal, token: str) -> tuple[Person, str]:
@@ -179,15 +187,15 @@ def _read_email_change_link(portal: Portal, token: str) -> tuple[Person, str, st
     former, new_mail = payload.get("from"), payload.get("to")
     if (not has_open_account(person) or person.entry_id != payload.get("entry")
             or not isinstance(new_mail, str) or not isinstance(former, str)):
-        raise LinkInvalid("This link no longer matches an account.")
+        raise LinkInvalid(Text("This link no longer matches an account."))
     with portal.store.begin() as connection:
         used = tokens.was_used(connection, token)
     if used:
-        raise LinkInvalid("This link was used already: your address is changed.")
+        raise LinkInvalid(Text("This link was used already: your address is changed."))
     if (person.mail not in (former, new_mail)
             or portal.directory.people.password_state(person.uid) != payload.get("pw")):
-        raise LinkInvalid("This link no longer works: the address or the password of the account "
-                          "changed since it was sent. Ask for a new one if you still need it.")
+        raise LinkInvalid(Text("This link no longer works: the address or the password of the account "
+                               "changed since it was sent. Ask for a new one if you still need it."))
     return person, former, new_mail
 
 
@@ -205,7 +213,7 @@ def confirm_email_change(portal: Portal, token: str, *, remote_addr: str | None 
     now = portal.clock()
     with portal.store.begin() as connection:
         if not tokens.mark_used(connection, token, EMAIL_CHANGE_PURPOSE, now):
-            raise LinkInvalid("This link was used already: your address is changed.")
+            raise LinkInvalid(Text("This link was used already: your address is changed."))
         if groups:
             queue.enqueue(connection, GRANT, {person.uid: groups}, created_by=person.uid, now=now,
                           max_attempts=portal.jobs.max_attempts, mails={person.uid: former})
@@ -215,6 +223,6 @@ def confirm_email_change(portal: Portal, token: str, *, remote_addr: str | None 
         try:
             portal.directory.people.set_mail(person.uid, new_mail)
         except AlreadyExists:  # someone took the address after the link was sent
-            raise LinkInvalid("This address now belongs to another account or request, so your "
-                              "address was not changed.") from None
+            raise LinkInvalid(Text("This address now belongs to another account or request, so your "
+                                   "address was not changed.")) from None
     return new_mail

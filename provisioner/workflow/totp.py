@@ -19,6 +19,7 @@ from pyotp.utils import strings_equal
 
 from ..directory import Person
 from ..directory.people import TotpToken
+from ..languages import Text
 from ..mail import MailError
 from ..store import recovery_codes, sessions
 from .context import Portal
@@ -36,11 +37,11 @@ ENROLMENT_TIME = timedelta(minutes=15)
 SECRET_PATTERN = re.compile(r"[A-Z2-7]{32}")
 WORKING_GROUP_PREFIX = "wg-"
 
-WRONG_CODE = ("That code is not right. Enter the 6-digit code your authenticator app shows "
-              "now, or one of your recovery codes.")
-USED_CODE = "That code was used already. Wait for your app to show the next one and enter that."
-NOT_A_CODE = ("Enter the 6-digit code from your authenticator app, or a recovery code "
-              "(12 letters and digits).")
+WRONG_CODE = Text("That code is not right. Enter the 6-digit code your authenticator app shows "
+                  "now, or one of your recovery codes.")
+USED_CODE = Text("That code was used already. Wait for your app to show the next one and enter that.")
+NOT_A_CODE = Text("Enter the 6-digit code from your authenticator app, or a recovery code "
+                  "(12 letters and digits).")
 
 
 @dataclass(frozen=True)
@@ -108,15 +109,15 @@ def confirm_enrolment(portal: Portal, uid: str, secret: str, code: str, *,
     """
     person = _active(portal, uid)
     if not isinstance(secret, str) or not SECRET_PATTERN.fullmatch(secret):
-        raise WorkflowError("This set-up is not valid any more: start again.")
+        raise WorkflowError(Text("This set-up is not valid any more: start again."))
     digits = _normalise(code)
     if not re.fullmatch(rf"\d{{{DIGITS}}}", digits):
-        raise InvalidInput({"code": "Enter the 6-digit code your authenticator app shows."})
+        raise InvalidInput({"code": Text("Enter the 6-digit code your authenticator app shows.")})
     now = portal.clock()
     steps = _matching_steps(secret, digits, now)
     if not steps:
-        raise InvalidInput({"code": "That code is not right. Check that the clock of your phone is "
-                                    "right, then enter the code the app shows now."})
+        raise InvalidInput({"code": Text("That code is not right. Check that the clock of your phone is "
+                                         "right, then enter the code the app shows now.")})
     replacing = has_totp(portal, uid)
     codes = [_new_recovery_code() for _ in range(RECOVERY_CODE_COUNT)]
     # The directory first: if the store then fails, the new secret works and the person
@@ -140,7 +141,7 @@ def check_second_factor(portal: Portal, uid: str, code: str, *,
     person = _active(portal, uid)
     token = portal.directory.people.totp(uid)
     if token is None:
-        raise WorkflowError("Two-step login is no longer set up for this account: log in again.")
+        raise WorkflowError(Text("Two-step login is no longer set up for this account: log in again."))
     entered = _normalise(code)
     if re.fullmatch(rf"\d{{{DIGITS}}}", entered):
         return _check_totp(portal, person, token, entered, remote_addr)
@@ -158,7 +159,7 @@ def reset_totp(portal: Portal, uid: str, *, actor: str, remote_addr: str | None 
     """
     require_sysadmin(portal, actor)
     if uid == actor:
-        raise WorkflowError("you cannot reset your own two-step login: ask another sysadmin")
+        raise WorkflowError(Text("you cannot reset your own two-step login: ask another sysadmin"))
     person = portal.directory.people.get(uid)
     if person.pending or not portal.directory.people.remove_totp(uid):
         raise WorkflowError(f"{uid} has no two-step login to reset")
@@ -217,7 +218,7 @@ def _matching_steps(secret: str, digits: str, now: datetime) -> list[int]:
 def _active(portal: Portal, uid: str) -> Person:
     person = portal.directory.people.find(uid)
     if not has_open_account(person):
-        raise WorkflowError("This account cannot log in now.")
+        raise WorkflowError(Text("This account cannot log in now."))
     return person
 
 
@@ -227,7 +228,8 @@ def _failed(portal: Portal, uid: str, why: str, remote_addr: str | None) -> None
 
 def _mail(portal: Portal, person: Person, template: str, **context: object) -> None:
     try:
-        portal.mailer.send(person.mail, template, display_name=person.display_name, uid=person.uid,
+        portal.mailer.send(person.mail, template, language=person.language,
+                           display_name=person.display_name, uid=person.uid,
                            **context)
     except MailError as error:
         portal.audit("mail-failed", subject=person.uid, detail=f"{template}: {error}")

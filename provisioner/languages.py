@@ -1,0 +1,75 @@
+"""The languages the portal speaks: English, the source of every text, and each language
+with a compiled catalogue under `translations/` (so an occupation adds one by dropping its
+catalogue in). Flask-free: the mails of the worker and the timers are translated here too."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from functools import cache
+from pathlib import Path
+
+from babel import Locale
+from babel.dates import format_date
+from babel.support import NullTranslations, Translations
+
+TRANSLATIONS = Path(__file__).parent / "translations"
+SOURCE_LANGUAGE = "en"
+
+
+@cache
+def available() -> tuple[str, ...]:
+    """English first, then every language whose catalogue is compiled, by code."""
+    compiled = sorted(path.parent.parent.name for path in TRANSLATIONS.glob("*/LC_MESSAGES/messages.mo"))
+    return (SOURCE_LANGUAGE, *(code for code in compiled if code != SOURCE_LANGUAGE))
+
+
+def known(language: str | None) -> str | None:
+    """The language as the portal knows it (`es`, `pt_BR`), or None when it has no catalogue."""
+    if not language:
+        return None
+    wanted = language.strip().replace("-", "_").lower()
+    return next((code for code in available() if code.lower() == wanted), None)
+
+
+def or_source(language: str | None) -> str:
+    return known(language) or SOURCE_LANGUAGE
+
+
+def own_name(language: str) -> str:
+    """The language's name in itself ("Español"), for the switcher."""
+    name = Locale.parse(language).get_display_name(language) or language
+    return name[:1].upper() + name[1:]
+
+
+def day(value: date, language: str) -> str:
+    """A day (of a date or a moment) as the language writes it ("2 de diciembre de 2026");
+    English keeps the ISO form (2026-12-02) the portal has always shown, which no reader
+    anywhere misreads."""
+    if isinstance(value, datetime):
+        value = value.date()
+    if known(language) in (None, SOURCE_LANGUAGE):
+        return value.isoformat()
+    return format_date(value, format="long", locale=language)
+
+
+@cache
+def translations(language: str) -> NullTranslations:
+    """The catalogue of a known language; English (or an unknown one) translates nothing."""
+    if known(language) in (None, SOURCE_LANGUAGE):
+        return NullTranslations()
+    return Translations.load(str(TRANSLATIONS), [language])
+
+
+class Text(str):
+    """An English text made outside Flask (the workflow's refusals) that a page shows in its
+    own language: it is the English string, and keeps its message and values for gettext.
+    `Text("at most %(count)d characters", count=2000)` reads "at most 2000 characters"."""
+
+    msgid: str
+    values: dict[str, object]
+
+    def __new__(cls, msgid: str, **values: object) -> Text:
+        text = super().__new__(cls, msgid % values if values else msgid)
+        text.msgid = msgid
+        text.values = values
+        return text
