@@ -33,6 +33,7 @@ import ansible_runner
 
 from .catalogue import Group
 from .directory.layout import Layout
+from .languages import Text
 
 TASK_END_EVENTS = ("runner_on_ok", "runner_on_failed", "runner_on_unreachable")
 # A looped task reports each item in its own event; the task's end event then
@@ -235,7 +236,8 @@ class _EventReader:
                               for name, outcome in extra.items() if isinstance(outcome, dict)])
         not_offered = (result.get("ansible_facts") or {}).get("provisioner_not_offered")
         if not_offered:
-            self.on_outcomes([Outcome(uid, service, task, "not_offered", "not offered by this occupation")
+            detail = Text("not offered by this occupation")   # the account page translates it
+            self.on_outcomes([Outcome(uid, service, task, "not_offered", detail)
                               for service in not_offered for uid in self.uids])
         if event["event"] in ("runner_on_failed", "runner_on_unreachable") and not data.get("ignore_errors"):
             self.failures.append(f"The step “{task}” failed: {result.get('msg') or 'no message'}")

@@ -15,6 +15,7 @@ from babel.messages.pofile import read_po
 
 from provisioner.cli import cli
 from provisioner.clock import utc_now
+from provisioner.web.access import MODULE_DETAILS
 
 from job_helpers import add_volunteers
 from portal_actions import VOLUNTEER_PASSWORD, Visitor, registration
@@ -138,6 +139,12 @@ def test_each_catalogue_translates_every_marked_message(catalogue_path):
     fuzzy = [message.id for message in catalogue if message.id and message.fuzzy]
     assert not untranslated and not fuzzy, (untranslated[:5], fuzzy[:5])
     assert len(extracted) > 350
+
+
+def test_the_module_details_marked_for_translation_are_the_modules_own_words():
+    """A module's wording changed without its mark would leave the volunteer's page in English."""
+    modules = "".join(path.read_text() for path in (ROOT / "playbooks/library").glob("*.py"))
+    assert [detail for detail in MODULE_DETAILS if f'"{detail}"' not in modules] == []
 
 
 def test_spanish_ships():

@@ -47,10 +47,11 @@ def contrast(first: str, second: str) -> float:
     return (lighter + 0.05) / (darker + 0.05)
 
 
-def assert_focus_visible(page: Page) -> None:
-    """The first Tab reaches the skip link, ringed at 3:1 or more against the page and it."""
+def assert_focus_visible(page: Page, skip_link: str = "Skip to main content") -> None:
+    """The first Tab reaches the skip link (named in the page's language), ringed at 3:1 or
+    more against the page and it."""
     page.keyboard.press("Tab")
-    skip = page.get_by_role("link", name="Skip to main content")
+    skip = page.get_by_role("link", name=skip_link)
     expect(skip).to_be_focused()
     style, colour, link, body = skip.evaluate(
         "link => { const own = getComputedStyle(link); return [own.outlineStyle, own.outlineColor,"
@@ -62,14 +63,17 @@ def assert_focus_visible(page: Page) -> None:
 
 
 class PageChecks:
-    """Checks each page a journey shows, and remembers each path's title."""
+    """Checks each page a journey shows, and remembers each path's title. `language` is the
+    `lang` of <html> each page must have (change it when the journey changes language)."""
 
-    def __init__(self, page: Page):
+    def __init__(self, page: Page, language: str = "en"):
         self.page = page
+        self.language = language
         self.titles: dict[str, str] = {}
 
     def check(self) -> None:
         page = self.page
+        expect(page.locator("html")).to_have_attribute("lang", self.language)
         violations = axe_violations(page)
         assert violations == [], (page.url, violations)
         width = width_at_narrow_screen(page)

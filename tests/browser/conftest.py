@@ -37,7 +37,8 @@ def live_portal(directory, slapd_server, inbox, tmp_path, portal_settings):
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     app = create_app({**app_config(slapd_server, f"sqlite:///{tmp_path / 'store.sqlite'}",
-                                   inbox.port), "PUBLIC_URL": url, **portal_settings})
+                                   inbox.port, runner_dir=str(tmp_path / "runner")),
+                      "PUBLIC_URL": url, **portal_settings})
     inbox.deliver_from(app)
     server = make_server("127.0.0.1", port, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="live-portal", daemon=True)
@@ -72,3 +73,15 @@ def page(context_options):
                 context.close()
         finally:
             browser.close()
+
+
+@pytest.fixture
+def sysadmin_page(page, context_options):
+    """The sysadmin's own window beside the volunteer's: the same options, an English browser."""
+    browser = page.context.browser
+    assert browser is not None
+    context = browser.new_context(**{**context_options, "locale": "en-US"})
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
