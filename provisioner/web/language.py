@@ -23,7 +23,7 @@ from .users import current_user
 
 COOKIE = "language"
 COOKIE_DAYS = 365
-LONGEST_WAY_BACK = 512  # a longer path (a flood typed into the URL) is not echoed: home instead
+LONGEST_WAY_BACK = 512  # a longer path (a flood typed into the URL) is not repeated: home instead
 
 blueprint = Blueprint("language", __name__)
 
@@ -62,9 +62,11 @@ def page_language() -> str:
 
 
 def way_back() -> str | None:
-    """The page the switcher goes back to after switching: this one, when its path is short."""
-    path = request.full_path.rstrip("?")
-    return safe_next(path) if len(path) <= LONGEST_WAY_BACK else None
+    """The page the switcher goes back to after switching: this one's path, when it is short.
+
+    Never its query: a page must not repeat what someone typed into a filter it refused.
+    """
+    return safe_next(request.path) if len(request.path) <= LONGEST_WAY_BACK else None
 
 
 def shown(said: object) -> str:
