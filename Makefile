@@ -11,7 +11,7 @@ DEBIAN_PACKAGES := slapd ldap-utils chromium postgresql mailman3 dokuwiki php-cl
 	$(shell $(PYTHON) -c 'import ensurepip' 2>/dev/null || echo python3-venv) \
 	$(shell command -v npm >/dev/null || echo npm)
 
-.PHONY: demo test lint test-deploy install debian-packages bench translations-extract translations-update translations-compile
+.PHONY: demo test lint test-deploy deploy-tools install debian-packages bench translations-extract translations-update translations-compile
 
 # e.g. make demo DEMO_ARGS="--port 5001 --folder /tmp/demo"; see README.md, "The demo"
 DEMO_ARGS ?=
@@ -32,9 +32,11 @@ install: debian-packages $(VENV)/.installed node_modules/.package-lock.json tran
 # site.yml over ssh into booted Debian roots (debootstrap, systemd-nspawn): an earlier release
 # upgraded by this checkout, a fresh install restoring a backup, a volunteer from registration
 # to every service; ansible-lint. Needs root.
-test-deploy: install $(VENV)/.deploy-tools
-	@scripts/install-debian-packages debootstrap systemd-container openssh-client
+test-deploy: install deploy-tools
 	$(BIN)/pytest tests/deploy
+
+deploy-tools: $(VENV)/.deploy-tools
+	@scripts/install-debian-packages debootstrap systemd-container openssh-client
 
 $(VENV)/.deploy-tools: $(VENV)/.installed
 	@$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test,demo,deploy]'
@@ -54,7 +56,8 @@ node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund --silent
 
 # Translations (docs/translations.md): extract the English texts into messages.pot, merge them
-# into each language's messages.po, compile each into the messages.mo the portal reads.
+# into each language's messages.po, compile each into the messages.mo the portal reads (when
+# its .po is newer, written whole: see scripts/compile-translations).
 CATALOGUES := provisioner/translations
 translations-extract: $(VENV)/.installed
 	$(BIN)/pybabel extract --mapping-file babel.cfg --keywords _l --keywords Text \
@@ -64,7 +67,7 @@ translations-update: translations-extract
 	$(BIN)/pybabel update --no-wrap --input-file $(CATALOGUES)/messages.pot --output-dir $(CATALOGUES)
 
 translations-compile: $(VENV)/.installed
-	$(BIN)/pybabel compile --statistics --directory $(CATALOGUES)
+	@$(BIN)/python scripts/compile-translations $(CATALOGUES)
 
 # e.g. make bench BENCH_ARGS="--only directory,portal --quick"; see bench/README.md
 BENCH_ARGS ?=
