@@ -1,9 +1,9 @@
 """The application's handles on its back ends.
 
 The store (a connection pool) and the mailer live as long as the app (a request's
-mail goes to the store's outbox, the worker sends it); a
-directory connection is opened per request or CLI command and closed at
-teardown. At `init_app` the secrets move out of `app.config` into these objects
+mail goes to the store's outbox, the worker sends it); a request or CLI command takes
+a bound directory connection from the app's pool and gives it back at teardown
+(directory/pool.py). At `init_app` the secrets move out of `app.config` into these objects
 and the config keeps `***`, so a config dump never shows them.
 """
 
@@ -20,6 +20,7 @@ from flask import Flask, current_app, g
 from .catalogue import Catalogue
 from .config import ConfigError
 from .directory import Directory, DirectorySettings
+from .directory.pool import DirectoryPool
 from .jobs import JobSettings
 from .mail import Mailer
 from .outbox import MailOutbox
@@ -43,6 +44,7 @@ def init_app(app: Flask) -> None:
         timeout=config["LDAP_TIMEOUT"],
         ca_file=_readable_file(config["LDAP_CA_FILE"], "PROVISIONER_LDAP_CA_FILE"),
     )
+    app.extensions["directory_pool"] = DirectoryPool(app.extensions["directory_settings"])
     app.extensions["mailer"] = Mailer(
         host=config["SMTP_HOST"], port=config["SMTP_PORT"], sender=config["MAIL_FROM"],
         organisation=config["OCCUPATION_NAME"], starttls=config["SMTP_STARTTLS"],
@@ -57,12 +59,12 @@ def init_app(app: Flask) -> None:
     for name in ("LDAP_BIND_PASSWORD", "SMTP_PASSWORD"):
         if config[name]:
             config[name] = MASK
-    app.teardown_appcontext(_close_directory)
+    app.teardown_appcontext(_give_back_directory)
 
 
 def get_directory() -> Directory:
     if "directory" not in g:
-        g.directory = Directory(current_app.extensions["directory_settings"])
+        g.directory = directory_pool().take()
     directory: Directory = g.directory
     return directory
 
@@ -168,8 +170,19 @@ def runner_settings(app: Flask) -> RunnerSettings:
     )
 
 
-def _close_directory(_exception: BaseException | None) -> None:
+def directory_pool() -> DirectoryPool:
+    pool: DirectoryPool = current_app.extensions["directory_pool"]
+    return pool
+
+
+def _give_back_directory(exception: BaseException | None) -> None:
+    """Back to the pool, unless the request ended in an error nobody handled: an operation
+    cut short may have left an answer unread on the connection."""
     g.pop("portal", None)
     directory = g.pop("directory", None)
-    if directory is not None:
+    if directory is None:
+        return
+    if exception is None:
+        directory_pool().give_back(directory)
+    else:
         directory.close()

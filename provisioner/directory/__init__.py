@@ -43,6 +43,11 @@ class Directory:
     def close(self) -> None:
         self._connection.close()
 
+    def abandon(self) -> None:
+        """Close this process's socket without unbinding: for a connection a fork inherited,
+        which the parent goes on using."""
+        self._connection.abandon()
+
     def __enter__(self) -> Directory:
         return self
 

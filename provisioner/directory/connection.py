@@ -162,6 +162,12 @@ class DirectoryConnection:
         if conn is not None:
             _discard(conn)
 
+    def abandon(self) -> None:
+        """Forget the connection, closing only this process's file descriptor of its socket."""
+        conn, self._conn = self._conn, None
+        if conn is not None and conn.socket is not None:
+            conn.socket.close()
+
     @contextmanager
     def _translated(self, action: str) -> Iterator[None]:
         try:
