@@ -66,6 +66,7 @@ class Person:
     locked_at: datetime | None = None  # ppolicy's pwdAccountLockedTime, or LOCKED_UNTIL_UNLOCKED
     end_date: date | None = None  # the account's last day; after it its access is revoked
     language: str | None = None  # preferredLanguage, as a language code (es, pt_BR)
+    totp: bool = False  # enrolled in two-step login: the entry has the oathTOTPToken class
 
 
 # Python name -> LDAP attribute, for everything a Person carries.
@@ -173,10 +174,11 @@ class People:
             locked_at=_lock_time(text("locked_at")),
             end_date=_end_date(text("end_date")),
             language=text("language"),
+            totp=TOTP_CLASS.lower() in {name.lower() for name in record.texts("objectClass")},
         )
 
     def _read_attributes(self) -> list[str]:
-        return [*ATTRIBUTES.values(), "cn"]
+        return [*ATTRIBUTES.values(), "cn", "objectClass"]
 
     def add(self, new: NewPerson, *, pending: bool = True) -> Person:
         """Create the entry, without a password. AlreadyExists if the uid or mail is taken."""
@@ -198,7 +200,10 @@ class People:
             "occupyEndDate": _day_stamp(new.end_date) if new.end_date else None,
             "preferredLanguage": new.language,
         })
-        return self.get(new.uid)
+        added = self._read_at(dn)
+        if added is None:
+            raise NotFound(f"{new.uid}'s new entry was deleted as it was added")
+        return added
 
     def find(self, uid: str, *, request_first: bool = False) -> Person | None:
         """The person with this uid, pending or active; None for a uid nobody can have.
@@ -348,8 +353,9 @@ class People:
     def delete(self, uid: str) -> None:
         self._conn.delete(self.get(uid).dn)
 
-    def set_password(self, uid: str, password: str) -> None:
-        self._conn.set_password(self.get(uid).dn, password)
+    def set_password(self, who: str | Person, password: str) -> None:
+        """`who` is a uid, or the entry as read: then set at its DN, NotFound if it moved."""
+        self._conn.set_password(self._entry(who).dn, password)
 
     def check_password(self, uid: str, password: str) -> bool:
         """True when an active account with this uid binds with this password."""
@@ -409,6 +415,7 @@ class People:
                          last_step=int(last_step) if last_step is not None else None)
 
     def has_totp(self, uid: str) -> bool:
+        """Read now; an entry just read says it as `totp`."""
         record = self._conn.read(self._layout.person_dn(uid), attributes=["objectClass"])
         return record is not None and TOTP_CLASS.lower() in {c.lower() for c in record.all("objectClass")}
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from ..directory import AlreadyExists, DirectoryError, NewPerson, NotFound, Person, Status
+from ..directory.people import People
 from ..languages import Text
 from ..mail import MailError
 from ..store import tokens
@@ -96,20 +97,15 @@ def register(portal: Portal, registration: Registration, *, remote_addr: str | N
     people = portal.directory.people
     holder = _holder_of(people.with_mail(registration.mail))
     try:
+        # Not read first: the add is refused for a uid anyone has (its DN, or the unique
+        # overlay), which the table refuses too; one search fewer a registration.
         with lifecycle.transition(portal, REGISTER, registration.uid, actor=None,
-                                  remote_addr=remote_addr) as step:
+                                  remote_addr=remote_addr, person=None) as step:
             if holder is not None:
                 raise AddressTaken(f"the address of {registration.uid}'s request is {holder.uid}'s")
-            person = people.add(NewPerson(
-                uid=registration.uid, display_name=normalise_display_name(registration.display_name),
-                mail=registration.mail, status=REGISTER.target_status,
-                requested_groups=tuple(dict.fromkeys(registration.groups)),
-                skills=tuple(skill.strip() for skill in registration.skills if skill.strip()),
-                availability=registration.availability, note=registration.note.strip() or None,
-                language=registration.language,
-            ))  # AlreadyExists: someone else took the uid a moment ago
+            person = _add_request(people, registration)
             try:
-                people.set_password(person.uid, registration.password)
+                people.set_password(person, registration.password)
                 token = make_token(portal.secret_key, VERIFY_PURPOSE,
                                    {"uid": person.uid, "mail": person.mail, "entry": person.entry_id},
                                    portal.clock())
@@ -122,10 +118,25 @@ def register(portal: Portal, registration: Registration, *, remote_addr: str | N
             with portal.store.begin() as connection:
                 step.record(connection,
                             detail="working groups: " + (", ".join(person.requested_groups) or "none"))
-    except (TransitionRefused, AddressTaken, AlreadyExists):
+    except (TransitionRefused, AddressTaken):
         _answer_taken(portal, registration, holder or _holder_of(people.with_mail(registration.mail)))
         portal.audit("registration-refused", subject=registration.uid, remote_addr=remote_addr,
                      detail="username or address already taken")
+
+
+def _add_request(people: People, registration: Registration) -> Person:
+    """The pending entry; TransitionRefused when anyone has the uid, even a moment ago."""
+    try:
+        return people.add(NewPerson(
+            uid=registration.uid, display_name=normalise_display_name(registration.display_name),
+            mail=registration.mail, status=REGISTER.target_status,
+            requested_groups=tuple(dict.fromkeys(registration.groups)),
+            skills=tuple(skill.strip() for skill in registration.skills if skill.strip()),
+            availability=registration.availability, note=registration.note.strip() or None,
+            language=registration.language,
+        ))
+    except AlreadyExists:
+        raise TransitionRefused(f"{registration.uid} is taken: cannot register") from None
 
 
 def _holder_of(people: list[Person]) -> Person | None:
