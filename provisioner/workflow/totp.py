@@ -93,8 +93,8 @@ def totp_required(portal: Portal, person: Person) -> bool:
 
 
 def must_enrol(portal: Portal, person: Person) -> bool:
-    """True for someone who must use TOTP and has not set it up yet."""
-    return totp_required(portal, person) and not has_totp(portal, person.uid)
+    """True for someone who must use TOTP and has not set it up yet (`person` as just read)."""
+    return not person.totp and totp_required(portal, person)
 
 
 def enrolled_uids(portal: Portal) -> set[str]:
