@@ -4,13 +4,16 @@ catalogue in). Flask-free: the mails of the worker and the timers are translated
 
 from __future__ import annotations
 
-from datetime import date, datetime
+import math
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
 from functools import cache
 from pathlib import Path
 
 from babel import Locale
 from babel.dates import format_date
 from babel.support import NullTranslations, Translations
+from babel.units import format_unit
 
 TRANSLATIONS = Path(__file__).parent / "translations"
 SOURCE_LANGUAGE = "en"
@@ -52,6 +55,15 @@ def day(value: date, language: str) -> str:
     return format_date(value, format="long", locale=language)
 
 
+def duration(wait: timedelta, language: str) -> str:
+    """A wait as the language writes it ("5 minutes", "5 minutos"): in seconds under a
+    minute, else in minutes, rounded up so that nobody comes back too early."""
+    seconds = max(1, math.ceil(wait.total_seconds()))
+    if seconds < 60:
+        return format_unit(seconds, "duration-second", length="long", locale=language)
+    return format_unit(math.ceil(seconds / 60), "duration-minute", length="long", locale=language)
+
+
 @cache
 def translations(language: str) -> NullTranslations:
     """The catalogue of a known language; English (or an unknown one) translates nothing."""
@@ -63,13 +75,27 @@ def translations(language: str) -> NullTranslations:
 class Text(str):
     """An English text made outside Flask (the workflow's refusals) that a page shows in its
     own language: it is the English string, and keeps its message and values for gettext.
-    `Text("at most %(count)d characters", count=2000)` reads "at most 2000 characters"."""
+    `Text("at most %(count)d characters", count=2000)` reads "at most 2000 characters".
+    A value that is a Text is translated with it; a wait (a timedelta) is written in words."""
 
     msgid: str
     values: dict[str, object]
 
     def __new__(cls, msgid: str, **values: object) -> Text:
-        text = super().__new__(cls, msgid % values if values else msgid)
+        english = {name: _written(value, SOURCE_LANGUAGE) for name, value in values.items()}
+        text = super().__new__(cls, msgid % english if values else msgid)
         text.msgid = msgid
         text.values = values
         return text
+
+    def translated(self, gettext: Callable[[str], str], language: str) -> str:
+        """The text in `language`, whose catalogue `gettext` reads."""
+        said = gettext(self.msgid)
+        if not self.values:
+            return said
+        return said % {name: value.translated(gettext, language) if isinstance(value, Text)
+                       else _written(value, language) for name, value in self.values.items()}
+
+
+def _written(value: object, language: str) -> object:
+    return duration(value, language) if isinstance(value, timedelta) else value

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from importlib import resources
 
 from zxcvbn import zxcvbn
@@ -25,8 +25,39 @@ MIN_SCORE = 3
 # strength starts later is refused with zxcvbn's reason. The whole password still goes
 # through the length, blocklist and personal checks.
 SCORED_LENGTH = 32
-TOO_GUESSABLE = "this password is too easy to guess."
-ADVICE = "Use four or more words that do not belong together, or let a password manager make one."
+ADVICE = Text("Use four or more words that do not belong together, or let a password manager make one.")
+# zxcvbn's feedback (its feedback.py) is fixed English sentences: each is a message here, so a
+# page shows it in its own language. A sentence not listed (a newer zxcvbn's) is left out, for
+# ADVICE when it was the advice: never English on a page in another language.
+ZXCVBN_FEEDBACK: dict[str, Text] = {str(sentence): sentence for sentence in (
+    Text("Use a few words, avoid common phrases."),
+    Text("No need for symbols, digits, or uppercase letters."),
+    Text("Add another word or two. Uncommon words are better."),
+    Text("Straight rows of keys are easy to guess."),
+    Text("Short keyboard patterns are easy to guess."),
+    Text("Use a longer keyboard pattern with more turns."),
+    Text('Repeats like "aaa" are easy to guess.'),
+    Text('Repeats like "abcabcabc" are only slightly harder to guess than "abc".'),
+    Text("Avoid repeated words and characters."),
+    Text('Sequences like "abc" or "6543" are easy to guess.'),
+    Text("Avoid sequences."),
+    Text("Recent years are easy to guess."),
+    Text("Avoid recent years."),
+    Text("Avoid years that are associated with you."),
+    Text("Dates are often easy to guess."),
+    Text("Avoid dates and years that are associated with you."),
+    Text("This is a top-10 common password."),
+    Text("This is a top-100 common password."),
+    Text("This is a very common password."),
+    Text("This is similar to a commonly used password."),
+    Text("A word by itself is easy to guess."),
+    Text("Names and surnames by themselves are easy to guess."),
+    Text("Common names and surnames are easy to guess."),
+    Text("Capitalization doesn't help very much."),
+    Text("All-uppercase is almost as easy to guess as all-lowercase."),
+    Text("Reversed words aren't much harder to guess."),
+    Text("Predictable substitutions like '@' instead of 'a' don't help very much."),
+)}
 
 
 class WeakPassword(ValueError):
@@ -69,7 +100,16 @@ def _check_guessability(password: str, personal: list[str]) -> None:
     result = zxcvbn(scored, user_inputs=personal, max_length=SCORED_LENGTH)
     if result["score"] >= MIN_SCORE:
         return
-    # zxcvbn's feedback is fixed English sentences; it never quotes the password.
-    feedback = result["feedback"]
-    reasons = [reason for reason in (feedback["warning"], *feedback["suggestions"][:1]) if reason]
-    raise WeakPassword(" ".join([TOO_GUESSABLE, *(reasons or [ADVICE])]))
+    # zxcvbn's feedback never quotes the password.
+    raise WeakPassword(guessability_refusal(result["feedback"]["warning"], result["feedback"]["suggestions"]))
+
+
+def guessability_refusal(warning: str, suggestions: Sequence[str]) -> Text:
+    """Why zxcvbn guesses a password, from its warning and first suggestion, each as a message."""
+    known_warning = ZXCVBN_FEEDBACK.get(warning)
+    advice = next((ZXCVBN_FEEDBACK[suggestion] for suggestion in suggestions[:1]
+                   if suggestion in ZXCVBN_FEEDBACK), ADVICE)
+    if known_warning is None:
+        return Text("this password is too easy to guess. %(advice)s", advice=advice)
+    return Text("this password is too easy to guess. %(warning)s %(advice)s", warning=known_warning,
+                advice=advice)

@@ -32,6 +32,7 @@ from . import (
     users,
 )
 from .language import gettext as _
+from .language import shown
 
 csrf = CSRFProtect()
 
@@ -45,6 +46,7 @@ def init_app(app: Flask) -> None:
     for module in (health, public, auth, account, dashboard, admin, coordinators, jobs, groups, settings,
                    totp, invitations, end_dates, drift):
         app.register_blueprint(module.blueprint)
+    app.register_error_handler(security.SentFromAnotherSite, _sent_from_another_site)
     app.register_error_handler(CSRFError, _csrf_failed)
     for error in (DirectoryUnavailable, StoreUnavailable, MailError):
         app.register_error_handler(error, _back_end_failed)
@@ -52,6 +54,13 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(NoSuchJob, lambda _error: _http_error(NotFound()))
     for status in (403, 404, 413):
         app.register_error_handler(status, _http_error)
+
+
+def _sent_from_another_site(error: security.SentFromAnotherSite) -> ResponseReturnValue:
+    return render_template("error.html", title=_("Sent from another site"),
+                           message=_("This form came from a page outside the portal, so nothing was done. "
+                                     "To use the portal, open %(url)s and send the form from there.",
+                                     url=current_app.config["PUBLIC_URL"])), 403
 
 
 def _csrf_failed(error: CSRFError) -> ResponseReturnValue:
@@ -68,7 +77,7 @@ def _back_end_failed(error: Exception) -> ResponseReturnValue:
 
 
 def _not_allowed(error: NotAllowed) -> ResponseReturnValue:
-    return render_template("error.html", title=_("Forbidden"), message=str(error)), 403
+    return render_template("error.html", title=_("Forbidden"), message=shown(error)), 403
 
 
 def _http_error(error: HTTPException) -> ResponseReturnValue:

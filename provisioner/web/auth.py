@@ -31,7 +31,7 @@ from ..workflow.totp import LOGIN_CODE_TIME
 from .forms import LoginForm, PortalForm, refuse
 from .language import gettext, shown
 from .language import lazy_gettext as _l
-from .security import ENROL_FIRST, safe_next
+from .security import safe_next
 from .users import User, current_user, login_required, login_user, logout_user
 
 blueprint = Blueprint("auth", __name__)
@@ -72,7 +72,7 @@ def login() -> ResponseReturnValue:
             person = limited_log_in(portal, form.uid.data or "", form.password.data or "",
                                     remote_addr=request.remote_addr)
         except TooManyAttempts as refused:
-            refuse(form.password, str(refused))
+            refuse(form.password, refused)
             return render_template("login.html", form=form), 429, {"Retry-After": str(refused.retry_after)}
         if person is not None:
             session.clear()
@@ -82,14 +82,13 @@ def login() -> ResponseReturnValue:
                 return redirect(url_for(".second_step"))
             begin_session(portal, person)
             if must_enrol(portal, person):
-                flash(ENROL_FIRST, "error")
                 return redirect(url_for("totp.enrol", next=target))
             return redirect(target or _home())
         # The same words for everyone (nobody learns who has an account), pointing those
         # whose account ended to the renewal link of the mail that told them so.
-        refuse(form.password, "Wrong username or password, or the account is not active yet. "
-                              "If your account has ended, ask for renewal with the link in "
-                              "the mail that said so.")
+        refuse(form.password, gettext("Wrong username or password, or the account is not active yet. "
+                                      "If your account has ended, ask for renewal with the link in "
+                                      "the mail that said so."))
         return render_template("login.html", form=form), 401
     if current_user.is_authenticated and request.method == "GET":
         return redirect(target or _home())

@@ -75,8 +75,7 @@ def shown(said: object) -> str:
     if isinstance(said, BaseException):
         said = said.args[0] if said.args else ""
     if isinstance(said, languages.Text):
-        translated = gettext(said.msgid)
-        return translated % said.values if said.values else translated
+        return said.translated(gettext, page_language_code())
     return gettext(said) if isinstance(said, str) and said else str(said)
 
 

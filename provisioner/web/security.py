@@ -7,7 +7,7 @@ from functools import wraps
 from typing import ParamSpec
 from urllib.parse import urlsplit
 
-from flask import Flask, Response, current_app, flash, g, redirect, render_template, request, url_for
+from flask import Flask, Response, current_app, g, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 from werkzeug.wrappers import Response as BaseResponse
 
@@ -30,8 +30,6 @@ HEADERS = {
 OPEN_BEFORE_ENROLMENT = frozenset({"static", "auth.login", "auth.second_step", "auth.logout",
                                    "auth.logout_everywhere", "totp.overview", "totp.enrol"})
 OPEN_BLUEPRINTS_BEFORE_ENROLMENT = frozenset({"public", "health"})
-ENROL_FIRST = ("Sysadmins and working-group coordinators must use two-step login: "
-               "set it up here before going on.")
 STATE_CHANGING_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
@@ -63,8 +61,12 @@ def _add_headers(response: Response) -> Response:
     return response
 
 
-def _refuse_other_sites() -> tuple[str, int] | None:
-    """Refuse a state-changing request that a page of another site sent.
+class SentFromAnotherSite(Exception):
+    """A state-changing request that a page of another site sent: refused, nothing done."""
+
+
+def _refuse_other_sites() -> None:
+    """Refuse (SentFromAnotherSite) a state-changing request that a page of another site sent.
 
     Browsers send Origin with every POST (or, some older ones, only Referer); either must
     name the public URL's scheme, host and port. `Origin: null` (sandboxed frames, some
@@ -80,11 +82,7 @@ def _refuse_other_sites() -> tuple[str, int] | None:
     public = _origin_of(current_app.config["PUBLIC_URL"])
     if public is not None and _origin_of(sender) == public:
         return None
-    return render_template(
-        "error.html", title="Sent from another site",
-        message=("This form came from a page outside the portal, so nothing was done. "
-                 f"To use the portal, open {current_app.config['PUBLIC_URL']} and send the form "
-                 "from there.")), 403
+    raise SentFromAnotherSite()
 
 
 def _origin_of(url: str) -> tuple[str, str, int] | None:
@@ -120,7 +118,6 @@ def _require_totp_enrolment() -> BaseResponse | None:
 
 
 def _to_enrolment() -> BaseResponse:
-    flash(ENROL_FIRST, "error")
     # Paths with parts (a token from a mail, a uid) are not carried: they would land in logs.
     target = request.full_path.rstrip("?") if request.method == "GET" and not request.view_args else None
     return redirect(url_for("totp.enrol", next=target))

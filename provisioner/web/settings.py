@@ -30,7 +30,6 @@ from .users import current_user, login_required
 
 blueprint = Blueprint("settings", __name__)
 
-STRONG_HINT = "At least 12 characters; a few unusual words work well"
 NEW_PASSWORD = {"autocomplete": "new-password"}
 CURRENT_PASSWORD = {"autocomplete": "current-password"}
 
@@ -41,7 +40,8 @@ class ResetRequestForm(PortalForm):
 
 class NewPasswordForm(PortalForm):
     password = PasswordField(_l("New password"), validators=[DataRequired(), Length(max=1024)],
-                             description=STRONG_HINT, render_kw=NEW_PASSWORD)
+                             description=_l("At least 12 characters; a few unusual words work well"),
+                             render_kw=NEW_PASSWORD)
     password_again = PasswordField(_l("New password again"), render_kw=NEW_PASSWORD, validators=[
         DataRequired(), EqualTo("password", message=_l("the two passwords differ"))])
 

@@ -30,7 +30,7 @@ from ..workflow.totp import ENROLMENT_TIME
 from .auth import CodeForm, begin_session
 from .forms import refuse
 from .language import gettext, shown
-from .security import login_first, safe_next
+from .security import login_first, must_enrol_first, safe_next
 from .users import current_user, login_required
 
 blueprint = Blueprint("totp", __name__)
@@ -87,6 +87,9 @@ def enrol() -> ResponseReturnValue:
         secret = new_secret()
         until = portal.clock() + ENROLMENT_TIME
         session[PENDING_ENROLMENT] = {"uid": current_user.uid, "secret": secret, "until": until.timestamp()}
+    if must_enrol_first():
+        flash(gettext("Sysadmins and working-group coordinators must use two-step login: set it up here "
+                      "before going on."), "error")
     uri = provisioning_uri(secret, current_user.uid, current_app.config["OCCUPATION_NAME"])
     return render_template(
         "totp/enrol.html", form=form, qr_code=segno.make(uri, error="m").svg_data_uri(scale=5),
@@ -101,8 +104,9 @@ def reset(uid: str) -> ResponseReturnValue:
     try:
         reset_totp(get_portal(), uid, actor=current_user.uid, remote_addr=request.remote_addr)
     except (WorkflowError, DirectoryError) as error:
-        flash(f"{uid}: two-step login not reset: {error}", "error")
+        flash(gettext("%(uid)s: two-step login not reset: %(reason)s", uid=uid, reason=shown(error)), "error")
     else:
-        flash(f"{uid}'s two-step login is reset: they are logged out everywhere and were told by mail.")
+        flash(gettext("%(uid)s's two-step login is reset: they are logged out everywhere and were told "
+                      "by mail.", uid=uid))
     return redirect(url_for("admin.people"))
 

@@ -35,6 +35,7 @@ from sqlalchemy.engine import Connection
 
 from ..directory import Person
 from ..directory.layout import UID_PATTERN
+from ..languages import SOURCE_LANGUAGE, Text, duration
 from ..store import throttle
 from ..store.throttle import LimitSettings
 from .accounts import log_in
@@ -52,24 +53,17 @@ _MAX_DOUBLINGS = 32
 
 
 class TooManyAttempts(WorkflowError):
-    """Refused without checking: too many lately. The message says how long to wait."""
+    """Refused without checking: too many lately. The message (a Text, its `wait` written in
+    the page's language) says how long to wait."""
 
-    def __init__(self, wait: timedelta, what: str = "Too many attempts"):
-        super().__init__(f"{what}; try again in {_duration(wait)}.")
+    def __init__(self, wait: timedelta, message: Text):
+        super().__init__(message)
         self.wait = wait
 
     @property
     def retry_after(self) -> int:
         """Whole seconds, for an HTTP Retry-After header."""
         return max(1, math.ceil(self.wait.total_seconds()))
-
-
-def _duration(wait: timedelta) -> str:
-    seconds = max(1, math.ceil(wait.total_seconds()))
-    if seconds < 60:
-        return f"{seconds} second{'s' if seconds != 1 else ''}"
-    minutes = math.ceil(seconds / 60)
-    return f"{minutes} minute{'s' if minutes != 1 else ''}"
 
 
 def address_key(remote_addr: str | None) -> str | None:
@@ -146,11 +140,12 @@ def _refuse_if_limited(portal: Portal, kind: str, uid: str, remote_addr: str | N
     if locked:
         portal.audit("login-refused", subject=subject, remote_addr=remote_addr,
                      detail=f"locked: too many wrong {_STEP[kind]} for this account")
-        raise TooManyAttempts(locked)
+        raise TooManyAttempts(locked, Text("Too many attempts; try again in %(wait)s.", wait=locked))
     if slowed:
         portal.audit("login-refused", subject=subject, remote_addr=remote_addr,
                      detail=f"slowed: too many wrong {_STEP[kind]} from this client address")
-        raise TooManyAttempts(slowed, "Too many failed attempts from your network")
+        raise TooManyAttempts(slowed, Text("Too many failed attempts from your network; try again in "
+                                           "%(wait)s.", wait=slowed))
 
 
 def _failed(portal: Portal, kind: str, uid: str, remote_addr: str | None) -> None:
@@ -176,8 +171,9 @@ def _failed(portal: Portal, kind: str, uid: str, remote_addr: str | None) -> Non
         portal.audit("login-slowed", remote_addr=remote_addr,
                      detail=f"{settings.address_failures_before_delay} wrong {_STEP[kind]} from this "
                             f"client address in {minutes} minutes: accounts with failures of their own "
-                            f"wait {_duration(settings.address_first_delay)} between attempts from it, "
-                            f"doubling up to {_duration(settings.address_max_delay)}")
+                            f"wait {duration(settings.address_first_delay, SOURCE_LANGUAGE)} between "
+                            f"attempts from it, doubling up to "
+                            f"{duration(settings.address_max_delay, SOURCE_LANGUAGE)}")
 
 
 def _succeeded(portal: Portal, kind: str, uid: str) -> None:
@@ -240,7 +236,8 @@ def count_registration(portal: Portal, *, remote_addr: str | None = None) -> Non
     portal.audit("registration-limited", remote_addr=remote_addr,
                  detail=f"more than {limit} registrations from one client address in an hour")
     wait = (freeing + timedelta(hours=1) - now) if freeing else timedelta(hours=1)
-    raise TooManyAttempts(wait, "Too many registrations from your network")
+    raise TooManyAttempts(wait, Text("Too many registrations from your network; try again in %(wait)s.",
+                                     wait=wait))
 
 
 def mail_allowed(portal: Portal, mail: str, *, purpose: str, subject: str | None = None,

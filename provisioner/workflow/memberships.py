@@ -190,12 +190,12 @@ def _tell_deciders(portal: Portal, person: Person, group: Group, coordinators: s
     for uid, recipient in people.items():
         if not has_open_account(recipient):
             continue
-        role = "a coordinator of " + deciding.title if uid in coordinators else "a sysadmin"
         try:
             portal.mailer.send(recipient.mail, "join_request", language=recipient.language,
                                display_name=recipient.display_name,
                                requester_name=person.display_name, requester_uid=person.uid,
-                               group=group.title, role=role, link=portal.link(DECISIONS_PAGE))
+                               group=group.title, coordinated=deciding.title if uid in coordinators else None,
+                               link=portal.link(DECISIONS_PAGE))
         except MailError as error:
             portal.audit("mail-failed", subject=person.uid,
                          detail=f"join request for {group.slug} to {uid}: {error}")

@@ -13,6 +13,7 @@ from enum import StrEnum
 from typing import TypeGuard
 
 from ..directory import SYSADMINS_GROUP, Person, Status
+from ..languages import Text
 from .context import Portal
 
 
@@ -70,7 +71,7 @@ def acts_as_sysadmin(portal: Portal, actor: Actor) -> bool:
 def require_sysadmin(portal: Portal, actor: Actor) -> None:
     """NotAllowed unless `actor` is the host's operator or an active sysadmin."""
     if not acts_as_sysadmin(portal, actor):
-        raise NotAllowed("Only sysadmins may do this.")
+        raise NotAllowed(Text("Only sysadmins may do this."))
 
 
 def require(portal: Portal, role: Role, actor: Actor | None, *, subject: str | None = None) -> None:
@@ -80,9 +81,9 @@ def require(portal: Portal, role: Role, actor: Actor | None, *, subject: str | N
     elif role == Role.ACCOUNT_HOLDER and (
             isinstance(actor, HostOperator) or actor is None or actor != subject):
         # Whether the account is open is the table's to say (its sources), with its refusal.
-        raise NotAllowed("Only the account's holder may do this, logged in to it.")
+        raise NotAllowed(Text("Only the account's holder may do this, logged in to it."))
     elif role == Role.HOST_OPERATOR and not isinstance(actor, HostOperator):
-        raise NotAllowed("Only the host's operator may do this, from the command line.")
+        raise NotAllowed(Text("Only the host's operator may do this, from the command line."))
     elif role == Role.COORDINATOR:
         require_coordinator_of(portal, actor or "", subject or "")
 
@@ -100,5 +101,5 @@ def require_coordinator_of(portal: Portal, actor: Actor, subject: str) -> None:
     theirs = {name for dn in (member.member_of if member else ())
               if (name := layout.group_name(dn)) and name.startswith("wg-")}
     if person is None or not theirs & set(portal.directory.groups.owned_by(person.uid)):
-        raise NotAllowed("Only the coordinators of the person's working groups and the sysadmins "
-                         "may do this.")
+        raise NotAllowed(Text("Only the coordinators of the person's working groups and the sysadmins "
+                              "may do this."))

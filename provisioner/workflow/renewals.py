@@ -90,15 +90,16 @@ def _open(portal: Portal, person: Person, note: str, remote_addr: str | None) ->
     return request, made
 
 
-def _deciders(portal: Portal, person: Person) -> dict[str, tuple[Person, str]]:
+def _deciders(portal: Portal, person: Person) -> dict[str, tuple[Person, str | None]]:
     """Whom a renewal request is mailed to: the coordinators of the person's working groups
-    with an open account, or the sysadmins when there are none; uid -> (person, role in words)."""
+    with an open account, or the sysadmins when there are none; uid -> (person, the working
+    group they coordinate, or None for a sysadmin)."""
     layout = portal.directory.layout
     names = [name for dn in person.member_of if (name := layout.group_name(dn)) and name.startswith("wg-")]
     owners = portal.directory.groups.owners_of(names)
-    coordinators = {uid: f"a coordinator of {_group_title(portal, name)}"
-                    for name, uids in sorted(owners.items()) for uid in uids}
-    sysadmins = dict.fromkeys(portal.directory.groups.get(SYSADMINS_GROUP).members, "a sysadmin")
+    coordinators: dict[str, str | None] = {uid: _group_title(portal, name)
+                                           for name, uids in sorted(owners.items()) for uid in uids}
+    sysadmins: dict[str, str | None] = dict.fromkeys(portal.directory.groups.get(SYSADMINS_GROUP).members)
     for roles in (coordinators, sysadmins):
         people = portal.directory.people.find_many(sorted(set(roles) - {person.uid}))
         found = {uid: (found, roles[uid]) for uid, found in people.items() if has_open_account(found)}
@@ -112,15 +113,14 @@ def _group_title(portal: Portal, name: str) -> str:
     return group.name if group else name
 
 
-def _tell_deciders(portal: Portal, person: Person, deciders: dict[str, tuple[Person, str]]) -> None:
-    end = person.end_date.isoformat() if person.end_date else "-"
-    state = f"which ended after {end}" if person.status == Status.EXPIRED else f"which ends on {end}"
-    for uid, (recipient, role) in deciders.items():
+def _tell_deciders(portal: Portal, person: Person, deciders: dict[str, tuple[Person, str | None]]) -> None:
+    for uid, (recipient, coordinated) in deciders.items():
         try:
             portal.mailer.send(recipient.mail, "renewal_request", language=recipient.language,
                                display_name=recipient.display_name,
                                requester_name=person.display_name, requester_uid=person.uid,
-                               state=state, role=role, link=portal.link(DECISIONS_PAGE))
+                               end_date=person.end_date, expired=person.status == Status.EXPIRED,
+                               coordinated=coordinated, link=portal.link(DECISIONS_PAGE))
         except MailError as error:
             portal.audit("mail-failed", subject=person.uid, detail=f"renewal request to {uid}: {error}")
 

@@ -61,7 +61,8 @@ def store_password(portal: Portal, person: Person, password: str) -> None:
     try:
         people.set_password(person.uid, password)
     except InvalidValue as error:  # the directory's own password policy
-        raise InvalidInput({"password": f"the directory refused this password ({error})"}) from None
+        raise InvalidInput({"password": Text("the directory refused this password (%(reason)s)",
+                                             reason=str(error))}) from None
     if STATES[people.get(person.uid).status].locked:
         people.lock(person.uid)
 

@@ -162,7 +162,7 @@ def reset_totp(portal: Portal, uid: str, *, actor: str, remote_addr: str | None 
         raise WorkflowError(Text("you cannot reset your own two-step login: ask another sysadmin"))
     person = portal.directory.people.get(uid)
     if person.pending or not portal.directory.people.remove_totp(uid):
-        raise WorkflowError(f"{uid} has no two-step login to reset")
+        raise WorkflowError(Text("%(uid)s has no two-step login to reset", uid=uid))
     now = portal.clock()
     with portal.store.begin() as connection:
         recovery_codes.forget(connection, uid)
@@ -200,7 +200,7 @@ def _check_recovery_code(portal: Portal, person: Person, entered: str,
     portal.audit("totp-recovery-code-used", actor=person.uid, subject=person.uid,
                  remote_addr=remote_addr, detail=f"{left} left")
     _mail(portal, person, "totp_recovery_code_used", at=now.strftime("%Y-%m-%d %H:%M UTC"),
-          remote_addr=remote_addr or "unknown", left=left,
+          remote_addr=remote_addr, left=left,
           totp_link=portal.link("/account/totp"))
     return SecondFactor(person, recovery_code_used=True, recovery_codes_left=left)
 
