@@ -4,12 +4,12 @@ catalogue in). Flask-free: the mails of the worker and the timers are translated
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from functools import cache
 from pathlib import Path
 
 from babel import Locale
-from babel.dates import format_date
+from babel.dates import format_date, format_skeleton, format_time, get_datetime_format
 from babel.support import NullTranslations, Translations
 
 TRANSLATIONS = Path(__file__).parent / "translations"
@@ -50,6 +50,23 @@ def day(value: date, language: str) -> str:
     if known(language) in (None, SOURCE_LANGUAGE):
         return value.isoformat()
     return format_date(value, format="long", locale=language)
+
+
+def short_day(value: date, language: str) -> str:
+    """A day without its year, for a chart's axis: 12-02 in English, "2 dic" in Spanish."""
+    if known(language) in (None, SOURCE_LANGUAGE):
+        return value.strftime("%m-%d")
+    return format_skeleton("MMMd", value, locale=language)
+
+
+def moment(value: datetime, language: str, *, seconds: bool = False) -> str:
+    """A moment in UTC (the pages say so) as the language writes it ("2 dic 2026, 14:05");
+    English keeps the ISO form (2026-12-02 14:05)."""
+    if known(language) in (None, SOURCE_LANGUAGE):
+        return value.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
+    time = format_time(value, "medium" if seconds else "short", tzinfo=UTC, locale=language)
+    pattern = str(get_datetime_format("medium", locale=language))   # CLDR's "{1}, {0}": day, time
+    return pattern.format(time, format_date(value, "medium", locale=language))
 
 
 @cache

@@ -101,8 +101,9 @@ def reset(uid: str) -> ResponseReturnValue:
     try:
         reset_totp(get_portal(), uid, actor=current_user.uid, remote_addr=request.remote_addr)
     except (WorkflowError, DirectoryError) as error:
-        flash(f"{uid}: two-step login not reset: {error}", "error")
+        flash(gettext("%(uid)s: two-step login not reset: %(reason)s", uid=uid, reason=shown(error)), "error")
     else:
-        flash(f"{uid}'s two-step login is reset: they are logged out everywhere and were told by mail.")
+        flash(gettext("%(uid)s's two-step login is reset: they are logged out everywhere and were told "
+                      "by mail.", uid=uid))
     return redirect(url_for("admin.people"))
 
