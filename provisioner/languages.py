@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import cache
 from pathlib import Path
 
 from babel import Locale
-from babel.dates import format_date
+from babel.dates import format_date, format_skeleton, format_time, get_datetime_format
 from babel.support import NullTranslations, Translations
 from babel.units import format_unit
 
@@ -62,6 +62,23 @@ def duration(wait: timedelta, language: str) -> str:
     if seconds < 60:
         return format_unit(seconds, "duration-second", length="long", locale=language)
     return format_unit(math.ceil(seconds / 60), "duration-minute", length="long", locale=language)
+
+
+def short_day(value: date, language: str) -> str:
+    """A day without its year, for a chart's axis: 12-02 in English, "2 dic" in Spanish."""
+    if known(language) in (None, SOURCE_LANGUAGE):
+        return value.strftime("%m-%d")
+    return format_skeleton("MMMd", value, locale=language)
+
+
+def moment(value: datetime, language: str, *, seconds: bool = False) -> str:
+    """A moment in UTC (the pages say so) as the language writes it ("2 dic 2026, 14:05");
+    English keeps the ISO form (2026-12-02 14:05)."""
+    if known(language) in (None, SOURCE_LANGUAGE):
+        return value.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
+    time = format_time(value, "medium" if seconds else "short", tzinfo=UTC, locale=language)
+    pattern = str(get_datetime_format("medium", locale=language))   # CLDR's "{1}, {0}": day, time
+    return pattern.format(time, format_date(value, "medium", locale=language))
 
 
 @cache

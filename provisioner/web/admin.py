@@ -24,7 +24,8 @@ from flask import (
 from flask.typing import ResponseReturnValue
 from werkzeug.wrappers import Response as BaseResponse
 
-from ..directory import DirectoryError
+from ..directory import DirectoryError, Status
+from ..languages import Text
 from ..resources import get_catalogue, get_portal
 from ..workflow import (
     AVAILABILITY,
@@ -41,6 +42,9 @@ from ..workflow.approval_preview import WORKING, approval_preview, ask_preview
 from ..workflow.audit_log import AuditQuery, audit_actions, audit_csv, audit_page
 from ..workflow.finding import ACCOUNT_STATUSES, PeopleQuery, RequestFilter, find_people, request_queue
 from ..workflow.terms import parse_end_date
+from .access import SERVICE_LABELS
+from .language import catalogue_text, gettext, shown
+from .language import lazy_gettext as _l
 from .security import login_first
 from .users import current_user
 
@@ -48,6 +52,13 @@ blueprint = Blueprint("admin", __name__, url_prefix="/admin")
 MAX_MESSAGE = 300
 MAX_REFUSALS_SHOWN = 10  # one message each; the rest are named together
 PREVIEW_REFRESH_SECONDS = 2  # how often a preview's page reloads while the worker runs it
+STATUS_LABELS = {Status.ACTIVE: Text("active"), Status.SUSPENDED: Text("suspended"),
+                 Status.EXPIRED: Text("expired")}
+# Why an action on a person was not done, whole sentences translated when flashed.
+NOT_APPROVED = _l("%(uid)s: not approved: %(reasons)s")
+NOT_REJECTED = _l("%(uid)s: not rejected: %(reasons)s")
+NOT_SUSPENDED = _l("%(uid)s: not suspended: %(reasons)s")
+NOT_REINSTATED = _l("%(uid)s: not reinstated: %(reasons)s")
 
 
 @blueprint.get("/requests")
@@ -61,7 +72,7 @@ def requests() -> ResponseReturnValue:
         page, errors = None, error.errors
     return render_template("admin/requests.html", page=page, errors=errors,
                            filters=_kept(which, errors), select_all=request.args.get("select") == "all",
-                           catalogue=get_catalogue(), availability=AVAILABILITY,
+                           catalogue=get_catalogue(), availability=_availability(),
                            group_choices=_group_choices(),
                            end_dates={person.uid: default_end_date(portal, person)
                                       for person in (page.items if page else [])},
@@ -78,7 +89,7 @@ def approve_one(uid: str) -> ResponseReturnValue:
     try:
         end_date = parse_end_date(request.form["end_date"], today=get_portal().clock().date())
     except InvalidInput as error:
-        flash(_bounded(f"{uid}: not approved: {'; '.join(error.errors.values())}"), "error")
+        flash(_bounded(NOT_APPROVED % {"uid": uid, "reasons": _reasons(error)}), "error")
     else:
         _approve([uid], request.form.getlist("groups"), end_date)
     return _to_queue()
@@ -89,9 +100,9 @@ def approve_one(uid: str) -> ResponseReturnValue:
 def approve_selected() -> ResponseReturnValue:
     uids = list(dict.fromkeys(request.form.getlist("uid")))
     if not uids:
-        flash("Select at least one request.", "error")
+        flash(gettext("Select at least one request."), "error")
     elif len(uids) > MAX_SELECTED:
-        flash(f"Select at most {MAX_SELECTED} requests at a time.", "error")
+        flash(gettext("Select at most %(most)d requests at a time.", most=MAX_SELECTED), "error")
     else:
         _approve(uids, None)
     return _to_queue()
@@ -104,9 +115,9 @@ def reject_selected_requests() -> ResponseReturnValue:
         outcomes = reject_selected(get_portal(), request.form.getlist("uid"), request.form.get("reason", ""),
                                    actor=current_user.uid, remote_addr=request.remote_addr)
     except InvalidInput as error:
-        flash(_bounded(f"Nothing was rejected: {'; '.join(error.errors.values())}."), "error")
+        flash(_bounded(gettext("Nothing was rejected: %(reasons)s.", reasons=_reasons(error))), "error")
     else:
-        _flash_outcomes(outcomes, "rejected", "rejected, each told why by mail")
+        _flash_rejections(outcomes)
     return _to_queue()
 
 
@@ -118,16 +129,18 @@ def _to_queue() -> BaseResponse:
     return redirect(url_for(".requests", **kept))
 
 
-def _flash_outcomes(outcomes: list[Outcome], verb: str, done: str) -> None:
-    """The requests done in one message, each refusal in its own (a few; the rest named
+def _flash_rejections(outcomes: list[Outcome]) -> None:
+    """The requests rejected in one message, each refusal in its own (a few; the rest named
     together): everything flashed travels in the session cookie, which must stay small."""
     if succeeded := [outcome.uid for outcome in outcomes if outcome.refused is None]:
-        flash(_bounded(f"{len(succeeded)} {done}: {', '.join(succeeded)}."))
+        flash(_bounded(gettext("%(count)d rejected, each told why by mail: %(uids)s.",
+                               count=len(succeeded), uids=", ".join(succeeded))))
     refused = [outcome for outcome in outcomes if outcome.refused is not None]
     for outcome in refused[:MAX_REFUSALS_SHOWN]:
-        flash(_bounded(f"{outcome.uid}: not {verb}: {outcome.refused}"), "error")
+        flash(_bounded(NOT_REJECTED % {"uid": outcome.uid, "reasons": shown(outcome.refused)}), "error")
     if rest := refused[MAX_REFUSALS_SHOWN:]:
-        flash(_bounded(f"Also not {verb}: {', '.join(outcome.uid for outcome in rest)}."), "error")
+        also = ", ".join(outcome.uid for outcome in rest)
+        flash(_bounded(gettext("Also not rejected: %(uids)s.", uids=also)), "error")
 
 
 def _approve(uids: list[str], groups: list[str] | None,
@@ -135,21 +148,27 @@ def _approve(uids: list[str], groups: list[str] | None,
     """Approve each; one failing does not stop the others, and each outcome is shown."""
     portal = get_portal()
     for uid in uids:
-        _attempt(uid, "approved", f"{uid} is approved.",
+        _attempt(uid, NOT_APPROVED, gettext("%(uid)s is approved.", uid=uid),
                  partial(approve, portal, uid, groups, actor=current_user.uid,
                          remote_addr=request.remote_addr, end_date=end_date))
 
 
-def _attempt(uid: str, verb: str, done: str, action: Callable[[], object]) -> None:
-    """Run a sysadmin's action and flash its outcome in words, whatever it is."""
+def _attempt(uid: str, not_done: str, done: str, action: Callable[[], object]) -> None:
+    """Run a sysadmin's action and flash its outcome in words, whatever it is; `not_done`
+    says why not from %(uid)s and %(reasons)s."""
     try:
         action()
     except InvalidInput as error:
-        flash(_bounded(f"{uid}: not {verb}: {'; '.join(error.errors.values())}"), "error")
+        flash(_bounded(not_done % {"uid": uid, "reasons": _reasons(error)}), "error")
     except (WorkflowError, DirectoryError) as error:
-        flash(_bounded(f"{uid}: not {verb}: {error}"), "error")
+        flash(_bounded(not_done % {"uid": uid, "reasons": shown(error)}), "error")
     else:
         flash(done)
+
+
+def _reasons(error: InvalidInput) -> str:
+    """The refused fields' reasons, in the page's language."""
+    return "; ".join(shown(reason) for reason in error.errors.values())
 
 
 def _bounded(message: str) -> str:
@@ -164,7 +183,7 @@ def ask_preview_of(uid: str) -> ResponseReturnValue:
     try:
         ask_preview(get_portal(), uid, actor=current_user.uid)
     except WorkflowError as error:
-        flash(_bounded(f"{uid}: no preview: {error}"), "error")
+        flash(_bounded(gettext("%(uid)s: no preview: %(reason)s", uid=uid, reason=shown(error))), "error")
         return _to_queue()
     return redirect(url_for(".preview", uid=uid))
 
@@ -174,17 +193,18 @@ def ask_preview_of(uid: str) -> ResponseReturnValue:
 def preview(uid: str) -> ResponseReturnValue:
     """The preview: "working…" (the page reloads itself, no script) until the worker answers."""
     try:
-        shown = approval_preview(get_portal(), uid, actor=current_user.uid)
+        found = approval_preview(get_portal(), uid, actor=current_user.uid)
     except WorkflowError as error:
-        return render_template("error.html", title="No preview", message=str(error)), 409
-    return render_template("admin/preview.html", preview=shown, working=shown.state == WORKING,
-                           refresh_seconds=PREVIEW_REFRESH_SECONDS)
+        return render_template("error.html", title=gettext("No preview"), message=shown(error)), 409
+    return render_template("admin/preview.html", preview=found, working=found.state == WORKING,
+                           refresh_seconds=PREVIEW_REFRESH_SECONDS, services=SERVICE_LABELS)
 
 
 @blueprint.post("/requests/<uid>/reject")
 @login_first
 def reject_one(uid: str) -> ResponseReturnValue:
-    _attempt(uid, "rejected", f"{uid}'s request is rejected and they have been told why.",
+    _attempt(uid, NOT_REJECTED,
+             gettext("%(uid)s's request is rejected and they have been told why.", uid=uid),
              lambda: reject(get_portal(), uid, request.form.get("reason", ""),
                             actor=current_user.uid, remote_addr=request.remote_addr))
     return _to_queue()
@@ -202,16 +222,18 @@ def people() -> ResponseReturnValue:
         page, errors = None, error.errors
     return render_template("admin/people.html", page=page, errors=errors, filters=_kept(query, errors),
                            totp_enrolled=enrolled_uids(portal), group_choices=_group_choices(),
-                           status_choices=[(status, status) for status in ACCOUNT_STATUSES],
-                           availability=AVAILABILITY,
+                           status_choices=[(status, shown(STATUS_LABELS[status]))
+                                           for status in ACCOUNT_STATUSES],
+                           statuses=STATUS_LABELS, availability=_availability(),
                            today=portal.clock().date(), back="people")
 
 
 @blueprint.post("/people/<uid>/suspend")
 @login_first
 def suspend_person(uid: str) -> ResponseReturnValue:
-    _attempt(uid, "suspended",
-             f"{uid} is suspended: their account is locked and their access is being removed.",
+    _attempt(uid, NOT_SUSPENDED,
+             gettext("%(uid)s is suspended: their account is locked and their access is being removed.",
+                     uid=uid),
              lambda: suspend(get_portal(), uid, request.form.get("reason", ""),
                              actor=current_user.uid, remote_addr=request.remote_addr))
     return redirect(url_for(".people"))
@@ -220,7 +242,8 @@ def suspend_person(uid: str) -> ResponseReturnValue:
 @blueprint.post("/people/<uid>/reinstate")
 @login_first
 def reinstate_person(uid: str) -> ResponseReturnValue:
-    _attempt(uid, "reinstated", f"{uid} is reinstated: their access is being set up again.",
+    _attempt(uid, NOT_REINSTATED,
+             gettext("%(uid)s is reinstated: their access is being set up again.", uid=uid),
              lambda: reinstate(get_portal(), uid, actor=current_user.uid,
                                remote_addr=request.remote_addr))
     return redirect(url_for(".people"))
@@ -247,8 +270,8 @@ def audit_export() -> ResponseReturnValue:
         lines = audit_csv(get_portal(), _audit_query(), actor=current_user.uid,
                           remote_addr=request.remote_addr)
     except InvalidInput as error:
-        return render_template("error.html", title="Nothing exported",
-                               message=f"Fix the filter first: {'; '.join(error.errors.values())}."), 400
+        message = gettext("Fix the filter first: %(reasons)s.", reasons=_reasons(error))
+        return render_template("error.html", title=gettext("Nothing exported"), message=message), 400
     return Response(stream_with_context(lines), mimetype="text/csv",
                     headers={"Content-Disposition": 'attachment; filename="audit-log.csv"'})
 
@@ -259,7 +282,12 @@ def _audit_query() -> AuditQuery:
 
 
 def _group_choices() -> list[tuple[str, str]]:
-    return [(group.slug, group.name) for group in get_catalogue()]
+    return [(group.slug, catalogue_text(group.name)) for group in get_catalogue()]
+
+
+def _availability() -> dict[str, str]:
+    """The times people give, in the page's language."""
+    return {value: shown(label) for value, label in AVAILABILITY.items()}
 
 
 def _arg(name: str) -> str:

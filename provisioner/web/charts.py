@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 
 BAR_LENGTH = 200        # the longest horizontal bar, in SVG units
 COLUMN_HEIGHT = 80      # the tallest column of the days' chart
@@ -12,7 +13,7 @@ COLUMN_HEIGHT = 80      # the tallest column of the days' chart
 
 @dataclass(frozen=True)
 class Bar:
-    label: str
+    label: str          # English (a Text): the template shows it translated, its class in English
     value: int
     length: float       # in SVG units, proportional to value against the chart's whole
 
@@ -25,15 +26,16 @@ def bars(values: Sequence[tuple[str, int]], whole: int) -> list[Bar]:
 
 @dataclass(frozen=True)
 class Column:
-    label: str
+    day: date
     low: int            # drawn from the bottom (the jobs that succeeded)
     high: int           # stacked on it (the jobs that failed)
     low_height: float
     high_height: float
 
 
-def columns(values: Sequence[tuple[str, int, int]]) -> list[Column]:
-    """One stacked column per (label, low, high), the tallest COLUMN_HEIGHT high."""
+def columns(values: Sequence[tuple[date, int, int]]) -> list[Column]:
+    """One stacked column per (day, low, high), the tallest COLUMN_HEIGHT high; the template
+    writes the days in the page's language."""
     scale = COLUMN_HEIGHT / max(max((low + high for _, low, high in values), default=0), 1)
-    return [Column(label, low, high, round(low * scale, 1), round(high * scale, 1))
-            for label, low, high in values]
+    return [Column(day, low, high, round(low * scale, 1), round(high * scale, 1))
+            for day, low, high in values]

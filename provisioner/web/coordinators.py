@@ -11,8 +11,10 @@ from wtforms.validators import DataRequired, Length
 from ..directory import DirectoryError
 from ..resources import get_portal
 from ..workflow import InvalidInput, WorkflowError, coordinators, set_coordinator
-from ..workflow.coordinators import coordinated_groups_listed
+from ..workflow.coordinators import CoordinatorChange, coordinated_groups_listed
 from .forms import PortalForm
+from .language import catalogue_text, gettext, shown
+from .language import lazy_gettext as _l
 from .security import login_first
 from .users import current_user
 
@@ -20,14 +22,15 @@ blueprint = Blueprint("coordinators", __name__, url_prefix="/admin/coordinators"
 
 
 class AppointForm(PortalForm):
-    uid = StringField("Username", validators=[DataRequired(), Length(max=64)],
-                      description="An active account; someone not in the group becomes a member too")
-    group = SelectField("Working group or team", choices=[])
+    uid = StringField(_l("Username"), validators=[DataRequired(), Length(max=64)],
+                      description=_l("An active account; someone not in the group becomes a member too"))
+    group = SelectField(_l("Working group or team"), choices=[])
 
 
 def _appoint_form() -> AppointForm:
     form = AppointForm()
-    form.group.choices = [(group.slug, group.title) for group in coordinated_groups_listed(get_portal())]
+    form.group.choices = [(group.slug, catalogue_text(group.title))
+                          for group in coordinated_groups_listed(get_portal())]
     return form
 
 
@@ -65,8 +68,14 @@ def _change(uid: str, slug: str, *, coordinates: bool) -> None:
         change = set_coordinator(get_portal(), uid, slug, coordinates=coordinates, actor=current_user.uid,
                                  remote_addr=request.remote_addr)
     except InvalidInput as error:
-        flash("; ".join(error.errors.values()), "error")
+        flash("; ".join(shown(reason) for reason in error.errors.values()), "error")
     except (WorkflowError, DirectoryError) as error:
-        flash(str(error), "error")
+        flash(shown(error), "error")
     else:
-        flash(change.summary())
+        flash(_summary(change))
+
+
+def _summary(change: CoordinatorChange) -> str:
+    """The change's summary in the page's language, the group named as the page names it."""
+    group = catalogue_text(change.group.title)
+    return " ".join(gettext(said.msgid, **{**said.values, "group": group}) for said in change.sentences())

@@ -9,6 +9,7 @@ from flask.typing import ResponseReturnValue
 from ..resources import get_portal
 from ..workflow.drift import NothingToRepair, last_drift_check, repair_last_check
 from .access import SERVICE_LABELS
+from .language import gettext, shown
 from .security import login_first
 from .users import current_user
 
@@ -28,8 +29,8 @@ def repair() -> ResponseReturnValue:
     try:
         queued = repair_last_check(get_portal(), actor=current_user.uid, remote_addr=request.remote_addr)
     except NothingToRepair as refused:
-        flash(str(refused), "error")
+        flash(shown(refused), "error")
         return redirect(url_for(".overview"))
-    flash(f"The repair is queued as job {queued.job_id}." if queued.queued
-          else f"A repair is already queued or running: job {queued.job_id}.")
+    flash(gettext("The repair is queued as job %(job)s.", job=queued.job_id) if queued.queued
+          else gettext("A repair is already queued or running: job %(job)s.", job=queued.job_id))
     return redirect(url_for("jobs.job_page", job_id=queued.job_id))

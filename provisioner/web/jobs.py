@@ -12,6 +12,7 @@ from ..resources import get_portal
 from ..workflow import Portal
 from ..workflow.provisioning import JobUnchanged, cancel_job, job, recent_jobs, retry_job
 from .access import JOB_STATE_LABELS, SERVICE_LABELS
+from .language import gettext, shown
 from .security import login_first
 from .users import current_user
 
@@ -39,10 +40,10 @@ def job_progress(job_id: int) -> ResponseReturnValue:
     """What the job page's script polls while the job is unfinished."""
     found = job(get_portal(), job_id, actor=current_user.uid)
     return jsonify(
-        state=found.state, state_label=JOB_STATE_LABELS[found.state], attempts=found.attempts,
+        state=found.state, state_label=shown(JOB_STATE_LABELS[found.state]), attempts=found.attempts,
         error=found.error, finished=found.state in ("succeeded", "failed", "cancelled"),
         results=[{"attempt": r.attempt, "uid": r.uid,
-                  "service": SERVICE_LABELS.get(r.service, r.service), "task": r.task,
+                  "service": shown(SERVICE_LABELS.get(r.service, r.service)), "task": r.task,
                   "status": r.status, "message": r.message} for r in found.results],
     )
 
@@ -50,13 +51,13 @@ def job_progress(job_id: int) -> ResponseReturnValue:
 @blueprint.post("/<int:job_id>/retry")
 @login_first
 def retry(job_id: int) -> ResponseReturnValue:
-    return _change(job_id, retry_job, f"Job {job_id} is queued again.")
+    return _change(job_id, retry_job, gettext("Job %(job)s is queued again.", job=job_id))
 
 
 @blueprint.post("/<int:job_id>/cancel")
 @login_first
 def cancel(job_id: int) -> ResponseReturnValue:
-    return _change(job_id, cancel_job, f"Job {job_id} is cancelled.")
+    return _change(job_id, cancel_job, gettext("Job %(job)s is cancelled.", job=job_id))
 
 
 class _JobAction(Protocol):
@@ -70,7 +71,7 @@ def _change(job_id: int, change: _JobAction, done: str) -> BaseResponse:
     try:
         change(get_portal(), job_id, actor=current_user.uid, remote_addr=request.remote_addr)
     except JobUnchanged as refused:
-        flash(str(refused), "error")
+        flash(shown(refused), "error")
     else:
         flash(done)
     return redirect(url_for(".job_page", job_id=job_id))

@@ -32,6 +32,12 @@ gettext: Callable[..., str] = flask_babel.gettext
 lazy_gettext: Callable[..., str] = flask_babel.lazy_gettext
 
 
+def format_number(number: int) -> str:
+    """A count as the page's language writes it (1,234 in English, 1.234 in Spanish)."""
+    formatted: str = flask_babel.format_decimal(number)
+    return formatted
+
+
 def get_locale() -> Locale | None:
     locale: Locale | None = flask_babel.get_locale()
     return locale
@@ -46,6 +52,11 @@ def init_app(app: Flask) -> None:
                                  page_language=page_language_code, way_back=way_back)
     app.jinja_env.filters["translated"] = catalogue_text
     app.jinja_env.filters["day"] = lambda value: languages.day(value, page_language_code())
+    app.jinja_env.filters["short_day"] = lambda value: languages.short_day(value, page_language_code())
+    app.jinja_env.filters["moment"] = lambda value, seconds=False: languages.moment(
+        value, page_language_code(), seconds=seconds)
+    app.jinja_env.filters["number"] = format_number
+    app.jinja_env.filters["shown"] = shown
     app.register_blueprint(blueprint)
 
 

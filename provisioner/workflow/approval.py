@@ -25,13 +25,14 @@ from sqlalchemy.engine import Connection
 
 from ..directory import DirectoryError, Person, Status
 from ..jobs import GRANT
+from ..languages import Text
 from ..mail import MailError
 from ..store import StoreUnavailable, decisions
 from ..store import jobs as queue
 from . import lifecycle
 from .context import Portal
 from .errors import InvalidInput, WorkflowError
-from .lifecycle import APPROVE, DECIDED, REJECT
+from .lifecycle import APPROVE, REJECT
 from .permissions import require_sysadmin
 from .terms import check_not_past
 
@@ -44,7 +45,7 @@ class Outcome:
     """What became of one request of several decided at once."""
 
     uid: str
-    refused: str | None = None  # why it was not done, in words; None when it was
+    refused: str | None = None  # why it was not done, in words (a Text if it was one); None when it was
 
 
 class ByAvailability(Enum):
@@ -79,7 +80,7 @@ def approve(portal: Portal, uid: str, groups: Iterable[str] | None, *, actor: st
         slugs = list(dict.fromkeys(person.requested_groups if groups is None else groups))
         chosen = [group for slug in slugs if (group := portal.catalogue.get(slug)) is not None]
         if unknown := len(slugs) - len(chosen):
-            raise InvalidInput({"groups": f"{unknown} of these are not working groups"})
+            raise InvalidInput({"groups": Text("%(count)d of these are not working groups", count=unknown)})
         with _deciding(portal, person, APPROVE.name, actor=actor) as mark_decided:
             account = directory.people.activate(person)
             if end_date != person.end_date:
@@ -123,14 +124,21 @@ def _deciding(portal: Portal, person: Person, decision: str, *,
         if held.decided and held.decision == APPROVE.name:
             account = portal.directory.people.activate(person)
             portal.directory.people.set_status(account, APPROVE.target_status)
-        state = DECIDED[held.decision] if held.decided else f"being {DECIDED[held.decision]}"
-        raise WorkflowError(f"{person.uid} is already {state}")
+        raise WorkflowError(_already_decided(person.uid, held.decision, decided=held.decided))
     try:
         yield lambda connection: decisions.mark_decided(connection, entry_id, portal.clock())
     except Exception:
         with suppress(StoreUnavailable), portal.store.begin() as connection:
             decisions.release(connection, entry_id)  # else it goes stale in minutes
         raise
+
+
+def _already_decided(uid: str, decision: str, *, decided: bool) -> Text:
+    if decision == APPROVE.name:
+        return (Text("%(uid)s is already approved", uid=uid) if decided
+                else Text("%(uid)s is already being approved", uid=uid))
+    return (Text("%(uid)s is already rejected", uid=uid) if decided
+            else Text("%(uid)s is already being rejected", uid=uid))
 
 
 def reject(portal: Portal, uid: str, reason: str, *, actor: str,
@@ -142,8 +150,8 @@ def reject(portal: Portal, uid: str, reason: str, *, actor: str,
             raise InvalidInput({"reason": refused})
         person = step.entry
         if not person.pending:
-            raise WorkflowError(f"{uid} is already being approved: if that approval stopped "
-                                f"half-way, approve {uid} again to finish it")
+            raise WorkflowError(Text("%(uid)s is already being approved: if that approval stopped "
+                                     "half-way, approve %(uid)s again to finish it", uid=uid))
         with _deciding(portal, person, REJECT.name, actor=actor) as mark_decided:
             portal.mailer.send(person.mail, "rejected", language=person.language,
                                uid=uid, display_name=person.display_name,
@@ -161,9 +169,9 @@ def reject_selected(portal: Portal, uids: Iterable[str], reason: str, *, actor: 
     does not stop the others. The selection and the reason are checked before anyone is."""
     require_sysadmin(portal, actor)
     selected = list(dict.fromkeys(uids))
-    errors = {}
+    errors: dict[str, str] = {}
     if not selected or len(selected) > MAX_SELECTED:
-        errors["uid"] = f"select 1 to {MAX_SELECTED} requests"
+        errors["uid"] = Text("select 1 to %(most)d requests", most=MAX_SELECTED)
     if refused := _reason_refused(reason.strip()):
         errors["reason"] = refused
     if errors:
@@ -172,14 +180,22 @@ def reject_selected(portal: Portal, uids: Iterable[str], reason: str, *, actor: 
     for uid in selected:
         try:
             reject(portal, uid, reason, actor=actor, remote_addr=remote_addr)
-        except InvalidInput as error:
-            outcomes.append(Outcome(uid, "; ".join(error.errors.values())))
         except (WorkflowError, DirectoryError, MailError) as error:
-            outcomes.append(Outcome(uid, str(error)))
+            outcomes.append(Outcome(uid, _said(error)))
         else:
             outcomes.append(Outcome(uid))
     return outcomes
 
 
+def _said(error: Exception) -> str:
+    """Why a request was not decided: the workflow's Text as it is, so the page translates it."""
+    if isinstance(error, InvalidInput):
+        reasons = list(error.errors.values())
+        return reasons[0] if len(reasons) == 1 else "; ".join(reasons)
+    said = error.args[0] if error.args else None
+    return said if isinstance(said, Text) else str(error)
+
+
 def _reason_refused(reason: str) -> str | None:
-    return None if 0 < len(reason) <= MAX_REASON else f"say why, in 1 to {MAX_REASON} characters"
+    return None if 0 < len(reason) <= MAX_REASON else Text("say why, in 1 to %(most)d characters",
+                                                            most=MAX_REASON)

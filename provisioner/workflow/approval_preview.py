@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from ..directory import Person
+from ..languages import Text
 from ..preview_runs import fingerprint
 from ..store import previews
 from . import lifecycle
@@ -25,8 +26,8 @@ FRESH_FOR = timedelta(minutes=5)
 # What the page shows while it waits, when it is there, and when it is no longer current.
 NOT_ASKED, WORKING, READY, OUT_OF_DATE, FAILED = "not asked", "working", "ready", "out of date", "failed"
 # The accounts the approval makes, as the services' words say it.
-ACCOUNTS = {"account created in ou=people": "an account in the directory",
-            "Redmine account created": "a Redmine account"}
+ACCOUNTS = {"account created in ou=people": Text("an account in the directory"),
+            "Redmine account created": Text("a Redmine account")}
 
 
 @dataclass(frozen=True)
@@ -75,9 +76,10 @@ def approval_preview(portal: Portal, uid: str, *, actor: str) -> ApprovalPreview
     finished_at = found.finished_at
     state, error = (FAILED, found.error) if found.state == previews.FAILED else (READY, None)
     if found.fingerprint != fingerprint(person):
-        state, error = OUT_OF_DATE, "the request changed after this preview was made"
+        state, error = OUT_OF_DATE, Text("the request changed after this preview was made")
     elif finished_at is None or (now := portal.clock()) - _like(finished_at, now) > FRESH_FOR:
-        state, error = OUT_OF_DATE, f"this preview is older than {FRESH_FOR.seconds // 60} minutes"
+        state, error = OUT_OF_DATE, Text("this preview is older than %(minutes)d minutes",
+                                         minutes=FRESH_FOR.seconds // 60)
     if state == OUT_OF_DATE:
         return ApprovalPreview(uid, state, groups, asked_at=found.asked_at, finished_at=finished_at,
                                error=error)
@@ -124,7 +126,7 @@ def _request(portal: Portal, uid: str, actor: str) -> Person:
     lifecycle.check(APPROVE, uid, person, portal=portal)
     assert person is not None   # check refuses nobody
     if not person.pending:
-        raise WorkflowError(f"{uid} is already being approved: there is nothing to preview")
+        raise WorkflowError(Text("%(uid)s is already being approved: there is nothing to preview", uid=uid))
     return person
 
 

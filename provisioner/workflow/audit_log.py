@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
+from ..languages import Text
 from ..store import audit
 from ..store.audit import AuditEntry, AuditFilter
 from .context import Portal
@@ -98,20 +99,20 @@ def _csv_line(cells: tuple[str, ...]) -> str:
 
 def _filter(query: AuditQuery) -> AuditFilter:
     """The store's filter for what was typed; InvalidInput says what is wrong with it."""
-    errors = {}
+    errors: dict[str, str] = {}
     if len(query.person) > MAX_PERSON:
-        errors["person"] = f"a username has at most {MAX_PERSON} characters"
+        errors["person"] = Text("a username has at most %(most)d characters", most=MAX_PERSON)
     if len(query.action) > MAX_ACTION:
-        errors["action"] = "choose an action from the list"
+        errors["action"] = Text("choose an action from the list")
     days = {}
     for name, typed in (("first_day", query.first_day), ("last_day", query.last_day)):
         try:
             days[name] = _day(typed)
         except ValueError:
-            errors[name] = "a day such as 2026-11-30"
+            errors[name] = Text("a day such as 2026-11-30")
     first, last = days.get("first_day"), days.get("last_day")
     if first and last and first > last:
-        errors["last_day"] = "the last day comes before the first"
+        errors["last_day"] = Text("the last day comes before the first")
     if errors:
         raise InvalidInput(errors)
     return AuditFilter(

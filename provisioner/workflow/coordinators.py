@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from ..catalogue import Group
 from ..directory import Person
 from ..jobs import GRANT, REVOKE
+from ..languages import Text
 from ..store import audit
 from ..store import jobs as queue
 from ..teams import read_teams
@@ -48,20 +49,26 @@ class CoordinatorChange:
 
     def summary(self) -> str:
         """What happened, in words, for the sysadmin who asked (the page and the command line)."""
-        name = self.group.title
+        return " ".join(self.sentences())
+
+    def sentences(self) -> tuple[Text, ...]:
+        """The summary's sentences, each whole, for a page to translate one by one."""
+        named = {"uid": self.uid, "group": self.group.title}
         if self.coordinates:
-            said = (f"{self.uid} is now a coordinator of {name}." if self.changed
-                    else f"{self.uid} was a coordinator of {name} already.")
+            said = [Text("%(uid)s is now a coordinator of %(group)s.", **named) if self.changed
+                    else Text("%(uid)s was a coordinator of %(group)s already.", **named)]
             if self.joined:
-                said += " They were not a member, so they are one now."
-            job = "to hand them the keys of its list, wiki and project"
+                said.append(Text("They were not a member, so they are one now."))
         else:
-            said = (f"{self.uid} is no longer a coordinator of {name}." if self.changed
-                    else f"{self.uid} was not a coordinator of {name}.")
-            job = "to take back the keys of its list, wiki and project"
-        if self.job_id is not None:
-            return f"{said} Job {self.job_id} is queued {job}."
-        return f"{said} A job for its list, wiki and project is waiting already; it will do this."
+            said = [Text("%(uid)s is no longer a coordinator of %(group)s.", **named) if self.changed
+                    else Text("%(uid)s was not a coordinator of %(group)s.", **named)]
+        if self.job_id is None:
+            return (*said, Text("A job for its list, wiki and project is waiting already; it will do this."))
+        if self.coordinates:
+            return (*said, Text("Job %(job)s is queued to hand them the keys of its list, wiki and project.",
+                                job=self.job_id))
+        return (*said, Text("Job %(job)s is queued to take back the keys of its list, wiki and project.",
+                            job=self.job_id))
 
 
 @dataclass(frozen=True)
@@ -105,11 +112,11 @@ def _appoint(portal: Portal, uid: str, group: Group, actor: Actor,
              remote_addr: str | None) -> CoordinatorChange:
     person = portal.directory.people.find(uid)
     if not has_open_account(person):
-        raise WorkflowError(f"{uid} has no active account: only an active account can coordinate "
-                            "a working group.")
+        raise WorkflowError(Text("%(uid)s has no active account: only an active account can coordinate "
+                                 "a working group.", uid=uid))
     if group.parent is not None and group.parent.group not in _groups_of(portal, person):
-        raise WorkflowError(f"{uid} is not in {group.parent.name}: only its members can coordinate "
-                            f"its team {group.name}.")
+        raise WorkflowError(Text("%(uid)s is not in %(group)s: only its members can coordinate its team "
+                                 "%(team)s.", uid=uid, group=group.parent.name, team=group.name))
     groups = portal.directory.groups
     # The owner value first: adding it is atomic, so of two appoints at once exactly one
     # says it changed the directory (adding the member first let each win one of the two).
@@ -127,7 +134,7 @@ def _remove(portal: Portal, uid: str, group: Group, actor: Actor,
     person = portal.directory.people.find(uid)
     if person is None or person.pending:
         if not changed:
-            raise WorkflowError(f"{uid} has no account, so coordinates no working group.")
+            raise WorkflowError(Text("%(uid)s has no account, so coordinates no working group.", uid=uid))
         portal.audit("coordinator-removed", actor=actor, subject=uid, remote_addr=remote_addr,
                      detail=f"working group {group.slug}")
         return CoordinatorChange(uid, group, False, changed, False, None)

@@ -20,6 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from ..jobs import PLAYBOOK
+from ..languages import Text
 from ..reconciliation import SERVICES, complete_batch, only_services
 from ..runner import Outcome, PlaybookRunner
 from ..store import audit
@@ -116,7 +117,7 @@ def repair_last_check(portal: Portal, *, actor: Actor, remote_addr: str | None =
     found nothing. The worker's run reads the directory and the services afresh."""
     check = last_drift_check(portal, actor=actor)
     if check is None or not check.differences:
-        raise NothingToRepair("The last check found no difference: there is nothing to repair.")
+        raise NothingToRepair(Text("The last check found no difference: there is nothing to repair."))
     job_id, queued = _queue_repair(portal, check.services, actor=actor, remote_addr=remote_addr)
     return Repair(check, job_id, queued)
 

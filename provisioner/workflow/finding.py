@@ -12,6 +12,7 @@ import unicodedata
 from dataclasses import dataclass
 
 from ..directory import Person, Status
+from ..languages import Text
 from .approval import verified_requests
 from .context import Portal
 from .errors import InvalidInput
@@ -60,9 +61,9 @@ def find_people(portal: Portal, query: PeopleQuery, *, actor: str, page: int = 1
     require_sysadmin(portal, actor)
     errors = _choice_errors(portal, query.group, query.availability)
     if query.status and query.status not in ACCOUNT_STATUSES:
-        errors["status"] = "choose a status from the list"
+        errors["status"] = Text("choose a status from the list")
     if len(query.text) > MAX_SEARCH:
-        errors["text"] = f"search for at most {MAX_SEARCH} characters"
+        errors["text"] = Text("search for at most %(most)d characters", most=MAX_SEARCH)
     _refuse(errors)
     group = portal.catalogue.get(query.group) if query.group else None
     found = portal.directory.people.accounts_where(
@@ -76,11 +77,11 @@ def find_people(portal: Portal, query: PeopleQuery, *, actor: str, page: int = 1
 
 
 def _choice_errors(portal: Portal, group: str, availability: str) -> dict[str, str]:
-    errors = {}
+    errors: dict[str, str] = {}
     if group and group not in portal.catalogue:
-        errors["group"] = "choose a working group from the list"
+        errors["group"] = Text("choose a working group from the list")
     if availability and availability not in AVAILABILITY:
-        errors["availability"] = "choose an availability from the list"
+        errors["availability"] = Text("choose an availability from the list")
     return errors
 
 

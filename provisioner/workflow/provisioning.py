@@ -13,6 +13,7 @@ from typing import Protocol
 from sqlalchemy.engine import Connection
 
 from ..directory import DirectoryError
+from ..languages import Text
 from ..store import StoreUnavailable, audit
 from ..store import jobs as queue
 from ..store.jobs import CANCELLED, FAILED, QUEUED, RUNNING, SUCCEEDED, Job
@@ -48,7 +49,7 @@ def job(portal: Portal, job_id: int, *, actor: str) -> Job:
     with portal.store.begin() as connection:
         found = queue.get(connection, job_id)
     if found is None:
-        raise NoSuchJob(f"There is no job {job_id}.")
+        raise NoSuchJob(Text("There is no job %(job)s.", job=job_id))
     return found
 
 
@@ -61,14 +62,14 @@ class _JobChange(Protocol):
 def retry_job(portal: Portal, job_id: int, *, actor: str, remote_addr: str | None = None) -> None:
     """Queue a failed or cancelled job again."""
     _change(portal, job_id, queue.retry, "job-retried", actor, remote_addr,
-            f"Job {job_id} can only be retried once it has failed or been cancelled (and a "
-            "repair of the services while no other repair waits or runs).")
+            Text("Job %(job)s can only be retried once it has failed or been cancelled (and a "
+                 "repair of the services while no other repair waits or runs).", job=job_id))
 
 
 def cancel_job(portal: Portal, job_id: int, *, actor: str, remote_addr: str | None = None) -> None:
     """Cancel a job that has not finished."""
     _change(portal, job_id, queue.cancel, "job-cancelled", actor, remote_addr,
-            f"Job {job_id} has already finished.")
+            Text("Job %(job)s has already finished.", job=job_id))
 
 
 def _change(portal: Portal, job_id: int, change: _JobChange, action: str, actor: str, remote_addr: str | None,
