@@ -181,7 +181,7 @@ class _Instance:
         # The server trusts loopback connections: no password.
         return {"adapter": "postgresql", "host": "127.0.0.1", "port": self.postgres.port,
                 "username": SUPERUSER, "database": POSTGRES_DATABASE, "encoding": "utf8",
-                "pool": puma_threads() + 4}           # a connection per thread, as the role gives
+                "pool": puma_threads() + 4}           # threads + 4, as the role sets it
 
     def has_database(self) -> bool:
         if self.postgres is None:
