@@ -11,7 +11,7 @@ DEBIAN_PACKAGES := slapd ldap-utils chromium postgresql mailman3 dokuwiki php-cl
 	$(shell $(PYTHON) -c 'import ensurepip' 2>/dev/null || echo python3-venv) \
 	$(shell command -v npm >/dev/null || echo npm)
 
-.PHONY: demo test lint test-deploy deploy-tools install debian-packages bench translations-extract translations-update translations-compile
+.PHONY: demo test lint test-deploy deploy-tools install debian-packages bench bench-tools translations-extract translations-update translations-compile
 
 # e.g. make demo DEMO_ARGS="--port 5001 --folder /tmp/demo"; see README.md, "The demo"
 DEMO_ARGS ?=
@@ -71,5 +71,11 @@ translations-compile: $(VENV)/.installed
 
 # e.g. make bench BENCH_ARGS="--only directory,portal --quick"; see bench/README.md
 BENCH_ARGS ?=
-bench: install
+bench: install bench-tools
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+# What make bench needs beyond make install: Redmine as deployed, on PostgreSQL (Debian's
+# redmine-pgsql) under puma (Debian's puma, added to Redmine's bundle).
+bench-tools: debian-packages
+	@scripts/install-debian-packages puma redmine-pgsql
+	@scripts/prepare-redmine puma

@@ -12,13 +12,13 @@ from provisioner.private_services.stack import Occupation, PrivateStack, WikiAdm
 
 BENCH = Occupation(base_dn="dc=bench,dc=occupy", name="Bench", list_domain="lists.bench.occupy")
 CHECKOUT = Path(__file__).resolve().parent.parent
-GOLDEN_CACHE = CHECKOUT / "var" / "cache" / "redmine-golden"
 
 
 def bench_stack(folder: Path, wiki_admin: WikiAdmin | None = None) -> PrivateStack:
-    """slapd with `dbnosync` (fast_writes) for every part and kind alike; mail accepted and dropped."""
+    """slapd with `dbnosync` (fast_writes) for every part and kind alike; mail accepted and dropped;
+    Redmine as deployed (PostgreSQL, puma: make bench-tools)."""
     return PrivateStack(folder, BENCH, fast_writes=True, mail=DISCARD, wiki_admin=wiki_admin,
-                        redmine_cache=GOLDEN_CACHE)
+                        redmine_deployed_shape=True)
 
 
 def app_config(stack: PrivateStack, **settings: Any) -> dict[str, Any]:

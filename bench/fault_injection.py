@@ -2,8 +2,9 @@
 
 Each fault is a SIGKILL (no chance to finish a request or write a last byte) and a start
 on the same port and data, as a supervisor (systemd's Restart=) would do it: slapd (the
-pid in its pidfile), Mailman (the master and every runner of the instance), Redmine (the
-rails server, the pid in its pid file) and the provisioning worker, a real `provisioner
+pid in its pidfile), Mailman (the master and every runner of the instance), Redmine (puma's
+master, the pid in its pid file, and its workers: the master's process group) and the
+provisioning worker, a real `provisioner
 worker` process, replaced by a new one. Each private server's `stop()` after the kill
 only reaps what is left; its `start()` serves again on its port and its folder.
 """
@@ -87,6 +88,11 @@ def _kill_pid_in(path: Path) -> None:
         os.kill(int(path.read_text().split()[0]), signal.SIGKILL)
 
 
+def _kill_process_group_of_pid_in(path: Path) -> None:
+    with contextlib.suppress(FileNotFoundError, ValueError, ProcessLookupError):
+        os.killpg(os.getpgid(int(path.read_text().split()[0])), signal.SIGKILL)
+
+
 class FaultInjector:
     """Kills one of FAULTS and starts it again, on the stack's services and the worker."""
 
@@ -115,7 +121,7 @@ class FaultInjector:
 
     def _redmine(self) -> None:
         redmine = self.services.redmine
-        _kill_pid_in(redmine.folder / "tmp" / "server.pid")
+        _kill_process_group_of_pid_in(redmine.pid_file)
         redmine.stop()
         redmine.start()
 

@@ -1,8 +1,8 @@
 """Provisioning through the three real services, against the floor of their bare REST calls.
 
 For N = 100 and 1000 volunteers, each active in LDAP and in two working groups, on a
-private slapd, Mailman 3 core, DokuWiki (php -S, authldap) and Redmine (webrick, SQLite),
-each started once, privately, on loopback, as the tests start them:
+private slapd, Mailman 3 core, DokuWiki (php -S, authldap) and Redmine as deployed (puma
+with 2 workers, PostgreSQL), each started once, privately, on loopback:
 
 - end to end: one grant job for all N, timed over `Worker.run_once()` in a process of its
   own (bench/worker_once.py), so its peak memory is its own: one playbook run through the
@@ -67,7 +67,7 @@ from provisioner.workflow import create_sysadmin, initialise_directory
 
 REPEATS = {100: 3, 1000: 3}                 # N -> runs of each kind
 QUICK_REPEATS = {100: 1}                    # no target: they are held at 1000
-REDMINE_CONNECTIONS = 4                     # redmine_members' `connections` default
+REDMINE_CONNECTIONS = 8                     # redmine_members' `connections` default
 BUSY_RETRY_SECONDS = (0.2, 0.5, 1.0)        # and its pauses before trying a 500 again
 TARGET_VOLUNTEERS = 1000                    # issue 18's targets: this many volunteers
 FLOOR_TARGET = 1.2                          # within 1.2x of the concurrent floor,
@@ -174,8 +174,9 @@ class JsonApi:
     def post(self, path: str, body: dict, expect: int = 201) -> dict | None:
         """The created entity; None when a try after a 500 finds it done ("already taken").
 
-        A 500 is tried again as redmine_members does: Redmine on SQLite with requests in
-        flight sometimes answers 500 (database is locked), having done the work or not.
+        A 500 is tried again as redmine_members does: Redmine on SQLite (the tests') with
+        requests in flight sometimes answers 500 (database is locked), having done the work
+        or not.
         """
         retried = False
         for pause in (*BUSY_RETRY_SECONDS, None):

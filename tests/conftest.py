@@ -10,6 +10,7 @@ import pytest
 from provisioner import create_app
 from provisioner.catalogue import load_catalogue
 from provisioner.directory import Directory
+from provisioner.private_services.postgres import start_private_postgres
 from provisioner.private_services.slapd import PrivateSlapd
 from provisioner.private_services.smtp import MAILDIR
 from provisioner.private_services.stack import PrivateStack
@@ -17,7 +18,6 @@ from provisioner.workflow import create_sysadmin, initialise_directory
 
 from ldap_helpers import eventually, holds, wipe
 from mail_sink import MailSink
-from pg_server import start_private_postgres
 from portal_actions import ADMIN_PASSWORD, Visitor, enrol_totp
 from suite_config import BASE_DN, OCCUPATION, ORGANISATION, WIKI_ROBOT, app_config, settings_for
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from pg_server import PostgresError, find_binaries
+from provisioner.private_services.postgres import PostgresError, find_binaries
 
 
 def scalar(url: str, statement: str):

@@ -147,7 +147,7 @@ def test_a_volunteer_redmine_refuses_fails_alone(redmine_app, redmine, directory
 
 def test_a_batch_larger_than_the_connections_in_flight_gives_each_volunteer_their_own_outcome(
         redmine_app, redmine, directory):
-    """The module works on 4 volunteers at once: outcomes must not mix up or go missing."""
+    """The module works on 8 volunteers at once: outcomes must not mix up or go missing."""
     status, _ = redmine.request("POST", "/users.json", {"user": {
         "login": "someone", "firstname": "Some", "lastname": "One", "mail": "vol0005@example.org",
         "password": "a local password 123"}})

@@ -72,7 +72,7 @@ options:
   project_public: {description: whether new projects are public, type: bool, default: false}
   validate_certs: {description: check Redmine's TLS certificate, type: bool, default: true}
   timeout: {description: seconds to wait for one answer, type: int, default: 30}
-  connections: {description: how many volunteers are worked on at once, type: int, default: 4}
+  connections: {description: how many volunteers are worked on at once, type: int, default: 8}
 """
 
 EXAMPLES = r"""
@@ -851,7 +851,7 @@ def main() -> None:
         "project_public": {"type": "bool", "default": False},
         "validate_certs": {"type": "bool", "default": True},
         "timeout": {"type": "int", "default": 30},
-        "connections": {"type": "int", "default": 4},
+        "connections": {"type": "int", "default": 8},
         "batch_file": {"type": "path", "required": True},
     }, supports_check_mode=True)
     params = module.params

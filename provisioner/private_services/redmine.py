@@ -15,6 +15,12 @@ reports the key and the source's id back as facts. `rails server` (webrick, whic
 scripts/prepare-redmine adds to Debian's bundle) serves on a free loopback port
 in about 5 seconds.
 
+Given a private PostgreSQL (`postgres`), Redmine runs as the redmine_server role deploys
+it, for the benchmarks: its database there (Debian's redmine-pgsql), migrated at the
+first start, and served by puma (Debian's puma, which `scripts/prepare-redmine puma`
+adds to the bundle; `make bench-tools`) with the role's threads and PUMA_WORKERS
+worker processes.
+
 The folder survives a stop, so the demo keeps its projects between runs.
 """
 
@@ -38,9 +44,11 @@ from pathlib import Path
 from typing import Any
 
 import ansible_runner
+import yaml
 
 from ..config import CHECKOUT
 from .files import copy_private_file, write_private_file
+from .postgres import SUPERUSER, PrivatePostgres
 from .process import OwnedProcess, free_port
 
 REDMINE_ROOT = Path("/usr/share/redmine")            # Debian's code tree
@@ -54,6 +62,11 @@ AUTH_SOURCE_NAME = "Occupy LDAP"
 RAKE_TIMEOUT = 600.0
 SETUP_TIMEOUT = 300.0
 REQUEST_TIMEOUT = 30.0
+POSTGRES_DATABASE = "redmine"
+# One puma process is bound to one core by Ruby's lock: two served about 30% more on
+# 2 cores (the redmine_server role's default is 0, a single process).
+PUMA_WORKERS = 2
+ROLE_DEFAULTS = CHECKOUT / "playbooks" / "roles" / "redmine_server" / "defaults" / "main.yml"
 
 
 class RedmineError(RuntimeError):
@@ -79,10 +92,29 @@ def check_installed() -> None:
             f"Redmine is not installed: install Debian's {' and '.join(missing or ['redmine'])} "
             "package(s) (make demo and make test do it for you)"
         )
+    _check_app_server("webrick", "scripts/prepare-redmine")
+
+
+def check_deployed_shape_installed() -> None:
+    """Raise RedmineError naming what to install when Redmine cannot run on PostgreSQL under puma."""
+    check_installed()
+    missing = [package for package in ("redmine-pgsql", "puma") if not _installed(package)]
+    if missing:
+        raise RedmineError(f"Redmine as deployed needs Debian's {' and '.join(missing)} package(s): "
+                           "run make bench-tools")
+    _check_app_server("puma", "make bench-tools")
+
+
+def _check_app_server(gem: str, remedy: str) -> None:
     local_gemfile = REDMINE_ROOT / "Gemfile.local"
-    if not local_gemfile.exists() or "gem 'webrick'" not in local_gemfile.read_text():
-        raise RedmineError(f"Redmine has no app server: run scripts/prepare-redmine (it adds webrick "
-                           f"to {local_gemfile})")
+    if not local_gemfile.exists() or f"gem '{gem}'" not in local_gemfile.read_text():
+        raise RedmineError(f"Redmine's bundle has no {gem}: run {remedy} (it adds it to {local_gemfile})")
+
+
+def puma_threads() -> int:
+    """The threads of each puma process, as the redmine_server role deploys it."""
+    defaults = yaml.safe_load(ROLE_DEFAULTS.read_text())
+    return int(defaults["redmine_server_puma_threads"])
 
 
 def _installed(package: str) -> bool:
@@ -125,20 +157,39 @@ def golden_database(cache_dir: str | os.PathLike[str]) -> Path:
 
 
 class _Instance:
-    """The folder Debian's Redmine reads as an instance, and how to run Redmine's tools in it."""
+    """The folder Debian's Redmine reads as an instance, and how to run Redmine's tools in it.
 
-    def __init__(self, folder: Path):
+    Its database is an SQLite file in the folder or, given `postgres`, a database there.
+    """
+
+    def __init__(self, folder: Path, postgres: PrivatePostgres | None = None):
         self.folder = folder
+        self.postgres = postgres
         self.name = f"{LINK_PREFIX}{secrets.token_hex(6)}"
         self.database = folder / "db" / "redmine.sqlite3"
         for sub in ("config", "db", "log", "files", "tmp", "public/plugin_assets"):
             (folder / sub).mkdir(parents=True, exist_ok=True)
-        (folder / "config" / "database.yml").write_text(
-            "production:\n  adapter: sqlite3\n"
-            f"  database: {json.dumps(str(self.database))}\n  encoding: utf8\n")
+        database_yml = {"production": self._database_config()}
+        (folder / "config" / "database.yml").write_text(yaml.safe_dump(database_yml))
         secret_file = folder / "config" / "secret_key.txt"
         if not secret_file.exists():
             write_private_file(secret_file, secrets.token_hex(64) + "\n")
+
+    def _database_config(self) -> dict[str, str | int | None]:
+        if self.postgres is None:
+            return {"adapter": "sqlite3", "database": str(self.database), "encoding": "utf8"}
+        # The server trusts loopback connections: no password.
+        return {"adapter": "postgresql", "host": "127.0.0.1", "port": self.postgres.port,
+                "username": SUPERUSER, "database": POSTGRES_DATABASE, "encoding": "utf8",
+                "pool": puma_threads() + 4}           # threads + 4, as the role sets it
+
+    def has_database(self) -> bool:
+        if self.postgres is None:
+            return self.database.exists()
+        with self.postgres.connect() as connection:
+            found = connection.execute("SELECT 1 FROM pg_database WHERE datname = %s",
+                                       (POSTGRES_DATABASE,)).fetchone()
+        return found is not None
 
     @property
     def link_path(self) -> Path:
@@ -200,8 +251,10 @@ class PrivateRedmine(OwnedProcess):
     """A Redmine server owned by this process, with its instance folder `folder`.
 
     `golden` is a database file to start from (see `golden_database`); without it
-    the database is created in place. Usable as a context manager;
-    `inventory_vars()` gives the redmine role's inventory variables.
+    the database is created in place. Given a started `postgres`, Redmine runs as
+    deployed (PostgreSQL, puma; see the module's docstring) and `golden` is not used.
+    Usable as a context manager; `inventory_vars()` gives the redmine role's inventory
+    variables.
     """
 
     start_timeout = 180.0   # about 5 s; a loaded 2-core machine needs much more
@@ -210,10 +263,12 @@ class PrivateRedmine(OwnedProcess):
 
     def __init__(self, folder: str | os.PathLike[str], ldap: LdapSource, *,
                  golden: str | os.PathLike[str] | None = None, port: int | None = None,
-                 playbooks_dir: str | os.PathLike[str] = CHECKOUT / "playbooks"):
+                 playbooks_dir: str | os.PathLike[str] = CHECKOUT / "playbooks",
+                 postgres: PrivatePostgres | None = None):
         self.folder = Path(folder).resolve()
         self.ldap = ldap
         self.golden = Path(golden) if golden else None
+        self.postgres = postgres
         self.port = port
         self.playbooks_dir = Path(playbooks_dir)
         self.api_key: str | None = None
@@ -237,12 +292,15 @@ class PrivateRedmine(OwnedProcess):
     def start(self) -> PrivateRedmine:
         if self.running:
             return self
-        check_installed()
+        if self.postgres is None:
+            check_installed()
+        else:
+            check_deployed_shape_installed()
         if self._instance is None:
-            self._instance = _Instance(self.folder)
+            self._instance = _Instance(self.folder, self.postgres)
         self._instance.link()
         try:
-            if not self._instance.database.exists():
+            if not self._instance.has_database():
                 self._create_database()
             if self.api_key is None:
                 self.configure()
@@ -260,7 +318,9 @@ class PrivateRedmine(OwnedProcess):
         return self._instance
 
     def _create_database(self) -> None:
-        if self.golden is not None:
+        if self.postgres is not None:
+            self.postgres.create_database(POSTGRES_DATABASE)
+        elif self.golden is not None:
             # It will hold the LDAP source's bind password and the API keys.
             copy_private_file(self.golden, self._linked_instance.database)
             return
@@ -341,16 +401,37 @@ class PrivateRedmine(OwnedProcess):
                 break
         raise RedmineError(f"Redmine did not start on {self.url}: {_tail(self.log_path)}")
 
+    @property
+    def pid_file(self) -> Path:
+        """The server's pid: rails server's, or puma's master (its workers are in its process group)."""
+        return self.folder / "tmp" / "server.pid"
+
     def _launch(self) -> None:
-        pid_file = self.folder / "tmp" / "server.pid"
-        pid_file.unlink(missing_ok=True)     # a killed run's pid file stops rails from starting
+        self.pid_file.unlink(missing_ok=True)     # a killed run's pid file stops rails from starting
         with open(self.log_path, "ab") as log:
             self._process = subprocess.Popen(
-                ["bundle", "exec", "rails", "server", "-b", "127.0.0.1", "-p", str(self.port),
-                 "-e", "production", "-P", str(pid_file)],
+                self._server_command(),
                 cwd=REDMINE_ROOT, env=self._linked_instance.environment(), stdin=subprocess.DEVNULL,
                 stdout=log, stderr=log, start_new_session=True,
             )
+
+    def _server_command(self) -> list[str]:
+        if self.postgres is None:
+            return ["bundle", "exec", "rails", "server", "-b", "127.0.0.1", "-p", str(self.port),
+                    "-e", "production", "-P", str(self.pid_file)]
+        return ["bundle", "exec", "puma", "-C", str(self._write_puma_config())]
+
+    def _write_puma_config(self) -> Path:
+        """puma.rb as the redmine_server role writes it, with PUMA_WORKERS workers and our pid file."""
+        threads = puma_threads()
+        path = self.folder / "config" / "puma.rb"
+        path.write_text(f"directory {json.dumps(str(REDMINE_ROOT))}\n"
+                        "environment 'production'\n"
+                        f"threads {threads}, {threads}\n"
+                        f"workers {PUMA_WORKERS}\n"
+                        f"bind 'tcp://127.0.0.1:{self.port}'\n"
+                        f"pidfile {json.dumps(str(self.pid_file))}\n")
+        return path
 
     def _is_ours(self) -> bool:
         """Only our Redmine knows our API key: another server on the port does not."""

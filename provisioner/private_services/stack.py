@@ -28,6 +28,7 @@ from .dokuwiki import PrivateDokuWiki
 from .files import write_private_file
 from .mailman import ArchiverLink, PrivateMailman
 from .mailman_web import MailmanRest, PeopleDirectory, PrivateMailmanWeb, golden_web
+from .postgres import PrivatePostgres, start_private_postgres
 from .redmine import LdapSource, PrivateRedmine, golden_database
 from .slapd import PrivateSlapd, TlsFiles
 from .smtp import DISCARD, PrivateSmtp
@@ -101,13 +102,16 @@ class PrivateStack:
     with `tls` slapd serves ldaps too. `mail` is the SMTP server's kind (smtp.PRINT,
     MAILDIR, DISCARD). `redmine_cache` keeps Redmine's migrated database between
     stacks, `mailman_web_cache` mailman3-web's and its static files (default for both:
-    `<folder>/cache`).
+    `<folder>/cache`). With `redmine_deployed_shape` Redmine runs as deployed, on the
+    stack's PostgreSQL under puma (the benchmarks'), migrated at its start, instead of
+    on SQLite under webrick.
     """
 
     def __init__(self, folder: str | os.PathLike[str], occupation: Occupation, *, fast_writes: bool = False,
                  tls: TlsFiles | None = None, mail: str = DISCARD, lists_send_mail: bool = False,
                  wiki_admin: WikiAdmin | None = None, redmine_cache: str | os.PathLike[str] | None = None,
-                 mailman_web_cache: str | os.PathLike[str] | None = None):
+                 mailman_web_cache: str | os.PathLike[str] | None = None,
+                 redmine_deployed_shape: bool = False):
         self.folder = Path(folder).resolve()
         self.occupation = occupation
         self.fast_writes = fast_writes
@@ -117,6 +121,7 @@ class PrivateStack:
         self.wiki_admin = wiki_admin
         self.redmine_cache = Path(redmine_cache) if redmine_cache else self.folder / "cache"
         self.mailman_web_cache = Path(mailman_web_cache) if mailman_web_cache else self.folder / "cache"
+        self.redmine_deployed_shape = redmine_deployed_shape
         self._archiver: ArchiverLink | None = None       # for a Mailman started after its web parts
         self._started: dict[str, Any] = {}
         self._exit = ExitStack()
@@ -187,9 +192,18 @@ class PrivateStack:
             ldap = LdapSource(host="127.0.0.1", port=slapd.port, base_dn=slapd.layout.people,
                               bind_dn=slapd.service_dn("redmine"),
                               bind_password=slapd.service_passwords["redmine"])
-            return self._exit.enter_context(PrivateRedmine(
-                self.folder / "redmine", ldap, golden=golden_database(self.redmine_cache)))
+            if self.redmine_deployed_shape:
+                redmine = PrivateRedmine(self.folder / "redmine", ldap, postgres=self.postgres())
+            else:
+                redmine = PrivateRedmine(self.folder / "redmine", ldap,
+                                         golden=golden_database(self.redmine_cache))
+            return self._exit.enter_context(redmine)
         return self._get("redmine", start)
+
+    def postgres(self) -> PrivatePostgres:
+        """A PostgreSQL server in a short folder of its own under /tmp (the postgres user, which
+        runs it under root, may not reach into the stack's folder); removed with the stack."""
+        return self._get("postgres", lambda: self._exit.enter_context(start_private_postgres()))
 
     def started(self, process: AbstractContextManager[Managed]) -> Managed:
         """`process` (a context manager, such as an OwnedProcess) started now, stopped with the stack."""

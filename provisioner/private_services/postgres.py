@@ -1,4 +1,5 @@
-"""A private PostgreSQL server in a folder, for tests: real SQL, real row locks.
+"""A private PostgreSQL server in a folder: real SQL, real row locks, for the tests'
+stores and the benchmarks' Redmine.
 
 `PrivatePostgres(folder)` runs Debian's postgresql binaries: `initdb` into
 `<folder>/data` (superuser `provisioner`, trust authentication), then `pg_ctl start`
@@ -8,7 +9,7 @@ PostgreSQL refuses to run as root, so under root (CI, containers) the server
 runs as Debian's `postgres` system user and the folder is handed to it.
 
 `start_private_postgres()` makes a short folder under /tmp, starts a server in it
-and removes both afterwards; the suite's fixture wraps it.
+and removes both afterwards; the test suite's fixture wraps it.
 """
 
 from __future__ import annotations
@@ -25,11 +26,12 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import psycopg
 from psycopg import sql
 
-from provisioner.private_services.process import free_port
+from .process import free_port
 
 INITDB_GLOB = "/usr/lib/postgresql/*/bin/initdb"
 DEBIAN_PACKAGE = "postgresql"
@@ -81,7 +83,7 @@ class PrivatePostgres:
     folder survives a stop: a later `start()` reuses it without `initdb`.
     """
 
-    def __init__(self, folder: str | os.PathLike):
+    def __init__(self, folder: str | os.PathLike[str]):
         self.folder = Path(folder).resolve()
         self.port: int | None = None
         self._running = False
@@ -109,12 +111,12 @@ class PrivatePostgres:
             raise PostgresError("the server is not started")
         return f"postgresql+psycopg://{SUPERUSER}@127.0.0.1:{self.port}/{database}"
 
-    def connect(self, database: str = "postgres", **kwargs) -> psycopg.Connection:
+    def connect(self, database: str = "postgres", *, autocommit: bool = False) -> psycopg.Connection[Any]:
         """A plain psycopg connection (close it, or use it in a `with`)."""
         if self.port is None:
             raise PostgresError("the server is not started")
         return psycopg.connect(host="127.0.0.1", port=self.port, user=SUPERUSER,
-                               dbname=database, connect_timeout=5, **kwargs)
+                               dbname=database, connect_timeout=5, autocommit=autocommit)
 
     def create_database(self, name: str) -> str:
         """Create an empty database and return its SQLAlchemy URL."""
@@ -166,13 +168,13 @@ class PrivatePostgres:
     def __enter__(self) -> PrivatePostgres:
         return self.start()
 
-    def __exit__(self, *exc_info) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
     # Internals
 
-    def _pg_ctl(self) -> str:
-        return str(self._bin or find_binaries()) + "/pg_ctl"
+    def _binary(self, name: str) -> str:
+        return str((self._bin or find_binaries()) / name)
 
     def _as_server_user(self) -> list[str]:
         """The command prefix that drops root to the postgres user; none when not root."""
@@ -204,7 +206,7 @@ class PrivatePostgres:
                 raise PostgresError(f"{SYSTEM_USER} cannot reach {self.folder}: {parent} is not "
                                     "traversable by others; choose a folder under /tmp")
 
-    def _run(self, command: list[str], timeout: float) -> subprocess.CompletedProcess | None:
+    def _run(self, command: list[str], timeout: float) -> subprocess.CompletedProcess[str] | None:
         try:
             return subprocess.run(
                 self._as_server_user() + command, cwd=self.folder, env=_clean_environment(),
@@ -215,7 +217,7 @@ class PrivatePostgres:
 
     def _initdb(self) -> None:
         result = self._run([
-            str(self._bin / "initdb"), "-D", str(self.data_dir), "-U", SUPERUSER,
+            self._binary("initdb"), "-D", str(self.data_dir), "-U", SUPERUSER,
             "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync", "--no-instructions",
         ], timeout=120)
         if result is None or result.returncode != 0:
@@ -230,14 +232,14 @@ class PrivatePostgres:
             "log_min_messages": "warning",
         }
         with open(self.data_dir / "postgresql.conf", "a") as conf:
-            conf.write("\n# PrivatePostgres (tests only)\n")
+            conf.write("\n# PrivatePostgres (throwaway data only)\n")
             conf.writelines(f"{key} = {_quote_setting(value)}\n" for key, value in settings.items())
 
     def _pg_ctl_start(self) -> str | None:
         """None once pg_ctl reports the server ready, else what pg_ctl said (a taken port, say)."""
         options = " ".join([f"-p {self.port}", *(f"-c {setting}" for setting in SPEED_SETTINGS)])
         result = self._run([
-            self._pg_ctl(), "start", "-D", str(self.data_dir), "-l", str(self.log_path),
+            self._binary("pg_ctl"), "start", "-D", str(self.data_dir), "-l", str(self.log_path),
             "-o", options, "-w", "-t", str(START_TIMEOUT),
         ], timeout=START_TIMEOUT + 10)
         if result is not None and result.returncode == 0:
@@ -255,8 +257,8 @@ class PrivatePostgres:
         except psycopg.Error as error:
             raise PostgresError(f"PostgreSQL started but refuses connections: {error}; "
                                 f"{self._log_tail()}") from error
-        if Path(row[0]).resolve() != self.data_dir:
-            raise PostgresError(f"port {self.port} answers for {row[0]}, not {self.data_dir}")
+        if row is None or Path(row[0]).resolve() != self.data_dir:
+            raise PostgresError(f"port {self.port} answers for {row and row[0]}, not {self.data_dir}")
 
     def _stop_server(self) -> None:
         """pg_ctl stop: fast shutdown, then immediate, then SIGKILL to our postmaster."""
@@ -264,7 +266,7 @@ class PrivatePostgres:
         for mode in ("fast", "immediate"):
             if not (self.data_dir / "postmaster.pid").exists():
                 return
-            self._run([self._pg_ctl(), "stop", "-D", str(self.data_dir), "-m", mode,
+            self._run([self._binary("pg_ctl"), "stop", "-D", str(self.data_dir), "-m", mode,
                        "-w", "-t", str(STOP_TIMEOUT)], timeout=STOP_TIMEOUT + 10)
         self._kill_postmaster()
 
