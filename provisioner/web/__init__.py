@@ -32,6 +32,7 @@ from . import (
     users,
 )
 from .language import gettext as _
+from .language import shown
 
 csrf = CSRFProtect()
 
@@ -68,7 +69,7 @@ def _back_end_failed(error: Exception) -> ResponseReturnValue:
 
 
 def _not_allowed(error: NotAllowed) -> ResponseReturnValue:
-    return render_template("error.html", title=_("Forbidden"), message=str(error)), 403
+    return render_template("error.html", title=_("Forbidden"), message=shown(error)), 403
 
 
 def _http_error(error: HTTPException) -> ResponseReturnValue:
