@@ -18,6 +18,7 @@ from .catalogue import CatalogueError
 from .config import ENV_PREFIX, ConfigError, load_settings
 from .directory import DirectoryError
 from .jobs import Worker
+from .languages import SOURCE_LANGUAGE
 from .mail import MailError
 from .passwords import WeakPassword
 from .resources import (
@@ -158,6 +159,12 @@ def set_coordinator(uid: str, group: str, remove: bool) -> None:
     click.echo(change.summary())
 
 
+LANGUAGE_OPTION = click.option(
+    "--language", default=SOURCE_LANGUAGE, show_default=True, metavar="CODE",
+    help="The language of the mail, of the page that accepts it and of the account (one with a "
+         "catalogue, such as es).")
+
+
 @click.command("invite")
 @click.argument("email")
 @click.option("--group", "groups", multiple=True, required=True, metavar="SLUG",
@@ -165,12 +172,14 @@ def set_coordinator(uid: str, group: str, remove: bool) -> None:
 @click.option("--until", type=click.DateTime(formats=["%Y-%m-%d"]), metavar="YYYY-MM-DD",
               help="The account's last day (default: none, the account stays).")
 @click.option("--name", default="", help="Their name, filled in on the form for them.")
+@LANGUAGE_OPTION
 @with_appcontext
-def invite_command(email: str, groups: tuple[str, ...], until: datetime | None, name: str) -> None:
+def invite_command(email: str, groups: tuple[str, ...], until: datetime | None, name: str,
+                   language: str) -> None:
     """Mail EMAIL an invitation into working groups: its link makes an active account."""
     try:
         invitation = invite(get_portal(), email, groups, until=until.date() if until else None,
-                            actor=workflow.HOST_OPERATOR, display_name=name)
+                            actor=workflow.HOST_OPERATOR, display_name=name, language=language)
     except workflow.InvalidInput as error:
         raise click.ClickException("; ".join(error.errors.values())) from None
     except (DirectoryError, StoreUnavailable, MailError, workflow.WorkflowError) as error:
@@ -182,15 +191,17 @@ def invite_command(email: str, groups: tuple[str, ...], until: datetime | None, 
 @click.command("import")
 @click.argument("sheet", type=click.File("rb"))
 @click.option("--dry-run", is_flag=True, help="Check the file and say what would be sent; send nothing.")
+@LANGUAGE_OPTION
 @with_appcontext
-def import_command(sheet: BinaryIO, dry_run: bool) -> None:
+def import_command(sheet: BinaryIO, dry_run: bool, language: str) -> None:
     """Invite everyone of a sign-up sheet (CSV: name, email, groups, optional end_date).
 
     Nothing is sent unless every row is valid; an address with an account or an
     invitation is skipped, so importing a file again invites nobody twice."""
     data = sheet.read(MAX_SHEET_BYTES + 1)
     try:
-        outcomes = import_sheet(get_portal(), data, actor=workflow.HOST_OPERATOR, dry_run=dry_run)
+        outcomes = import_sheet(get_portal(), data, actor=workflow.HOST_OPERATOR, dry_run=dry_run,
+                                language=language)
     except SheetInvalid as error:
         for problem in error.problems:
             click.echo(str(problem), err=True)

@@ -150,7 +150,7 @@ def test_the_sysadmins_page_imports_with_the_same_checks(app, sysadmin, director
     bad = upload(BAD)
     assert bad.status_code == 400
     page = bad.get_data(as_text=True)
-    assert "Nothing was sent: the file has 7 problem(s)" in page
+    assert "Nothing was sent: the file has 7 problems" in page
     assert "line 9: name '<script>'" in html.unescape(page) and "<script>" not in page
     assert inbox.messages() == []
     dry = upload(GOOD, dry_run=True)

@@ -117,8 +117,9 @@ def test_the_first_revision_is_the_schema_that_e77143b_created(store):
 ADDED_AFTER_0003 = [("job_targets", "mail"), ("job_targets", "forget_as"), ("jobs", "services")]
 # Indexes on older tables they added (0009: one reconcile waiting or running).
 INDEXES_ADDED_AFTER_0003 = ["jobs_one_reconcile"]
-# Tables they added (0006: invitations; 0007: end dates' notices, renewal requests; 0008:
-# approval previews; 0009: drift checks and their differences; 0011: the mail outbox).
+# Tables they added (0006: invitations, with 0012's language; 0007: end dates' notices,
+# renewal requests; 0008: approval previews; 0009: drift checks and their differences;
+# 0011: the mail outbox).
 TABLES_ADDED_AFTER_0003 = ["invitations", "end_date_notices", "renewal_requests", "previews",
                            "drift_differences", "drift_checks", "mail_outbox"]
 

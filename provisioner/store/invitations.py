@@ -49,6 +49,7 @@ class Invitation:
     claimed_at: datetime | None
     closed_at: datetime | None
     closed_by: str | None
+    language: str | None        # of its mail and acceptance page; None (made before 0012): English
 
     def state_at(self, now: datetime) -> str:
         """The state as people see it: an open invitation past its time is expired."""
@@ -82,7 +83,7 @@ def mail_key(mail: str) -> str:
 
 def create(connection: Connection, *, mail: str, groups: Iterable[str], end_date: date | None,
            display_name: str | None, invited_by: str, now: datetime,
-           lifetime: timedelta) -> tuple[Invitation, str]:
+           lifetime: timedelta, language: str | None = None) -> tuple[Invitation, str]:
     """A new open invitation and its link's token; AlreadyInvited when one is open for the
     address. An open one past its time is closed as expired first, so it does not count."""
     key = mail_key(mail)
@@ -95,7 +96,8 @@ def create(connection: Connection, *, mail: str, groups: Iterable[str], end_date
             key_row = connection.execute(invitations.insert().values(
                 digest=digest(token), mail=mail, mail_key=key, groups=" ".join(groups),
                 end_date=end_date, display_name=display_name, invited_by=invited_by,
-                created_at=now, expires_at=now + lifetime, state=OPEN)).inserted_primary_key
+                created_at=now, expires_at=now + lifetime, state=OPEN,
+                language=language)).inserted_primary_key
     except sa.exc.IntegrityError:
         waiting = open_for(connection, mail)
         if waiting is None:       # not that: another constraint

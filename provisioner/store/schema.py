@@ -178,6 +178,7 @@ invitations = sa.Table(
     sa.Column("claimed_at", sa.DateTime(timezone=True)),        # an acceptance under way
     sa.Column("closed_at", sa.DateTime(timezone=True)),         # used, withdrawn or found expired
     sa.Column("closed_by", sa.String(64)),                      # who withdrew it
+    sa.Column("language", sa.String(16)),                       # of its mail and page (0012); none: English
     sa.Index("invitations_one_open", "mail_key", unique=True,
              sqlite_where=sa.text("state = 'open'"), postgresql_where=sa.text("state = 'open'")),
 )

@@ -4,9 +4,12 @@ account page, and deciding renewals. The workflow checks who acts."""
 
 from __future__ import annotations
 
+from datetime import date
+
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
+from .. import languages
 from ..directory import DirectoryError
 from ..resources import get_portal
 from ..workflow import InvalidInput, LinkInvalid, WorkflowError
@@ -20,7 +23,7 @@ from ..workflow.renewals import (
     request_renewal_by_link,
 )
 from ..workflow.terms import parse_end_date
-from .language import gettext, shown
+from .language import gettext, page_language_code, shown
 from .security import login_first
 from .users import current_user, login_required
 
@@ -34,7 +37,9 @@ def _back() -> ResponseReturnValue:
 
 
 def _refused(what: str, error: Exception) -> None:
-    reasons = "; ".join(error.errors.values()) if isinstance(error, InvalidInput) else str(error)
+    """`what` is the refusal's start, in the page's language ("Not renewed")."""
+    said = error.errors.values() if isinstance(error, InvalidInput) else [error]
+    reasons = "; ".join(map(shown, said))
     flash(f"{what}: {reasons}"[:300], "error")
 
 
@@ -46,11 +51,23 @@ def change(uid: str) -> ResponseReturnValue:
         renewed = set_end_date(get_portal(), uid, day, actor=current_user.uid,
                                remote_addr=request.remote_addr)
     except (WorkflowError, DirectoryError) as error:
-        _refused(f"{uid}'s end date is unchanged", error)
+        _refused(gettext("%(uid)s's end date is unchanged", uid=uid), error)
     else:
-        said = f"{uid}'s account ends on {day.isoformat()}." if day else f"{uid}'s account has no end date."
-        flash(said + (" It is active again; their access is being set up." if renewed else ""))
+        flash(_end_date_changed(uid, day, renewed=renewed))
     return _back()
+
+
+def _end_date_changed(uid: str, day: date | None, *, renewed: bool) -> str:
+    if day is None:
+        return gettext("%(uid)s's account has no end date.", uid=uid)
+    if renewed:
+        return gettext("%(uid)s's account ends on %(day)s. It is active again; their access is "
+                       "being set up.", uid=uid, day=_day(day))
+    return gettext("%(uid)s's account ends on %(day)s.", uid=uid, day=_day(day))
+
+
+def _day(day: date) -> str:
+    return languages.day(day, page_language_code())
 
 
 @blueprint.get("/renew/<token>")
@@ -98,10 +115,10 @@ def renew_request(request_id: int) -> ResponseReturnValue:
         decided = renew(get_portal(), request_id, day, actor=current_user.uid,
                         remote_addr=request.remote_addr)
     except (WorkflowError, DirectoryError) as error:
-        _refused("Not renewed", error)
+        _refused(gettext("Not renewed"), error)
     else:
-        flash(f"{decided.uid}'s account is renewed "
-              + (f"until {day.isoformat()}." if day else "with no end date."))
+        flash(gettext("%(uid)s's account is renewed until %(day)s.", uid=decided.uid, day=_day(day))
+              if day else gettext("%(uid)s's account is renewed with no end date.", uid=decided.uid))
     return _back()
 
 
@@ -112,7 +129,7 @@ def decline_request(request_id: int) -> ResponseReturnValue:
         decided = decline_renewal(get_portal(), request_id, request.form.get("reason", ""),
                                   actor=current_user.uid, remote_addr=request.remote_addr)
     except (WorkflowError, DirectoryError) as error:
-        _refused("Not declined", error)
+        _refused(gettext("Not declined"), error)
     else:
-        flash(f"{decided.uid}'s renewal is declined and they have been told why.")
+        flash(gettext("%(uid)s's renewal is declined and they have been told why.", uid=decided.uid))
     return _back()

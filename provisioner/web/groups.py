@@ -142,7 +142,8 @@ def approve(request_id: int) -> ResponseReturnValue:
     except REFUSALS as error:
         _refused(gettext("Not approved"), error)
     else:
-        flash(f"{decided.uid} is now in {_group_name(decided.slug)}; their access is being set up.")
+        flash(gettext("%(uid)s is now in %(name)s; their access is being set up.",
+                      uid=decided.uid, name=_group_name(decided.slug)))
     return redirect(url_for(".requests_to_decide_page"))
 
 
@@ -155,8 +156,8 @@ def decline(request_id: int) -> ResponseReturnValue:
     except REFUSALS as error:
         _refused(gettext("Not declined"), error)
     else:
-        flash(f"{decided.uid}'s request to join {_group_name(decided.slug)} is declined "
-              "and they have been told.")
+        flash(gettext("%(uid)s's request to join %(name)s is declined and they have been told.",
+                      uid=decided.uid, name=_group_name(decided.slug)))
     return redirect(url_for(".requests_to_decide_page"))
 
 

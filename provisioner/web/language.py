@@ -1,7 +1,8 @@
 """The language of each page: chosen, remembered, and switched without JavaScript.
 
 The order: the logged-in person's `preferredLanguage`, else the cookie the switcher sets,
-else the browser's `Accept-Language` among the languages with a catalogue, else English.
+else the language a page is meant for (an invitation's), else the browser's
+`Accept-Language` among the languages with a catalogue, else English.
 The one module that imports Flask-Babel: it ships no type information, so the names the
 views use are typed here once.
 """
@@ -12,7 +13,7 @@ from collections.abc import Callable
 
 import flask_babel  # type: ignore[import-untyped]  # no py.typed marker, no stubs
 from babel import Locale
-from flask import Blueprint, Flask, current_app, redirect, request, url_for
+from flask import Blueprint, Flask, current_app, g, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 
 from .. import languages
@@ -51,6 +52,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals.update(languages=languages.available, language_name=languages.own_name,
                                  page_language=page_language_code, way_back=way_back)
     app.jinja_env.filters["translated"] = catalogue_text
+    app.jinja_env.filters["shown"] = shown
     app.jinja_env.filters["day"] = lambda value: languages.day(value, page_language_code())
     app.jinja_env.filters["short_day"] = lambda value: languages.short_day(value, page_language_code())
     app.jinja_env.filters["moment"] = lambda value, seconds=False: languages.moment(
@@ -69,7 +71,15 @@ def page_language() -> str:
     if current_user.is_authenticated and (saved := languages.known(current_user.person.language)):
         return saved
     browser: str | None = request.accept_languages.best_match(languages.available())
-    return languages.known(request.cookies.get(COOKIE)) or browser or languages.SOURCE_LANGUAGE
+    return (languages.known(request.cookies.get(COOKIE)) or g.get("meant_language") or browser
+            or languages.SOURCE_LANGUAGE)
+
+
+def open_in(language: str | None) -> None:
+    """This page is meant for `language` (an invitation's, chosen by its inviter): it wins
+    over the browser's, not over a language the visitor picked or saved."""
+    g.meant_language = languages.known(language)
+    flask_babel.refresh()  # the page's language may have been chosen already this request
 
 
 def way_back() -> str | None:

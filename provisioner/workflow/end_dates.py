@@ -22,6 +22,7 @@ from datetime import date, timedelta
 
 from ..directory import DirectoryError, Person, Status
 from ..jobs import GRANT, REVOKE
+from ..languages import Text
 from ..mail import MailError
 from ..store import end_date_notices as notices
 from ..store import jobs as queue
@@ -60,7 +61,8 @@ def account_with_term(portal: Portal, uid: str) -> Person:
     """An account whose end date can be set: active or expired."""
     person = portal.directory.people.find(uid)
     if person is None or person.pending or person.status not in (Status.ACTIVE, Status.EXPIRED):
-        raise WorkflowError(f"{uid} has no active or expired account: there is no end date to set.")
+        raise WorkflowError(Text("%(uid)s has no active or expired account: there is no end date to set.",
+                                 uid=uid))
     return person
 
 
@@ -72,10 +74,10 @@ def check_new_end_date(portal: Portal, actor: Actor, person: Person, end_date: d
     if acts_as_sysadmin(portal, actor):
         return
     if end_date is None:
-        raise NotAllowed("Only sysadmins may remove an end date.")
+        raise NotAllowed(Text("Only sysadmins may remove an end date."))
     if person.status == Status.ACTIVE and person.end_date and end_date <= person.end_date:
-        raise InvalidInput({"end_date": f"coordinators extend an end date: choose a day after "
-                                        f"{person.end_date.isoformat()}"})
+        raise InvalidInput({"end_date": Text("coordinators extend an end date: choose a day after %(day)s",
+                                             day=person.end_date.isoformat())})
 
 
 def set_end_date(portal: Portal, uid: str, end_date: date | None, *, actor: Actor,

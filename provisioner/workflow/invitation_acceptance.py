@@ -16,6 +16,7 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from .. import languages
 from ..directory import AlreadyExists, DirectoryError, NewPerson, Person, Status
 from ..jobs import GRANT
 from ..languages import Text
@@ -50,6 +51,7 @@ class Acceptance:
     uid: str
     display_name: str
     password: str = field(repr=False)
+    language: str | None = None  # the page's, when they chose one; else the invitation's
 
 
 def invitation_for_link(portal: Portal, token: str) -> Invitation:
@@ -152,7 +154,9 @@ def _make_account(portal: Portal, invitation: Invitation, acceptance: Acceptance
             person = people.add(NewPerson(
                 uid=uid, display_name=normalise_display_name(acceptance.display_name),
                 mail=invitation.mail, status=Status.VERIFIED, requested_groups=invitation.groups,
-                note=_note(invitation), end_date=invitation.end_date), pending=False)
+                note=_note(invitation), end_date=invitation.end_date,
+                language=languages.known(acceptance.language) or languages.or_source(invitation.language)),
+                pending=False)
             try:
                 people.set_password(uid, acceptance.password)
                 for slug in invitation.groups:

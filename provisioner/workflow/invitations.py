@@ -13,11 +13,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from .. import languages
 from ..catalogue import WorkingGroup
 from ..directory import Status
+from ..languages import Text
 from ..store import audit
 from ..store import invitations as stored
-from ..store.invitations import OPEN, AlreadyInvited, Invitation
+from ..store.invitations import EXPIRED, OPEN, USED, WITHDRAWN, AlreadyInvited, Invitation
 from .context import Portal
 from .errors import InvalidInput, WorkflowError
 from .fields import check_address, check_display_name, normalise_display_name
@@ -33,6 +35,11 @@ from .permissions import (
     require,
 )
 from .terms import check_not_past
+
+# Why an invitation can no longer be withdrawn, by its state; the number is filled in.
+CLOSED_ALREADY = {USED: Text("Invitation %(number)d was used already."),
+                  WITHDRAWN: Text("Invitation %(number)d was withdrawn already."),
+                  EXPIRED: Text("Invitation %(number)d expired already.")}
 
 
 class AddressTaken(WorkflowError):
@@ -66,12 +73,12 @@ def invitable_groups(portal: Portal, actor: Actor) -> list[WorkingGroup]:
 def _require_inviter(portal: Portal, actor: Actor) -> list[WorkingGroup]:
     groups = invitable_groups(portal, actor)
     if not groups:
-        raise NotAllowed("Only sysadmins and working groups' coordinators send invitations.")
+        raise NotAllowed(Text("Only sysadmins and working groups' coordinators send invitations."))
     return groups
 
 
 def check_invitation(portal: Portal, mail: str, slugs: Iterable[str], until: date | None,
-                     display_name: str = "") -> dict[str, str]:
+                     display_name: str = "", language: str = languages.SOURCE_LANGUAGE) -> dict[str, str]:
     """Why these values cannot make an invitation, by field (empty when they can); checks
     neither the directory nor who invites."""
     slugs = list(slugs)
@@ -80,9 +87,9 @@ def check_invitation(portal: Portal, mail: str, slugs: Iterable[str], until: dat
         errors["mail"] = reason
     unknown = [slug for slug in slugs if slug not in portal.catalogue]
     if not slugs:
-        errors["groups"] = "choose at least one working group"
+        errors["groups"] = Text("choose at least one working group")
     elif unknown:
-        errors["groups"] = "no such working group: " + ", ".join(unknown)
+        errors["groups"] = Text("no such working group: %(slugs)s", slugs=", ".join(unknown))
     try:
         check_not_past(until, today=portal.clock().date(), field_name="until")
     except InvalidInput as refused:
@@ -90,7 +97,17 @@ def check_invitation(portal: Portal, mail: str, slugs: Iterable[str], until: dat
     name = normalise_display_name(display_name)
     if name and (reason := check_display_name(name)):
         errors["display_name"] = reason
+    if reason := check_language(language):
+        errors["language"] = reason
     return errors
+
+
+def check_language(language: str) -> str | None:
+    """Why an invitation cannot be in this language (it has no compiled catalogue), or None."""
+    if languages.known(language) is None:
+        return Text("choose one of the languages offered: %(offered)s",
+                    offered=", ".join(languages.available()))
+    return None
 
 
 def address_in_use(portal: Portal, mail: str) -> str | None:
@@ -98,32 +115,36 @@ def address_in_use(portal: Portal, mail: str) -> str | None:
     open invitation), or None. A request nobody verified proves nothing: it does not count."""
     for person in portal.directory.people.with_mail(mail):
         if not person.pending:
-            return f"{mail} has an account already ({person.uid})"
+            return Text("%(mail)s has an account already (%(uid)s)", mail=mail, uid=person.uid)
         if person.status == Status.VERIFIED:
-            return f"{mail} has a registration request waiting for approval ({person.uid})"
+            return Text("%(mail)s has a registration request waiting for approval (%(uid)s)",
+                        mail=mail, uid=person.uid)
     now = portal.clock()
     with portal.store.begin() as connection:
         waiting = stored.open_for(connection, mail)
     if waiting is not None and waiting.state_at(now) == OPEN:
-        return (f"{mail} has an open invitation already, sent by {waiting.invited_by} on "
-                f"{waiting.created_at:%Y-%m-%d}: withdraw it first to send another")
+        return Text("%(mail)s has an open invitation already, sent by %(inviter)s on %(day)s: "
+                    "withdraw it first to send another", mail=mail, inviter=waiting.invited_by,
+                    day=f"{waiting.created_at:%Y-%m-%d}")
     return None
 
 
 def invite(portal: Portal, mail: str, slugs: Iterable[str], *, until: date | None, actor: Actor,
-           display_name: str = "", remote_addr: str | None = None) -> Invitation:
-    """Invite `mail` into the working groups `slugs`: the invitation is stored, audited and
-    mailed together, or not at all. InvalidInput for refused values, NotAllowed for a group
-    the actor may not invite into, AddressTaken for an address in use."""
+           display_name: str = "", language: str = languages.SOURCE_LANGUAGE,
+           remote_addr: str | None = None) -> Invitation:
+    """Invite `mail` into the working groups `slugs`, in `language` (its mail, its page, the
+    account's): the invitation is stored, audited and mailed together, or not at all.
+    InvalidInput for refused values (a language without a catalogue among them), NotAllowed
+    for a group the actor may not invite into, AddressTaken for an address in use."""
     allowed = {group.slug for group in _require_inviter(portal, actor)}
     mail, slugs = mail.strip(), list(dict.fromkeys(slugs))
-    if errors := check_invitation(portal, mail, slugs, until, display_name):
+    if errors := check_invitation(portal, mail, slugs, until, display_name, language):
         raise InvalidInput(errors)
     if outside := [slug for slug in slugs if slug not in allowed]:
         portal.audit("invitation-refused", actor=actor, remote_addr=remote_addr,
                      detail="tried to invite into " + ", ".join(outside))
-        raise NotAllowed("You may invite only into the working groups you coordinate, not "
-                         + ", ".join(group_name(portal, slug) for slug in outside) + ".")
+        raise NotAllowed(Text("You may invite only into the working groups you coordinate, not "
+                              "%(groups)s.", groups=", ".join(group_name(portal, slug) for slug in outside)))
     if reason := address_in_use(portal, mail):
         raise AddressTaken(reason)
     inviter = portal.directory.people.find(actor)
@@ -134,12 +155,14 @@ def invite(portal: Portal, mail: str, slugs: Iterable[str], *, until: date | Non
             invitation, token = stored.create(
                 connection, mail=mail, groups=slugs, end_date=until,
                 display_name=normalise_display_name(display_name) or None, invited_by=actor,
-                now=now, lifetime=timedelta(days=portal.invitation_days))
+                now=now, lifetime=timedelta(days=portal.invitation_days),
+                language=languages.known(language))
         except AlreadyInvited as found:  # sent a moment ago, by another click or process
-            raise AddressTaken(f"{mail} has an open invitation already, sent by "
-                               f"{found.invitation.invited_by}") from None
-        portal.mailer.send_in(connection, mail, "invitation", groups=names, end_date=until,
-                              inviter=inviter.display_name if inviter else "the sysadmins",
+            raise AddressTaken(Text("%(mail)s has an open invitation already, sent by %(inviter)s",
+                                    mail=mail, inviter=found.invitation.invited_by)) from None
+        portal.mailer.send_in(connection, mail, "invitation", language=invitation.language,
+                              groups=names, end_date=until,
+                              inviter=inviter.display_name if inviter else "",
                               days=portal.invitation_days, link=portal.link(f"/invitation/{token}"),
                               display_name=invitation.display_name or "")
         audit.record(connection, at=now, action="invitation-sent", actor=actor,
@@ -191,16 +214,16 @@ def withdraw(portal: Portal, invitation_id: int, *, actor: Actor,
     with portal.store.begin() as connection:
         invitation = stored.find(connection, invitation_id)
         if invitation is None:
-            raise WorkflowError("There is no such invitation.")
+            raise WorkflowError(Text("There is no such invitation."))
         if not _may_withdraw(invitation, actor, allowed, acts_as_sysadmin(portal, actor)):
-            raise NotAllowed("Only its inviter, a sysadmin or a coordinator of all its working "
-                             "groups may withdraw this invitation.")
+            raise NotAllowed(Text("Only its inviter, a sysadmin or a coordinator of all its working "
+                                  "groups may withdraw this invitation."))
         if not stored.withdraw(connection, invitation.id, by=actor, now=now):
             state = invitation.state_at(now)
             if state == OPEN:
-                raise WorkflowError(f"Invitation {invitation.id} is being used right now: "
-                                    "it cannot be withdrawn.")
-            raise WorkflowError(f"Invitation {invitation.id} was {state} already.")
+                raise WorkflowError(Text("Invitation %(number)d is being used right now: it cannot be "
+                                         "withdrawn.", number=invitation.id))
+            raise WorkflowError(Text(CLOSED_ALREADY[state].msgid, number=invitation.id))
         audit.record(connection, at=now, action="invitation-withdrawn", actor=actor,
                      remote_addr=remote_addr, detail=described(invitation))
         return stored.get(connection, invitation.id)

@@ -29,6 +29,11 @@ from .permissions import NotAllowed, active_person, has_open_account, is_sysadmi
 MAX_REASON = 2000
 DECISIONS_PAGE = "/groups/requests"
 MY_GROUPS_PAGE = "/account/groups"
+ONLY_DECIDERS = Text("Only coordinators and sysadmins decide join requests.")
+DECIDED_MEANWHILE = Text("%(uid)s's request was decided meanwhile by someone else.")
+# A request no longer open, by how it was decided; the values are filled in.
+DECIDED_ALREADY = {APPROVED: Text("%(uid)s's request to join %(name)s was approved already, by %(decider)s."),
+                   DECLINED: Text("%(uid)s's request to join %(name)s was declined already, by %(decider)s.")}
 
 
 @dataclass(frozen=True)
@@ -163,10 +168,10 @@ def request_to_join(portal: Portal, uid: str, slug: object, *,
         raise WorkflowError(Text("Only an active account can join a working group."))
     theirs = groups_of(portal, uid)
     if group.slug in theirs:
-        raise WorkflowError(f"You are already in {group.title}.")
+        raise WorkflowError(Text("You are already in %(name)s.", name=group.title))
     if group.parent is not None and group.parent.slug not in theirs:
-        raise WorkflowError(f"Only members of {group.parent.name} can join its teams: "
-                            f"join {group.parent.name} first.")
+        raise WorkflowError(Text("Only members of %(name)s can join its teams: join %(name)s first.",
+                                 name=group.parent.name))
     # Read before anything is stored: a group missing from the directory is refused whole.
     coordinators = team_deciders(portal, group)
     with portal.store.begin() as connection:
@@ -205,10 +210,10 @@ def requests_to_decide(portal: Portal, actor: str) -> list[RequestToDecide]:
     """Open requests for the groups `actor` coordinates (all groups for a sysadmin), oldest first."""
     decider = active_person(portal, actor)
     if decider is None:
-        raise NotAllowed("Only coordinators and sysadmins decide join requests.")
+        raise NotAllowed(ONLY_DECIDERS)
     slugs = groups_decided_by(portal, decider)
     if not slugs:
-        raise NotAllowed("Only coordinators and sysadmins decide join requests.")
+        raise NotAllowed(ONLY_DECIDERS)
     with portal.store.begin() as connection:
         requests = group_requests.open_for(connection, None if is_sysadmin(portal, decider) else slugs)
     people = portal.directory.people.find_many(sorted({request.uid for request in requests}))
@@ -228,10 +233,10 @@ def _request_for(portal: Portal, request_id: int, actor: str, verb: str, *,
     if decider is None or request.slug not in groups_decided_by(portal, decider):
         portal.audit("join-decision-refused", actor=actor, subject=request.uid,
                      remote_addr=remote_addr, detail=f"tried to {verb} a request for {request.slug}")
-        raise NotAllowed("Only the group's coordinators and the sysadmins decide this request.")
+        raise NotAllowed(Text("Only the group's coordinators and the sysadmins decide this request."))
     if request.state != group_requests.OPEN:
-        raise WorkflowError(f"{request.uid}'s request to join {request.slug} was {request.state} "
-                            f"already, by {request.decided_by}.")
+        raise WorkflowError(Text(DECIDED_ALREADY[request.state].msgid, uid=request.uid,
+                                 name=request.slug, decider=request.decided_by))
     return request
 
 
@@ -250,17 +255,19 @@ def approve_join(portal: Portal, request_id: int, *, actor: str,
     request = _request_for(portal, request_id, actor, "approve", remote_addr=remote_addr)
     group = resolve(portal.catalogue, read_teams(portal.directory, portal.catalogue), request.slug)
     if group is None:
-        raise WorkflowError(f"{request.slug} is no longer in the catalogue: decline the request.")
+        raise WorkflowError(Text("%(name)s is no longer in the catalogue: decline the request.",
+                                 name=request.slug))
     person = active_person(portal, request.uid)
     if person is None:
-        raise WorkflowError(f"{request.uid} has no active account now: decline the request.")
+        raise WorkflowError(Text("%(uid)s has no active account now: decline the request.", uid=request.uid))
     if group.parent is not None and group.parent.slug not in groups_of(portal, person.uid):
-        raise WorkflowError(f"{request.uid} is no longer in {group.parent.name}: decline the request.")
+        raise WorkflowError(Text("%(uid)s is no longer in %(name)s: decline the request.",
+                                 uid=request.uid, name=group.parent.name))
     # Claimed first, so a coordinator declining at the same moment cannot be overruled;
     # reopened if the directory or the queue fails, so approving again completes it.
     with portal.store.begin() as connection:
         if not group_requests.decide(connection, request.id, APPROVED, by=actor, at=portal.clock()):
-            raise WorkflowError(f"{request.uid}'s request was decided meanwhile by someone else.")
+            raise WorkflowError(Text(DECIDED_MEANWHILE.msgid, uid=request.uid))
     try:
         portal.directory.groups.add_member(group.group, person.uid)
         portal.queue_access(GRANT, {person.uid: [group.slug]}, actor=actor)
@@ -280,12 +287,12 @@ def decline_join(portal: Portal, request_id: int, reason: str = "", *, actor: st
     """Close the request without a membership; the volunteer is mailed the reason, if one is given."""
     reason = (reason or "").strip()
     if len(reason) > MAX_REASON:
-        raise InvalidInput({"reason": f"keep the reason under {MAX_REASON} characters"})
+        raise InvalidInput({"reason": Text("keep the reason under %(most)d characters", most=MAX_REASON)})
     request = _request_for(portal, request_id, actor, "decline", remote_addr=remote_addr)
     with portal.store.begin() as connection:
         if not group_requests.decide(connection, request.id, DECLINED, by=actor, at=portal.clock(),
                                      reason=reason or None):
-            raise WorkflowError(f"{request.uid}'s request was decided meanwhile by someone else.")
+            raise WorkflowError(Text(DECIDED_MEANWHILE.msgid, uid=request.uid))
     portal.audit("join-declined", actor=actor, subject=request.uid, remote_addr=remote_addr,
                  detail=f"{request.slug}: {reason}" if reason else request.slug)
     group = resolve(portal.catalogue, read_teams(portal.directory, portal.catalogue), request.slug)
@@ -311,7 +318,7 @@ def leave_group(portal: Portal, uid: str, slug: object, *, remote_addr: str | No
     group = any_group(portal, slug)
     theirs = groups_of(portal, uid)
     if group.slug not in theirs:
-        raise WorkflowError(f"You are not in {group.title}.")
+        raise WorkflowError(Text("You are not in %(name)s.", name=group.title))
     team_groups = [] if group.parent is not None else [
         name for name in portal.directory.groups.of(uid) if name.startswith(group.group + TEAM_JOINER)]
     teams = slugs_of(team_groups, portal.catalogue)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from ..directory import SYSADMINS_GROUP, Person, Status
+from ..languages import Text
 from ..mail import MailError
 from ..store import renewal_requests as store
 from ..store.renewal_requests import DECLINED, OPEN, RENEWED, RenewalRequest
@@ -36,8 +37,12 @@ from .permissions import (
 
 MAX_NOTE = 500
 MAX_REASON = 2000
-CHANGED = ("This link is for an end date that has changed since: log in to see your account, "
-           "or ask your working groups' coordinators.")
+CHANGED = Text("This link is for an end date that has changed since: log in to see your account, "
+               "or ask your working groups' coordinators.")
+DECIDED_MEANWHILE = Text("%(uid)s's renewal request was decided meanwhile by someone else.")
+# A request no longer open, by how it was decided; the values are filled in.
+DECIDED_ALREADY = {RENEWED: Text("%(uid)s's renewal request was renewed already, by %(decider)s."),
+                   DECLINED: Text("%(uid)s's renewal request was declined already, by %(decider)s.")}
 
 
 @dataclass(frozen=True)
@@ -71,14 +76,15 @@ def request_renewal(portal: Portal, uid: str, note: str, *, actor: Actor,
     require(portal, Role.ACCOUNT_HOLDER, actor, subject=uid)
     person = active_person(portal, uid)
     if person is None or person.end_date is None:
-        raise WorkflowError("Only an active account with an end date can be renewed.")
+        raise WorkflowError(Text("Only an active account with an end date can be renewed."))
     return _open(portal, person, note, remote_addr)
 
 
 def _open(portal: Portal, person: Person, note: str, remote_addr: str | None) -> tuple[RenewalRequest, bool]:
     note = (note or "").strip()
     if len(note) > MAX_NOTE or not all(ch.isprintable() or ch in "\r\n" for ch in note):
-        raise InvalidInput({"note": f"at most {MAX_NOTE} characters, without control characters"})
+        raise InvalidInput({"note": Text("at most %(most)d characters, without control characters",
+                                         most=MAX_NOTE)})
     deciders = _deciders(portal, person)   # read first: a directory failure stores nothing
     with portal.store.begin() as connection:
         request, made = store.open_request(connection, person.uid, person.end_date, note or None,
@@ -144,10 +150,10 @@ def _open_request(portal: Portal, request_id: int) -> RenewalRequest:
     with portal.store.begin() as connection:
         request = store.get(connection, request_id)
     if request is None:
-        raise WorkflowError("There is no such renewal request.")
+        raise WorkflowError(Text("There is no such renewal request."))
     if request.state != OPEN:
-        raise WorkflowError(f"{request.uid}'s renewal request was {request.state} already, "
-                            f"by {request.decided_by}.")
+        raise WorkflowError(Text(DECIDED_ALREADY[request.state].msgid, uid=request.uid,
+                                 decider=request.decided_by))
     return request
 
 
@@ -160,7 +166,7 @@ def renew(portal: Portal, request_id: int, end_date: date | None, *, actor: Acto
     with portal.store.begin() as connection:
         if not store.decide(connection, request.id, RENEWED, by=actor, at=portal.clock(),
                             new_end_date=end_date):
-            raise WorkflowError(f"{request.uid}'s renewal request was decided meanwhile by someone else.")
+            raise WorkflowError(Text(DECIDED_MEANWHILE.msgid, uid=request.uid))
     try:
         restored = set_end_date(portal, request.uid, end_date, actor=actor, remote_addr=remote_addr,
                                 detail=f", renewal request {request.id}")
@@ -178,12 +184,12 @@ def decline_renewal(portal: Portal, request_id: int, reason: str, *, actor: Acto
     """Close the request unrenewed; the volunteer is mailed the reason."""
     reason = (reason or "").strip()
     if not reason or len(reason) > MAX_REASON:
-        raise InvalidInput({"reason": f"say why, in 1 to {MAX_REASON} characters"})
+        raise InvalidInput({"reason": Text("say why, in 1 to %(most)d characters", most=MAX_REASON)})
     request = _open_request(portal, request_id)
     require_coordinator_of(portal, actor, request.uid)   # who may renew may decline
     with portal.store.begin() as connection:
         if not store.decide(connection, request.id, DECLINED, by=actor, at=portal.clock(), reason=reason):
-            raise WorkflowError(f"{request.uid}'s renewal request was decided meanwhile by someone else.")
+            raise WorkflowError(Text(DECIDED_MEANWHILE.msgid, uid=request.uid))
     portal.audit("renewal-declined", actor=actor, subject=request.uid, remote_addr=remote_addr,
                  detail=reason)
     person = portal.directory.people.find(request.uid)

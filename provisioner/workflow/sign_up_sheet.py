@@ -19,6 +19,7 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import date
 
+from .. import languages
 from ..directory import DirectoryError
 from ..mail import MailError
 from ..store import StoreUnavailable
@@ -26,7 +27,7 @@ from ..store import invitations as stored
 from .context import Portal
 from .errors import InvalidInput, WorkflowError
 from .fields import check_address, check_display_name, normalise_display_name, read_day
-from .invitations import AddressTaken, address_in_use, invite
+from .invitations import AddressTaken, address_in_use, check_language, invite
 from .permissions import Actor, require_sysadmin
 from .terms import check_not_past
 
@@ -178,12 +179,17 @@ def _row(portal: Portal, line: int, cells: list[str], columns: dict[str, int],
 
 
 def import_sheet(portal: Portal, data: bytes, *, actor: Actor, dry_run: bool = False,
+                 language: str = languages.SOURCE_LANGUAGE,
                  remote_addr: str | None = None) -> list[ImportOutcome]:
-    """Invite everyone of a valid sheet once (with `dry_run`, only say what would be sent).
+    """Invite everyone of a valid sheet once, each in `language` (with `dry_run`, only say
+    what would be sent).
 
-    SheetInvalid, and nothing sent, when any row is bad. An invitation that fails (the mail
-    server refused it) stops the import there: importing the file again sends the rest."""
+    InvalidInput for a language without a catalogue and SheetInvalid when any row is bad,
+    nothing sent either way. An invitation that fails (the mail server refused it) stops
+    the import there: importing the file again sends the rest."""
     require_sysadmin(portal, actor)
+    if reason := check_language(language):
+        raise InvalidInput({"language": reason})
     outcomes = []
     for row in read_sheet(portal, data):
         reason = _skip_reason(portal, row.mail)
@@ -195,7 +201,7 @@ def import_sheet(portal: Portal, data: bytes, *, actor: Actor, dry_run: bool = F
             continue
         try:
             invite(portal, row.mail, row.groups, until=row.end_date, actor=actor,
-                   display_name=row.name, remote_addr=remote_addr)
+                   display_name=row.name, language=language, remote_addr=remote_addr)
         except AddressTaken as taken:
             outcomes.append(ImportOutcome(row.line, row.mail, SKIPPED, str(taken)))
         except (MailError, DirectoryError, StoreUnavailable) as error:

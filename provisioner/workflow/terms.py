@@ -10,8 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
+from ..languages import Text
 from .errors import InvalidInput
 from .fields import read_day
+
+DATE_HINT = Text("give a date as YYYY-MM-DD, or leave it empty for none")
 
 
 def _default_days() -> dict[str, int]:
@@ -37,13 +40,13 @@ def parse_end_date(text: object, *, today: date, field_name: str = "end_date") -
     """A typed end date (YYYY-MM-DD, or empty or "none" for none); InvalidInput for anything
     else and for a day already past."""
     if not isinstance(text, str | None):
-        raise InvalidInput({field_name: "give a date as YYYY-MM-DD, or leave it empty for none"})
+        raise InvalidInput({field_name: DATE_HINT})
     typed = (text or "").strip()
     if typed.lower() in ("", "none"):
         return None
     day = read_day(typed)
     if day is None:
-        raise InvalidInput({field_name: "give a date as YYYY-MM-DD, or leave it empty for none"})
+        raise InvalidInput({field_name: DATE_HINT})
     check_not_past(day, today=today, field_name=field_name)
     return day
 
@@ -51,4 +54,5 @@ def parse_end_date(text: object, *, today: date, field_name: str = "end_date") -
 def check_not_past(day: date | None, *, today: date, field_name: str = "end_date") -> None:
     """InvalidInput for an end date before today: the account would end at once."""
     if day is not None and day < today:
-        raise InvalidInput({field_name: f"{day.isoformat()} is in the past: choose today or a later day"})
+        raise InvalidInput({field_name: Text("%(day)s is in the past: choose today or a later day",
+                                             day=day.isoformat())})
