@@ -43,6 +43,8 @@ def test_a_sysadmin_in_spanish_decides_requests_and_reads_jobs_and_the_dashboard
 
     approved = followed(sysadmin, sysadmin.approve("vera", ["kitchen"]))
     assert "Se ha aprobado a vera." in approved
+    again = followed(sysadmin, sysadmin.approve("vera", ["kitchen"]))   # the lifecycle's refusal
+    assert "vera: activa; no se puede aprobar" in again
     refused = followed(sysadmin, sysadmin.approve("rosa", ["kitchen", "nowhere"]))
     assert "rosa: no se ha aprobado: 1 de estos no son grupos de trabajo" in refused
     rejected = followed(sysadmin, sysadmin.reject("rosa", "We are full this month."))

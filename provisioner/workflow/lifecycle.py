@@ -25,6 +25,7 @@ from sqlalchemy.engine import Connection
 
 from ..directory import Person, Status
 from ..directory.layout import UID_PATTERN
+from ..languages import Text
 from ..store import audit, decisions
 from .context import Portal
 from .errors import WorkflowError
@@ -41,17 +42,17 @@ GONE = None     # as a target: the entry is deleted
 
 @dataclass(frozen=True)
 class State:
-    described: str        # in refusals: "vera is <described>: cannot approve"
+    described: Text       # in refusals: "vera is <described>: cannot approve"
     locked: bool = False  # ppolicy keeps the entry locked: no bind here or in any service
 
 
 STATES: dict[Status | None, State] = {
-    NOBODY: State("not registered"),
-    Status.UNVERIFIED: State("not verified yet"),          # a request in ou=pending
-    Status.VERIFIED: State("waiting for approval"),        # in ou=pending, or ou=people while approved
-    Status.ACTIVE: State("active"),                        # an account; may log in (permissions.py)
-    Status.SUSPENDED: State("suspended", locked=True),     # an account, locked, its access revoked
-    Status.EXPIRED: State("expired", locked=True),         # past its end date: locked, access revoked
+    NOBODY: State(Text("not registered")),
+    Status.UNVERIFIED: State(Text("not verified yet")),       # a request in ou=pending
+    Status.VERIFIED: State(Text("waiting for approval")),     # in ou=pending, or ou=people while approved
+    Status.ACTIVE: State(Text("active")),                     # an account; may log in (permissions.py)
+    Status.SUSPENDED: State(Text("suspended"), locked=True),  # an account, locked, its access revoked
+    Status.EXPIRED: State(Text("expired"), locked=True),      # past its end date: locked, access revoked
 }
 
 
@@ -117,6 +118,17 @@ ACCEPT_INVITATION = TRANSITIONS["accept-invitation"]
 EXPIRE_ACCOUNT, RENEW = TRANSITIONS["expire-account"], TRANSITIONS["renew"]
 # Decisions on requests are claimed once (store/decisions.py) under these names.
 DECIDED = {APPROVE.name: "approved", REJECT.name: "rejected"}
+_ALREADY = {(APPROVE.name, True): Text("already approved"),
+            (APPROVE.name, False): Text("already being approved"),
+            (REJECT.name, True): Text("already rejected"),
+            (REJECT.name, False): Text("already being rejected")}
+# Each transition in a refusal's words ("vera is suspended: cannot approve"): its name in
+# English, literal here so that the catalogue has each.
+ACTIONS = {"register": Text("register"), "verify": Text("verify"), "supersede": Text("supersede"),
+           "expire": Text("expire"), "approve": Text("approve"), "reject": Text("reject"),
+           "suspend": Text("suspend"), "reinstate": Text("reinstate"), "delete": Text("delete"),
+           "create-admin": Text("create-admin"), "accept-invitation": Text("accept-invitation"),
+           "expire-account": Text("expire-account"), "renew": Text("renew")}
 
 
 class TransitionRefused(WorkflowError):
@@ -127,19 +139,20 @@ def check(what: Transition, uid: str, person: Person | None, *,
           portal: Portal | None = None) -> None:
     """TransitionRefused unless the table allows `what` from `person`'s status."""
     if not what.allowed_from(person):
-        raise TransitionRefused(f"{uid} is {_described(portal, uid, person)}: cannot {what.name}")
+        raise TransitionRefused(Text("%(uid)s is %(state)s: cannot %(action)s", uid=uid,
+                                     state=_described(portal, uid, person), action=ACTIONS[what.name]))
 
 
-def _described(portal: Portal | None, uid: str, person: Person | None) -> str:
+def _described(portal: Portal | None, uid: str, person: Person | None) -> Text:
     if person is None and portal is not None:
         # A rejection deletes the request, then marks its claim decided: whether it is under
         # way or done, say so rather than "not registered".
         with portal.store.begin() as connection:
             claim = decisions.latest_claim(connection, uid)
         if claim is not None and claim.decision in DECIDED:
-            return f"already {'' if claim.decided else 'being '}{DECIDED[claim.decision]}"
+            return _ALREADY[claim.decision, claim.decided]
     if person is not None and person.status is None:
-        return "without a status"
+        return Text("without a status")
     return STATES[person.status if person else NOBODY].described
 
 
