@@ -153,6 +153,12 @@ def test_the_sysadmins_page_imports_with_the_same_checks(app, sysadmin, director
     assert "Nothing was sent: the file has 7 problems" in page
     assert "line 9: name '<script>'" in html.unescape(page) and "<script>" not in page
     assert inbox.messages() == []
+    sysadmin.submit(PAGE, {"language": "es", "next": PAGE}, action="/language")
+    spanish = html.unescape(upload(BAD).get_data(as_text=True))
+    for said in ("línea 4: no existe este grupo de trabajo: 'nowhere'",
+                 "línea 7: el mismo correo que la línea 2", "línea 8: end_date '31/12/2026' no es una fecha"):
+        assert said in spanish, said
+    sysadmin.submit(PAGE, {"language": "en", "next": PAGE}, action="/language")
     dry = upload(GOOD, dry_run=True)
     assert dry.status_code == 200 and "would invite" in dry.get_data(as_text=True)
     assert inbox.messages() == []

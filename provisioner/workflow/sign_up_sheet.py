@@ -21,6 +21,7 @@ from datetime import date
 
 from .. import languages
 from ..directory import DirectoryError
+from ..languages import Text
 from ..mail import MailError
 from ..store import StoreUnavailable
 from ..store import invitations as stored
@@ -52,11 +53,14 @@ class SheetRow:
 
 @dataclass(frozen=True)
 class SheetProblem:
+    """What is wrong on one line, each reason a message a page shows in its language."""
+
     line: int          # 0 for the file as a whole
-    reason: str
+    reasons: tuple[Text, ...]
 
     def __str__(self) -> str:
-        return f"line {self.line}: {self.reason}" if self.line else self.reason
+        said = "; ".join(self.reasons)
+        return f"line {self.line}: {said}" if self.line else said
 
 
 class SheetInvalid(WorkflowError):
@@ -72,7 +76,7 @@ class ImportOutcome:
     line: int
     mail: str
     outcome: str       # invited, would invite, skipped, failed
-    detail: str
+    detail: str        # a Text, for a page to show in its language
 
 
 def _shown(value: str) -> str:
@@ -83,13 +87,14 @@ def _shown(value: str) -> str:
 def read_sheet(portal: Portal, data: bytes) -> list[SheetRow]:
     """The sheet's people; SheetInvalid naming every problem (with its line) otherwise."""
     if len(data) > MAX_SHEET_BYTES:
-        raise SheetInvalid([SheetProblem(0, f"the file is {len(data):,} bytes: at most "
-                                            f"{MAX_SHEET_BYTES:,} bytes can be imported at once")])
+        raise SheetInvalid([SheetProblem(0, (Text(
+            "the file is %(size)s bytes: at most %(most)s bytes can be imported at once",
+            size=f"{len(data):,}", most=f"{MAX_SHEET_BYTES:,}"),))])
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise SheetInvalid([SheetProblem(0, "the file is not UTF-8 text: save it from your "
-                                            "spreadsheet as CSV (UTF-8)")]) from None
+        raise SheetInvalid([SheetProblem(0, (Text(
+            "the file is not UTF-8 text: save it from your spreadsheet as CSV (UTF-8)"),))]) from None
     first_line = text.split("\n", 1)[0]
     delimiter = ";" if "," not in first_line and ";" in first_line else ","
     reader = csv.reader(io.StringIO(text), delimiter=delimiter)
@@ -108,16 +113,18 @@ def read_sheet(portal: Portal, data: bytes) -> list[SheetRow]:
                 continue
             count += 1
             if count > MAX_SHEET_ROWS:
-                problems.append(SheetProblem(line, f"more than {MAX_SHEET_ROWS} people: import "
-                                                   "at most that many at once"))
+                problems.append(SheetProblem(line, (Text(
+                    "more than %(most)d people: import at most that many at once",
+                    most=MAX_SHEET_ROWS),)))
                 break
             if columns is not None and (row := _row(portal, line, cells, columns, seen, problems)):
                 rows.append(row)
     except csv.Error as error:
-        problems.append(SheetProblem(reader.line_num, f"not readable as CSV ({error})"))
+        problems.append(SheetProblem(reader.line_num, (Text("not readable as CSV (%(error)s)",
+                                                            error=str(error)),)))
     if not problems and not rows:
-        problems.append(SheetProblem(0, "the file has nobody in it: a header row, then one row "
-                                        "per person"))
+        problems.append(SheetProblem(0, (Text("the file has nobody in it: a header row, then one "
+                                              "row per person"),)))
     if problems:
         raise SheetInvalid(problems)
     return rows
@@ -128,11 +135,20 @@ def _columns(header: list[str], problems: list[SheetProblem]) -> dict[str, int] 
     missing = [name for name in REQUIRED_COLUMNS if name not in names]
     repeated = sorted({name for name in names if name and names.count(name) > 1})
     if missing or repeated:
-        expected = ", ".join(REQUIRED_COLUMNS) + " and optionally " + ", ".join(OPTIONAL_COLUMNS)
-        said = ([f"no column {', '.join(missing)}"] if missing else []) + (
-            [f"more than one column {', '.join(repeated)}"] if repeated else [])
-        problems.append(SheetProblem(1, f"the header row has {' and '.join(said)}: it names the "
-                                        f"columns {expected}"))
+        values = {"missing": ", ".join(missing), "repeated": ", ".join(repeated),
+                  "expected": Text("%(required)s and optionally %(optional)s",
+                                   required=", ".join(REQUIRED_COLUMNS),
+                                   optional=", ".join(OPTIONAL_COLUMNS))}
+        if missing and repeated:
+            said = Text("the header row has no column %(missing)s and more than one column "
+                        "%(repeated)s: it names the columns %(expected)s", **values)
+        elif missing:
+            said = Text("the header row has no column %(missing)s: it names the columns "
+                        "%(expected)s", **values)
+        else:
+            said = Text("the header row has more than one column %(repeated)s: it names the "
+                        "columns %(expected)s", **values)
+        problems.append(SheetProblem(1, (said,)))
         return None
     return {name: names.index(name) for name in (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS) if name in names}
 
@@ -143,37 +159,37 @@ def _row(portal: Portal, line: int, cells: list[str], columns: dict[str, int],
         index = columns.get(name)
         return cells[index].strip() if index is not None and index < len(cells) else ""
 
-    reasons = []
+    reasons: list[Text] = []
     values = {name: cell(name) for name in columns}
     if any(unicodedata.category(ch) == "Cc" for value in values.values() for ch in value):
-        problems.append(SheetProblem(line, "control characters (such as line breaks) in a cell"))
+        problems.append(SheetProblem(line, (Text("control characters (such as line breaks) in a cell"),)))
         return None
     name = normalise_display_name(values["name"])
     if name and (reason := check_display_name(name)):
-        reasons.append(f"name {_shown(name)}: {reason}")
+        reasons.append(Text("name %(name)s: %(reason)s", name=_shown(name), reason=reason))
     mail = values["email"]
     if reason := check_address(mail):
-        reasons.append(f"email {_shown(mail)}: {reason}")
+        reasons.append(Text("email %(mail)s: %(reason)s", mail=_shown(mail), reason=reason))
     elif (earlier := seen.setdefault(mail.lower(), line)) != line:
-        reasons.append(f"the same email as line {earlier}")
+        reasons.append(Text("the same email as line %(line)d", line=earlier))
     groups = tuple(dict.fromkeys(slug for slug in GROUP_SEPARATORS.split(values["groups"]) if slug))
     unknown = [slug for slug in groups if slug not in portal.catalogue]
     if not groups:
-        reasons.append("no working group: give their slugs, separated by spaces or ;")
+        reasons.append(Text("no working group: give their slugs, separated by spaces or ;"))
     elif unknown:
-        reasons.append("no such working group: " + ", ".join(map(_shown, unknown)))
+        reasons.append(Text("no such working group: %(slugs)s", slugs=", ".join(map(_shown, unknown))))
     end_date = None
     if raw := values.get("end_date", ""):
         end_date = read_day(raw)
         if end_date is None:
-            reasons.append(f"end_date {_shown(raw)} is not a date such as 2026-12-31")
+            reasons.append(Text("end_date %(value)s is not a date such as 2026-12-31", value=_shown(raw)))
         else:
             try:
                 check_not_past(end_date, today=portal.clock().date())
             except InvalidInput as refused:
-                reasons.append(f"end_date {refused.errors['end_date']}")
+                reasons.append(Text("end_date %(reason)s", reason=refused.errors["end_date"]))
     if reasons:
-        problems.append(SheetProblem(line, "; ".join(reasons)))
+        problems.append(SheetProblem(line, tuple(reasons)))
         return None
     return SheetRow(line, name, mail, groups, end_date)
 
@@ -203,10 +219,10 @@ def import_sheet(portal: Portal, data: bytes, *, actor: Actor, dry_run: bool = F
             invite(portal, row.mail, row.groups, until=row.end_date, actor=actor,
                    display_name=row.name, language=language, remote_addr=remote_addr)
         except AddressTaken as taken:
-            outcomes.append(ImportOutcome(row.line, row.mail, SKIPPED, str(taken)))
+            outcomes.append(ImportOutcome(row.line, row.mail, SKIPPED, _said(taken)))
         except (MailError, DirectoryError, StoreUnavailable) as error:
-            outcomes.append(ImportOutcome(row.line, row.mail, FAILED,
-                                          f"{error}; import the file again to send the rest"))
+            outcomes.append(ImportOutcome(row.line, row.mail, FAILED, Text(
+                "%(error)s; import the file again to send the rest", error=str(error))))
             break
         else:
             outcomes.append(ImportOutcome(row.line, row.mail, INVITED, _into(portal, row)))
@@ -218,10 +234,18 @@ def _skip_reason(portal: Portal, mail: str) -> str | None:
         return reason
     with portal.store.begin() as connection:
         used = stored.used_for(connection, mail)
-    return f"{mail} accepted an invitation already (as {used.uid})" if used else None
+    return Text("%(mail)s accepted an invitation already (as %(uid)s)", mail=mail,
+                uid=used.uid) if used else None
 
 
-def _into(portal: Portal, row: SheetRow) -> str:
-    names = [group.name for slug in row.groups if (group := portal.catalogue.get(slug))]
-    until = f", until {row.end_date.isoformat()}" if row.end_date else ""
-    return "into " + ", ".join(names) + until
+def _said(refused: Exception) -> str:
+    """A refusal's message as raised: a Text keeps its message for the page's language."""
+    message = refused.args[0] if refused.args else ""
+    return message if isinstance(message, str) else str(refused)
+
+
+def _into(portal: Portal, row: SheetRow) -> Text:
+    names = ", ".join(group.name for slug in row.groups if (group := portal.catalogue.get(slug)))
+    if row.end_date:
+        return Text("into %(groups)s, until %(day)s", groups=names, day=row.end_date.isoformat())
+    return Text("into %(groups)s", groups=names)
