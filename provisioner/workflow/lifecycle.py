@@ -132,7 +132,13 @@ ACTIONS = {"register": Text("register"), "verify": Text("verify"), "supersede": 
 
 
 class TransitionRefused(WorkflowError):
-    """The table has no such transition from the person's status; nothing was changed."""
+    """The table has no such transition from the person's status; nothing was changed.
+    `found` names that status for the log, when the refusal read it after the transition
+    began (a registration learns the uid is taken from slapd's refusal)."""
+
+    def __init__(self, message: str, *, found: str | None = None):
+        super().__init__(message)
+        self.found = found
 
 
 def check(what: Transition, uid: str, person: Person | None, *,
@@ -140,7 +146,8 @@ def check(what: Transition, uid: str, person: Person | None, *,
     """TransitionRefused unless the table allows `what` from `person`'s status."""
     if not what.allowed_from(person):
         raise TransitionRefused(Text("%(uid)s is %(state)s: cannot %(action)s", uid=uid,
-                                     state=_described(portal, uid, person), action=ACTIONS[what.name]))
+                                     state=_described(portal, uid, person), action=ACTIONS[what.name]),
+                                found=_status_name(person))
 
 
 def _described(portal: Portal | None, uid: str, person: Person | None) -> Text:
@@ -222,6 +229,8 @@ def transition(portal: Portal, what: Transition, uid: str, *, actor: Actor | Non
             raise RuntimeError(f"{what.name} of {uid} ended without its audit entry")
     except Exception as error:
         refused = isinstance(error, WorkflowError | NotAllowed)
+        if isinstance(error, TransitionRefused) and error.found:
+            found = error.found
         (log.info if refused else log.warning)(
             "transition=%s actor=%s subject=%s from=%s outcome=%s error=%s", what.name,
             _actor_name(actor), _uid_name(uid), found, "refused" if refused else "failed",

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from ..directory import AlreadyExists, DirectoryError, NewPerson, NotFound, Person, Status
-from ..directory.people import People
 from ..languages import Text
 from ..mail import MailError
 from ..store import tokens
@@ -103,7 +102,7 @@ def register(portal: Portal, registration: Registration, *, remote_addr: str | N
                                   remote_addr=remote_addr, person=None) as step:
             if holder is not None:
                 raise AddressTaken(f"the address of {registration.uid}'s request is {holder.uid}'s")
-            person = _add_request(people, registration)
+            person = _add_request(portal, registration)
             try:
                 people.set_password(person, registration.password)
                 token = make_token(portal.secret_key, VERIFY_PURPOSE,
@@ -124,8 +123,10 @@ def register(portal: Portal, registration: Registration, *, remote_addr: str | N
                      detail="username or address already taken")
 
 
-def _add_request(people: People, registration: Registration) -> Person:
-    """The pending entry; TransitionRefused when anyone has the uid, even a moment ago."""
+def _add_request(portal: Portal, registration: Registration) -> Person:
+    """The pending entry; TransitionRefused when anyone has the uid, even a moment ago, from
+    the state of whoever has it (read only then)."""
+    people = portal.directory.people
     try:
         return people.add(NewPerson(
             uid=registration.uid, display_name=normalise_display_name(registration.display_name),
@@ -136,6 +137,7 @@ def _add_request(people: People, registration: Registration) -> Person:
             language=registration.language,
         ))
     except AlreadyExists:
+        lifecycle.check(REGISTER, registration.uid, people.find(registration.uid), portal=portal)
         raise TransitionRefused(f"{registration.uid} is taken: cannot register") from None
 
 
