@@ -58,7 +58,6 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["moment"] = lambda value, seconds=False: languages.moment(
         value, page_language_code(), seconds=seconds)
     app.jinja_env.filters["number"] = format_number
-    app.jinja_env.filters["shown"] = shown
     app.register_blueprint(blueprint)
 
 
