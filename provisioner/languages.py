@@ -114,5 +114,12 @@ class Text(str):
                        else _written(value, language) for name, value in self.values.items()}
 
 
+def said_by(error: BaseException) -> str:
+    """What an error was raised with: a Text keeps its message and values, so a page shows
+    the refusal in its own language."""
+    said = error.args[0] if error.args else ""
+    return said if isinstance(said, str) else str(error)
+
+
 def _written(value: object, language: str) -> object:
     return duration(value, language) if isinstance(value, timedelta) else value

@@ -93,7 +93,7 @@ def shown(said: object) -> str:
     """What the workflow said (a refusal, an error's message) in the page's language: a
     `Text` or a fixed English message the catalogue translates; anything else as it is."""
     if isinstance(said, BaseException):
-        said = said.args[0] if said.args else ""
+        said = languages.said_by(said)
     if isinstance(said, languages.Text):
         return said.translated(gettext, page_language_code())
     return gettext(said) if isinstance(said, str) and said else str(said)

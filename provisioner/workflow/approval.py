@@ -25,7 +25,7 @@ from sqlalchemy.engine import Connection
 
 from ..directory import DirectoryError, Person, Status
 from ..jobs import GRANT
-from ..languages import Text
+from ..languages import Text, said_by
 from ..mail import MailError
 from ..store import StoreUnavailable, decisions
 from ..store import jobs as queue
@@ -192,8 +192,7 @@ def _said(error: Exception) -> str:
     if isinstance(error, InvalidInput):
         reasons = list(error.errors.values())
         return reasons[0] if len(reasons) == 1 else "; ".join(reasons)
-    said = error.args[0] if error.args else None
-    return said if isinstance(said, Text) else str(error)
+    return said_by(error)
 
 
 def _reason_refused(reason: str) -> str | None:

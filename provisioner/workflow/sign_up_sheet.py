@@ -21,7 +21,7 @@ from datetime import date
 
 from .. import languages
 from ..directory import DirectoryError
-from ..languages import Text
+from ..languages import Text, said_by
 from ..mail import MailError
 from ..store import StoreUnavailable
 from ..store import invitations as stored
@@ -219,7 +219,7 @@ def import_sheet(portal: Portal, data: bytes, *, actor: Actor, dry_run: bool = F
             invite(portal, row.mail, row.groups, until=row.end_date, actor=actor,
                    display_name=row.name, language=language, remote_addr=remote_addr)
         except AddressTaken as taken:
-            outcomes.append(ImportOutcome(row.line, row.mail, SKIPPED, _said(taken)))
+            outcomes.append(ImportOutcome(row.line, row.mail, SKIPPED, said_by(taken)))
         except (MailError, DirectoryError, StoreUnavailable) as error:
             outcomes.append(ImportOutcome(row.line, row.mail, FAILED, Text(
                 "%(error)s; import the file again to send the rest", error=str(error))))
@@ -236,12 +236,6 @@ def _skip_reason(portal: Portal, mail: str) -> str | None:
         used = stored.used_for(connection, mail)
     return Text("%(mail)s accepted an invitation already (as %(uid)s)", mail=mail,
                 uid=used.uid) if used else None
-
-
-def _said(refused: Exception) -> str:
-    """A refusal's message as raised: a Text keeps its message for the page's language."""
-    message = refused.args[0] if refused.args else ""
-    return message if isinstance(message, str) else str(refused)
 
 
 def _into(portal: Portal, row: SheetRow) -> Text:
