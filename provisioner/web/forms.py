@@ -51,9 +51,16 @@ class PortalForm(FlaskForm):  # type: ignore[misc]  # FlaskForm is untyped (Flas
             if isinstance(field.data, str) and _has_control_characters(field):
                 refuse(field, CONTROL_REFUSED)
                 valid = False
-            if field.errors and isinstance(field.data, str) and len(field.data) > _max_length(field):
-                field.data = ""
+            if field.errors and _typed_length(field) > _max_length(field):
+                field.raw_data = []  # a date or a choice shows what was typed, not its data
+                if isinstance(field.data, str):
+                    field.data = ""
         return valid
+
+
+def _typed_length(field: Field) -> int:
+    typed = [value for value in field.raw_data or () if isinstance(value, str)]
+    return max(len(field.data) if isinstance(field.data, str) else 0, sum(map(len, typed)))
 
 
 def _has_control_characters(field: Field) -> bool:

@@ -17,7 +17,7 @@ from conftest import text
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from provisioner.web.forms import CONTROL_REFUSED
+from provisioner.web.forms import CONTROL_REFUSED, MAX_SHOWN
 
 from ldap_helpers import snapshot
 from portal_actions import VOLUNTEER_PASSWORD, Visitor, registration
@@ -77,7 +77,8 @@ FORMS = {
                             ("reason",), ("uid",)),
     "suspend": Form("sysadmin", "/admin/people", "/admin/people/{}/suspend", ("reason",)),
     "decline": Form("sysadmin", "/admin/requests", "/groups/requests/1/decline", ("reason",)),
-    "invite": Form("sysadmin", "/invitations", "/invitations", ("mail", "display_name", "until"),
+    "invite": Form("sysadmin", "/invitations", "/invitations",
+                   ("mail", "display_name", "until", "language"),
                    ("groups",)),
     "end-date": Form("sysadmin", "/admin/people", "/people/{}/end-date", ("end_date", "back")),
     "ask-renewal": Form("volunteer", "/account", "/account/renewal", ("note",)),
@@ -158,3 +159,17 @@ def test_a_control_character_in_any_text_field_is_refused_with_a_clear_message(
             assert response.status_code == 400, (field, control)
             assert CONTROL_REFUSED in text(response), (field, control)
     assert snapshot(slapd_server) == before and inbox.messages() == []
+
+
+@pytest.mark.parametrize("name", TEXT_FORMS)
+def test_a_flood_refused_in_any_field_is_not_shown_again(browsers, name):
+    """A refused value longer than its field takes is dropped from the form shown again:
+    a date or a choice repeats what was typed, not only a text field."""
+    form = FORMS[name]
+    for field in form.fields:
+        data = {**VALID[name], field: "Z" * 5000}
+        if field == "password" and name != "login":
+            data["password_again"] = data[field]
+        response = post(browsers[form.who], form, data)
+        assert response.status_code == 400, field
+        assert "Z" * (MAX_SHOWN + 1) not in text(response), field
