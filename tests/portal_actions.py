@@ -24,6 +24,12 @@ VOLUNTEER_PASSWORD = "plum tuesday lantern orbit"
 ADMIN_PASSWORD = "steward passphrase for tests"
 
 
+def without_csrf_token(page: str) -> str:
+    """A page as any visitor sees it: its forms' CSRF token is each visitor's own and
+    carries the second it was signed in, so two renderings of one page differ there."""
+    return CSRF_TOKEN.sub('name="csrf_token" value=""', page)
+
+
 def registration(**overrides) -> dict:
     form = {
         "uid": "vera", "display_name": "Vera Volunteer", "mail": "vera@example.org",
