@@ -14,11 +14,12 @@ from provisioner.private_services.postgres import start_private_postgres
 from provisioner.private_services.slapd import PrivateSlapd
 from provisioner.private_services.smtp import MAILDIR
 from provisioner.private_services.stack import PrivateStack
+from provisioner.store import Store
 from provisioner.workflow import create_sysadmin, initialise_directory
 
 from ldap_helpers import eventually, holds, wipe
 from mail_sink import MailSink
-from portal_actions import ADMIN_PASSWORD, Visitor, enrol_totp
+from portal_actions import ADMIN_PASSWORD, Visitor, given_totp
 from suite_config import BASE_DN, OCCUPATION, ORGANISATION, WIKI_ROBOT, app_config, settings_for
 
 pytest_plugins = ["service_fixtures"]
@@ -80,8 +81,20 @@ def inbox(mail_sink):
     return mail_sink
 
 
+@pytest.fixture(scope="session")
+def migrated_store(tmp_path_factory):
+    """A SQLite store migrated to the current schema once: each test's app starts from a copy
+    (the migrations take a sixth of a second; test_store_migrations runs them itself)."""
+    path = tmp_path_factory.mktemp("store") / "store.sqlite"
+    store = Store(f"sqlite:///{path}")
+    store.create_schema()
+    store.dispose()   # the last connection closed: the WAL is in the file
+    return path
+
+
 @pytest.fixture
-def app(directory, slapd_server, inbox, tmp_path):
+def app(directory, slapd_server, inbox, tmp_path, migrated_store):
+    shutil.copyfile(migrated_store, tmp_path / "store.sqlite")
     return inbox.deliver_from(create_app(app_config(slapd_server, f"sqlite:///{tmp_path / 'store.sqlite'}",
                                                     inbox.port, runner_dir=str(tmp_path / "runner"))))
 
@@ -146,7 +159,7 @@ def visitor(client):
 def sysadmin(app, directory):
     """A second browser, logged in as the sysadmin sam (who set up TOTP, as sysadmins must)."""
     create_sysadmin(directory, "sam", "sam@example.org", "Sam Admin", ADMIN_PASSWORD)
-    enrol_totp(app, "sam")
+    given_totp(app, "sam")
     admin = Visitor(app.test_client())
     assert admin.log_in("sam", ADMIN_PASSWORD).status_code == 302
     return admin

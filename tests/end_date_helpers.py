@@ -10,7 +10,7 @@ from werkzeug.test import TestResponse
 from provisioner.directory import Directory
 
 from job_helpers import add_volunteers
-from portal_actions import ADMIN_PASSWORD, Visitor, enrol_totp
+from portal_actions import ADMIN_PASSWORD, Visitor, given_totp
 
 
 def coordinator(app: Flask, directory: Directory, group: str = "kitchen") -> Visitor:
@@ -18,7 +18,7 @@ def coordinator(app: Flask, directory: Directory, group: str = "kitchen") -> Vis
     add_volunteers(directory, 1, groups=(group,), prefix="cora")
     directory.people.set_password("cora0000", ADMIN_PASSWORD)
     directory.groups.add_owner(f"wg-{group}", "cora0000")
-    enrol_totp(app, "cora0000")
+    given_totp(app, "cora0000")
     cora = Visitor(app.test_client())
     assert cora.log_in("cora0000", ADMIN_PASSWORD).status_code == 302
     return cora

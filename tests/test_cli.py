@@ -17,7 +17,7 @@ from provisioner.store import audit, throttle
 from provisioner.workflow import has_totp
 
 from ldap_helpers import snapshot
-from portal_actions import enrol_totp
+from portal_actions import given_totp
 from suite_config import app_config
 
 PASSWORD = "a long enough steward password"
@@ -139,7 +139,7 @@ def test_set_coordinator_makes_and_unmakes_a_coordinator_and_says_a_job_is_queue
 def test_reset_totp_from_the_host_is_the_way_back_for_a_locked_out_sysadmin(app, run, directory,
                                                                            inbox):
     run("create-admin", "sam", "sam@example.org", input=PASSWORD)
-    enrol_totp(app, "sam")
+    given_totp(app, "sam")
     result = run("reset-totp", "sam")
     assert result.exit_code == 0, result.output
     with app.app_context():

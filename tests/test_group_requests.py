@@ -15,7 +15,7 @@ from provisioner.store import Store, audit, group_requests, jobs, outbox
 
 from job_helpers import make_worker
 from ldap_helpers import snapshot
-from portal_actions import VOLUNTEER_PASSWORD, Visitor, deliver_outbox, enrol_totp
+from portal_actions import VOLUNTEER_PASSWORD, Visitor, deliver_outbox, given_totp
 from suite_config import app_config
 
 DECISIONS = "/groups/requests"
@@ -32,7 +32,7 @@ def account(app, directory, uid: str, *, groups=(), coordinates=()) -> Visitor:
     for slug in coordinates:
         directory.groups.add_owner(f"wg-{slug}", uid)
     if coordinates:
-        enrol_totp(app, uid)   # coordinators must use two-step login before their pages
+        given_totp(app, uid)   # coordinators must use two-step login before their pages
     browser = Visitor(app.test_client())
     assert browser.log_in(uid, VOLUNTEER_PASSWORD).status_code == 302
     return browser

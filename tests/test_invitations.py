@@ -35,7 +35,7 @@ from provisioner.workflow.invitations import AddressTaken, invite, withdraw
 from provisioner.workflow.own_data import delete_account
 
 from ldap_helpers import root_connection, snapshot
-from portal_actions import ADMIN_PASSWORD, VOLUNTEER_PASSWORD, Visitor, enrol_totp
+from portal_actions import ADMIN_PASSWORD, VOLUNTEER_PASSWORD, Visitor, given_totp
 from suite_config import app_config
 
 PAGE = "/invitations"
@@ -51,7 +51,7 @@ def account(app, directory, uid: str, *, coordinates=()) -> Visitor:
         directory.groups.add_member(f"wg-{slug}", uid)
         directory.groups.add_owner(f"wg-{slug}", uid)
     if coordinates:
-        enrol_totp(app, uid)
+        given_totp(app, uid)
     browser = Visitor(app.test_client())
     assert browser.log_in(uid, VOLUNTEER_PASSWORD).status_code == 302
     return browser

@@ -22,13 +22,7 @@ from provisioner.store.throttle import LimitSettings
 from provisioner.workflow import InvalidInput
 from provisioner.workflow.limits import TooManyAttempts, limited_log_in, limited_second_factor
 
-from portal_actions import (
-    VOLUNTEER_PASSWORD,
-    Visitor,
-    authenticator_code,
-    enrol_totp,
-    without_csrf_token,
-)
+from portal_actions import VOLUNTEER_PASSWORD, Visitor, authenticator_code, given_totp, without_csrf_token
 from suite_config import app_config
 
 LOCKED = "Too many attempts; try again in"
@@ -219,7 +213,7 @@ def test_the_lockout_ends_by_itself_when_the_window_has_passed(app, vera):
 
 
 def test_wrong_codes_are_limited_the_same_way(app, vera):
-    enrol_totp(app, "vera")
+    given_totp(app, "vera")
     visitor = browser(app)
     assert visitor.enter_password("vera", VOLUNTEER_PASSWORD).location == "/login/code"
     for _ in range(10):
@@ -236,7 +230,7 @@ def test_wrong_codes_are_limited_the_same_way(app, vera):
 
 
 def test_the_code_lockout_ends_by_itself(app, vera):
-    enrol_totp(app, "vera")
+    given_totp(app, "vera")
     start = utc_now()
     with app.app_context():
         portal = get_portal()

@@ -14,7 +14,7 @@ from provisioner.workflow import create_sysadmin, set_coordinator
 from provisioner.workflow.own_data import pseudonym
 
 from job_helpers import add_volunteers, job, make_worker, queue
-from portal_actions import ADMIN_PASSWORD, Visitor, authenticator_code, enrol_totp
+from portal_actions import ADMIN_PASSWORD, Visitor, authenticator_code, given_totp
 from service_fixtures import offer
 from service_views import acl_lines, log_in, members, rest, roster, save_page
 
@@ -51,7 +51,7 @@ def test_a_deleted_coordinator_keeps_no_access_in_mailman_the_wiki_or_redmine(
     assert save_page(wiki, uid, PASSWORD, "wg:kitchen:notes", "Onions") is True
 
     assert rest(mailman, f"/addresses/{uid}@example.org")[0] == 200
-    enrol_totp(tools_app, uid)
+    given_totp(tools_app, uid)
     person = Visitor(tools_app.test_client())
     assert person.log_in(uid, PASSWORD).status_code == 302
     deleted = person.submit("/account/delete", {"password": PASSWORD,

@@ -26,7 +26,7 @@ from provisioner.workflow.sign_up_sheet import (
     read_sheet,
 )
 
-from portal_actions import VOLUNTEER_PASSWORD, Visitor, enrol_totp
+from portal_actions import VOLUNTEER_PASSWORD, Visitor, given_totp
 
 PAGE = "/invitations/import"
 SOON = (date.today() + timedelta(days=10)).isoformat()
@@ -172,7 +172,7 @@ def test_only_sysadmins_import(app, directory, inbox):
                                    status=Status.ACTIVE), pending=False)
     directory.people.set_password("cora", VOLUNTEER_PASSWORD)
     directory.groups.add_owner("wg-kitchen", "cora")
-    enrol_totp(app, "cora")
+    given_totp(app, "cora")
     cora = Visitor(app.test_client())
     assert cora.log_in("cora", VOLUNTEER_PASSWORD).status_code == 302
     assert cora.client.get(PAGE).status_code == 403

@@ -16,7 +16,7 @@ from provisioner.resources import get_portal, get_store
 from provisioner.store.schema import invitations
 from provisioner.workflow import request_to_join
 
-from portal_actions import VOLUNTEER_PASSWORD, Visitor, enrol_totp
+from portal_actions import VOLUNTEER_PASSWORD, Visitor, given_totp
 
 PAGE = "/invitations"
 PASSWORD = "marigold kettle harbour sunrise"
@@ -39,7 +39,7 @@ def spanish_coordinator(app, directory) -> Visitor:
     """cora, coordinator of the kitchen, whose entry says Spanish, logged in from an English browser."""
     active_account(directory, "cora", language="es", groups=["kitchen"])
     directory.groups.add_owner("wg-kitchen", "cora")
-    enrol_totp(app, "cora")
+    given_totp(app, "cora")
     cora = Visitor(app.test_client())
     assert cora.log_in("cora", VOLUNTEER_PASSWORD).status_code == 302
     return cora

@@ -7,7 +7,7 @@ from playwright.sync_api import expect
 
 from provisioner.directory import NewPerson, Status
 
-from portal_actions import authenticator_code, enrol_totp
+from portal_actions import authenticator_code, given_totp
 
 REASON = "We only take people we have met at the assembly."
 
@@ -25,7 +25,7 @@ def test_a_sysadmin_filters_selects_all_shown_and_rejects_them_in_one_go(live_po
     kitchen = add_requests(directory, 3)
     add_requests(directory, 2, prefix="td", groups=("tech",))
     sysadmin = live_portal.sysadmin
-    enrol_totp(live_portal.app, sysadmin.uid)
+    given_totp(live_portal.app, sysadmin.uid)
     page.goto(live_portal.url)
     page.get_by_role("link", name="Log in").click()
     page.get_by_label("Username").fill(sysadmin.uid)

@@ -11,7 +11,7 @@ from provisioner.directory import NewPerson, Status
 from provisioner.resources import get_store
 from provisioner.store import schema
 
-from portal_actions import VOLUNTEER_PASSWORD, Visitor, enrol_totp
+from portal_actions import VOLUNTEER_PASSWORD, Visitor, given_totp
 
 # Tables an attack must leave alone (the audit log and sessions may record the attempt).
 GUARDED_TABLES = (schema.used_tokens, schema.jobs, schema.job_targets, schema.group_requests,
@@ -35,7 +35,7 @@ def make_account(app, directory):
         for slug in coordinates:
             directory.groups.add_owner(f"wg-{slug}", uid)
         if coordinates:
-            enrol_totp(app, uid)
+            given_totp(app, uid)
         if not log_in:
             return None
         browser = Visitor(app.test_client())

@@ -6,7 +6,7 @@ import pytest
 from conftest import text
 
 from ldap_helpers import snapshot
-from portal_actions import Visitor, enrol_totp
+from portal_actions import Visitor, given_totp
 
 SYSADMINS_ONLY = "Only sysadmins may do this."
 
@@ -18,7 +18,7 @@ def people(app, make_account, visitor, inbox):
     browsers = {"vera": make_account("vera", groups=["tech"]),
                 "otto": make_account("otto", groups=["media"], coordinates=["media"])}
     make_account("tess", log_in=False)
-    enrol_totp(app, "tess")
+    given_totp(app, "tess")
     visitor.register(uid="nina", mail="nina@example.org", display_name="Nina")
     visitor.confirm(inbox.link_in("nina@example.org"))
     browsers["vera"].submit("/account/groups", {"group": "kitchen"}, action="/account/groups/join")

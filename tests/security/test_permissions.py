@@ -28,7 +28,7 @@ from provisioner.workflow.audit_log import AuditQuery, audit_actions, audit_csv,
 from provisioner.workflow.finding import PeopleQuery, RequestFilter, find_people, request_queue
 
 from ldap_helpers import snapshot
-from portal_actions import enrol_totp
+from portal_actions import given_totp
 
 ACTIONS = {
     "verified_requests": lambda portal, actor: verified_requests(portal, actor=actor),
@@ -63,7 +63,7 @@ def world(app, make_account, visitor, inbox):
     """vera (a volunteer), tess (with TOTP), nina (a verified request), a job, vera's join request."""
     vera = make_account("vera", groups=["tech"])
     make_account("tess", log_in=False)
-    enrol_totp(app, "tess")
+    given_totp(app, "tess")
     visitor.register(uid="nina", mail="nina@example.org", display_name="Nina")
     visitor.confirm(inbox.link_in("nina@example.org"))
     vera.submit("/account/groups", {"group": "kitchen"}, action="/account/groups/join")

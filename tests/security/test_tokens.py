@@ -12,14 +12,14 @@ from provisioner.resources import get_portal
 from provisioner.workflow import LinkInvalid, reset_password
 
 from ldap_helpers import snapshot
-from portal_actions import VOLUNTEER_PASSWORD, Visitor, authenticator_code, enrol_totp
+from portal_actions import VOLUNTEER_PASSWORD, Visitor, authenticator_code, enrol_totp, given_totp
 
 NEW_PASSWORD = "copper kettle under moonlight"
 
 
 def test_a_replayed_totp_code_fails(app, make_account, slapd_server, store_rows):
     make_account("tess", log_in=False)
-    enrol_totp(app, "tess")
+    given_totp(app, "tess")
     code = authenticator_code(app, "tess")
     first = Visitor(app.test_client())
     first.enter_password("tess", VOLUNTEER_PASSWORD)
