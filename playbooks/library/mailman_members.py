@@ -42,6 +42,9 @@ description:
     the list has no owner or moderator, so taking a hand-made owner falls back to it), and
     nonmember entries, which are posting rules for people who are not on the list and give
     no membership or archive access.
+  - >-
+    Any batch reads each of its lists' owner and moderator rosters once (a list has few), so
+    a volunteer's roles cost no request unless they change; a subscription costs one.
   - Answers that mean "already done" count as done (HTTP 409 on subscribe, 404 on
     unsubscribe), so a second run changes nothing.
   - Reads the batch from I(batch_file) itself, so that what volunteers typed is never
@@ -295,13 +298,14 @@ class ListsProvisioner:
 
     # Membership.
 
-    def read_rosters(self, list_name: str) -> None:
-        """Read the list's rosters once, so that each volunteer's subscription and roles are
-        answered from them rather than with a request each (a complete batch names everyone,
-        so its lists are read whole anyway). Someone else's change meanwhile still counts as
-        done: a subscription already there answers 409, a removal already made 404."""
+    def read_rosters(self, list_name: str, roles: tuple[str, ...] = ROLES) -> None:
+        """Read the list's rosters of `roles` once, so that each volunteer's subscription and
+        roles are answered from them rather than with a request each (a complete batch names
+        everyone, so its lists are read whole anyway; any batch reads the few owners and
+        moderators). Someone else's change meanwhile still counts as done: a subscription
+        already there answers 409, a removal already made 404."""
         list_id = self.list_id(list_name)
-        for role in ROLES:
+        for role in roles:
             self.known[(list_id, role)] = {str(entry.get("email") or "").lower(): str(entry["member_id"])
                                            for entry in self.roster(list_name, role)}
 
@@ -441,11 +445,14 @@ def provision(lists: ListsProvisioner, volunteers: list[dict], outcomes: dict,
     granted_groups = [group for volunteer in volunteers if volunteer.get("action") == "grant"
                       for group in volunteer.get("groups") or []]
     broken = ensure_lists(lists, [*granted_groups, *(complete_groups or [])])
-    for group in complete_groups or []:
-        name = group["list_name"]
+    read = {group["list_name"]: ROLES for group in complete_groups or []}
+    for volunteer in volunteers:
+        for group in volunteer.get("groups") or []:
+            read.setdefault(group["list_name"], COORDINATOR_ROLES)
+    for name, roles in read.items():
         try:
             if name not in broken:
-                lists.read_rosters(name)
+                lists.read_rosters(name, roles)
         except MailmanRefused as error:
             broken[name] = f"the rosters of {lists.address(name)} cannot be read ({error})"
     for volunteer in volunteers:
