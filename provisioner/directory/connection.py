@@ -106,6 +106,7 @@ class DirectoryConnection:
     def __init__(self, settings: DirectorySettings):
         self.settings = settings
         self._conn: ldap3.Connection | None = None
+        self._checker: ldap3.Connection | None = None   # binds as whoever logs in; nothing else
         self._current = 0      # index in settings.urls of the server used last
 
     @property
@@ -158,15 +159,22 @@ class DirectoryConnection:
             return operation(self._connection())
 
     def close(self) -> None:
+        self._close_checker()
         conn, self._conn = self._conn, None
         if conn is not None:
             _discard(conn)
 
+    def _close_checker(self) -> None:
+        checker, self._checker = self._checker, None
+        if checker is not None:
+            _discard(checker)
+
     def abandon(self) -> None:
-        """Forget the connection, closing only this process's file descriptor of its socket."""
-        conn, self._conn = self._conn, None
-        if conn is not None and conn.socket is not None:
-            conn.socket.close()
+        """Forget the connections, closing only this process's file descriptors of their sockets."""
+        for conn in (self._conn, self._checker):
+            if conn is not None and conn.socket is not None:
+                conn.socket.close()
+        self._conn = self._checker = None
 
     @contextmanager
     def _translated(self, action: str) -> Iterator[None]:
@@ -267,13 +275,33 @@ class DirectoryConnection:
 
     def check_password(self, dn: str, password: str) -> bool:
         """Bind as `dn` on a connection of its own, to the server the portal uses (or the
-        next that answers). Never an unauthenticated bind."""
+        next that answers). Never an unauthenticated bind.
+
+        That connection is kept for the next check, which binds again on it: a login then
+        costs slapd no TCP handshake, no new connection and no unbind, only the bind. It
+        never does anything but bind, so whose identity it holds between checks matters
+        to nobody; the password is dropped from it as soon as slapd has answered.
+        """
         if not password or not usable_password(password):
             return False
         with self._translated("check a password"):
-            conn, bound = self._open(dn, password, raise_exceptions=False)
-            _discard(conn)
-            return bound
+            try:
+                return self._bind_checker(dn, password)
+            except _UNREACHABLE:
+                self._close_checker()     # went away since the last check: open anew
+            return self._bind_checker(dn, password)
+
+    def _bind_checker(self, dn: str, password: str) -> bool:
+        checker = self._checker
+        try:
+            if checker is None or checker.closed:
+                self._checker, bound = self._open(dn, password, raise_exceptions=False)
+                return bound
+            checker.user, checker.password = dn, password
+            return bool(checker.bind())
+        finally:
+            if self._checker is not None:
+                self._checker.password = None
 
 
 def usable_password(password: str) -> bool:
