@@ -88,11 +88,10 @@ def _subject(uid: str) -> str | None:
     return uid if UID_PATTERN.fullmatch(uid) else None
 
 
-def _account_wait(connection: Connection, settings: LimitSettings, kind: str, uid: str,
+def _account_wait(connection: Connection, settings: LimitSettings, kind: str, uid: str, count: int,
                   now: datetime) -> timedelta | None:
-    """How long the account stays locked, or None when it is not."""
+    """How long the account, with `count` failures in the window, stays locked, or None."""
     since = now - settings.window
-    count = throttle.count(connection, f"{kind}:uid", uid, since)
     if count < settings.max_failures:
         return None
     # Attempts come back when all but max_failures-1 of the counted failures are gone.
@@ -130,11 +129,13 @@ def _address_wait(connection: Connection, settings: LimitSettings, kind: str, ui
     return wait if wait > timedelta(0) else None
 
 
-def _refuse_if_limited(portal: Portal, kind: str, uid: str, remote_addr: str | None) -> None:
-    """TooManyAttempts (audited) when the account is locked or the address must wait."""
+def _refuse_if_limited(portal: Portal, kind: str, uid: str, remote_addr: str | None) -> int:
+    """TooManyAttempts (audited) when the account is locked or the address must wait; else
+    the account's failures in the window, which a success then clears (when there are any)."""
     settings, now, subject = portal.limits, portal.clock(), _subject(uid)
     with portal.store.begin() as connection:
-        locked = _account_wait(connection, settings, kind, subject, now) if subject else None
+        failures = throttle.count(connection, f"{kind}:uid", subject, now - settings.window) if subject else 0
+        locked = _account_wait(connection, settings, kind, subject, failures, now) if subject else None
         slowed = None if locked else _address_wait(connection, settings, kind, subject,
                                                    address_key(remote_addr), now)
     if locked:
@@ -146,6 +147,7 @@ def _refuse_if_limited(portal: Portal, kind: str, uid: str, remote_addr: str | N
                      detail=f"slowed: too many wrong {_STEP[kind]} from this client address")
         raise TooManyAttempts(slowed, Text("Too many failed attempts from your network; try again in "
                                            "%(wait)s.", wait=slowed))
+    return failures
 
 
 def _failed(portal: Portal, kind: str, uid: str, remote_addr: str | None) -> None:
@@ -176,20 +178,23 @@ def _failed(portal: Portal, kind: str, uid: str, remote_addr: str | None) -> Non
                             f"{duration(settings.address_max_delay, SOURCE_LANGUAGE)}")
 
 
-def _succeeded(portal: Portal, kind: str, uid: str) -> None:
-    with portal.store.begin() as connection:
-        throttle.forget(connection, f"{kind}:uid", uid)
+def _succeeded(portal: Portal, kind: str, uid: str, failures: int) -> None:
+    """Clear the account's failures. With none counted before the check, nothing is written:
+    a login is then one store write fewer (the portal's writes queue on SQLite's one lock)."""
+    if failures:
+        with portal.store.begin() as connection:
+            throttle.forget(connection, f"{kind}:uid", uid)
 
 
 def limited_log_in(portal: Portal, uid: str, password: str, *,
                    remote_addr: str | None = None) -> Person | None:
     """log_in, unless the account is locked or its address must wait: then TooManyAttempts, unchecked."""
-    _refuse_if_limited(portal, LOGIN, uid, remote_addr)
+    failures = _refuse_if_limited(portal, LOGIN, uid, remote_addr)
     person = log_in(portal, uid, password, remote_addr=remote_addr)
     if person is None:
         _failed(portal, LOGIN, uid, remote_addr)
     else:
-        _succeeded(portal, LOGIN, person.uid)
+        _succeeded(portal, LOGIN, person.uid, failures)
     return person
 
 
@@ -198,9 +203,9 @@ def limited_password_check(portal: Portal, uid: str, password: str, *,
     """Whether `password` is the account's, asked again before a grave step (deleting the
     account), under the login limits: a wrong one counts as a failed login, and a locked
     account or a slowed address gets TooManyAttempts without the password being checked."""
-    _refuse_if_limited(portal, LOGIN, uid, remote_addr)
+    failures = _refuse_if_limited(portal, LOGIN, uid, remote_addr)
     if portal.directory.people.check_password(uid, password):
-        _succeeded(portal, LOGIN, uid)
+        _succeeded(portal, LOGIN, uid, failures)
         return True
     _failed(portal, LOGIN, uid, remote_addr)
     return False
@@ -209,13 +214,13 @@ def limited_password_check(portal: Portal, uid: str, password: str, *,
 def limited_second_factor(portal: Portal, uid: str, code: str, *,
                           remote_addr: str | None = None) -> SecondFactor:
     """check_second_factor, under the same limits as passwords, counted apart."""
-    _refuse_if_limited(portal, CODE, uid, remote_addr)
+    failures = _refuse_if_limited(portal, CODE, uid, remote_addr)
     try:
         done = check_second_factor(portal, uid, code, remote_addr=remote_addr)
     except InvalidInput:
         _failed(portal, CODE, uid, remote_addr)
         raise
-    _succeeded(portal, CODE, uid)
+    _succeeded(portal, CODE, uid, failures)
     return done
 
 
